@@ -1,0 +1,223 @@
+//! The one error type of the simulator.
+//!
+//! Domain code returns [`SimError`]: a stable [`ErrorCode`], a message that tells the user what to
+//! do, and optionally the input field at fault. It knows nothing of HTTP; each API surface renders
+//! it in its own envelope (see `api`), choosing the status from the code's [`ErrorClass`].
+
+use std::fmt;
+
+/// What kind of failure an [`ErrorCode`] is; surfaces map this to a status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The input is malformed or breaks a rule (400).
+    BadRequest,
+    /// No, or no valid, credentials (401).
+    Unauthorized,
+    /// The caller is known but may not do this (403).
+    Forbidden,
+    /// The thing named does not exist (404).
+    NotFound,
+    /// The route exists but not for this method (405).
+    MethodNotAllowed,
+    /// The request conflicts with the current state (409).
+    Conflict,
+    /// The body is larger than the configured limit (413).
+    PayloadTooLarge,
+    /// A bug in the simulator (500).
+    Internal,
+}
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident => $class:ident,)*) => {
+        /// Stable, machine-readable error codes. The string form (the variant name) is part of the
+        /// public contract: tests and tools match on it, so never rename a code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, for documentation and tests.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            /// The stable string form, e.g. `"TenantNotFound"`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$name => stringify!($name),)* }
+            }
+
+            /// The class of failure, which decides the HTTP status.
+            pub fn class(self) -> ErrorClass {
+                match self { $(ErrorCode::$name => ErrorClass::$class,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not syntactically valid JSON.
+    InvalidJson => BadRequest,
+    /// The body is JSON but a field is missing, unknown or of the wrong type.
+    InvalidBody => BadRequest,
+    /// The form-encoded body could not be read.
+    InvalidForm => BadRequest,
+    /// A query-string parameter is malformed.
+    InvalidQuery => BadRequest,
+    /// A path segment is malformed.
+    InvalidPath => BadRequest,
+    /// The body exceeds the configured size limit.
+    PayloadTooLarge => PayloadTooLarge,
+    /// No route matches the path.
+    RouteNotFound => NotFound,
+    /// The route exists but does not accept this HTTP method.
+    MethodNotAllowed => MethodNotAllowed,
+
+    /// A duration string could not be parsed.
+    InvalidDuration => BadRequest,
+    /// A timestamp could not be parsed.
+    InvalidTimestamp => BadRequest,
+    /// The clock's time scale is out of range.
+    InvalidScale => BadRequest,
+    /// The virtual clock cannot move backwards.
+    ClockCannotGoBack => BadRequest,
+    /// The requested virtual time is beyond what the clock can represent.
+    ClockOutOfRange => BadRequest,
+
+    /// A tenant id is not a GUID.
+    InvalidTenantId => BadRequest,
+    /// No tenant with this id (or domain) exists.
+    TenantNotFound => NotFound,
+    /// A tenant with this id already exists.
+    TenantExists => Conflict,
+    /// More than one tenant answers to this domain name.
+    AmbiguousTenant => BadRequest,
+    /// A domain name is malformed.
+    InvalidDomain => BadRequest,
+    /// A user principal name is malformed.
+    InvalidUpn => BadRequest,
+    /// An object id or client id is not a GUID.
+    InvalidObjectId => BadRequest,
+    /// An admin role name is not one the simulator knows.
+    InvalidRole => BadRequest,
+    /// A license name is empty.
+    InvalidLicense => BadRequest,
+    /// A capacity figure is out of range.
+    InvalidCapacity => BadRequest,
+    /// A display name or secret is empty or too long.
+    InvalidName => BadRequest,
+    /// No user with this UPN (or object id) exists in the tenant.
+    UserNotFound => NotFound,
+    /// A user with this UPN or object id already exists in the tenant.
+    UserExists => Conflict,
+    /// No application with this client id is registered in the tenant.
+    ApplicationNotFound => NotFound,
+    /// An application with this client id already exists in the tenant.
+    ApplicationExists => Conflict,
+
+    /// An operation id is not a GUID.
+    InvalidOperationId => BadRequest,
+    /// No operation with this id exists in the tenant.
+    OperationNotFound => NotFound,
+    /// The operation is not in a state that allows resuming.
+    OperationNotResumable => Conflict,
+
+    /// A required token-request parameter is missing.
+    MissingParameter => BadRequest,
+    /// The token request uses a grant type the simulator does not support.
+    UnsupportedGrantType => BadRequest,
+    /// A requested scope is not valid for the grant.
+    InvalidScope => BadRequest,
+    /// The password does not match the user's.
+    InvalidCredentials => BadRequest,
+    /// The client secret does not match the application's.
+    InvalidClientSecret => Unauthorized,
+    /// A refresh token is malformed, revoked or for another tenant.
+    InvalidGrant => BadRequest,
+    /// The request carries no bearer token.
+    MissingToken => Unauthorized,
+    /// The bearer token is malformed, not issued by this simulator, or its principal is gone.
+    InvalidToken => Unauthorized,
+    /// The bearer token has expired (only with expiry enforcement on).
+    TokenExpired => Unauthorized,
+
+    /// The simulator's configuration is contradictory.
+    InvalidConfig => BadRequest,
+    /// A bug in the simulator; the message says what happened.
+    Internal => Internal,
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error a user can hit: stable code, a message that names the way out, and the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct SimError {
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable explanation that says what to do.
+    pub message: String,
+    /// The input field at fault, as a path such as `users[0].roles[1]`, when there is one.
+    pub target: Option<String>,
+}
+
+impl SimError {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        SimError {
+            code,
+            message: message.into(),
+            target: None,
+        }
+    }
+
+    /// Names the input field at fault.
+    pub fn at(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    /// Prefixes the target with a parent path (`users[0]` + `upn` = `users[0].upn`).
+    pub fn within(mut self, parent: impl fmt::Display) -> Self {
+        self.target = Some(match self.target {
+            Some(child) if child.starts_with('[') => format!("{parent}{child}"),
+            Some(child) => format!("{parent}.{child}"),
+            None => parent.to_string(),
+        });
+        self
+    }
+
+    /// Convenience for [`ErrorCode::Internal`].
+    pub fn internal(message: impl Into<String>) -> Self {
+        SimError::new(ErrorCode::Internal, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_named_after_their_variant() {
+        let names: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        assert_eq!(ErrorCode::TenantNotFound.as_str(), "TenantNotFound");
+        assert_eq!(ErrorCode::TenantNotFound.class(), ErrorClass::NotFound);
+    }
+
+    #[test]
+    fn within_builds_field_paths() {
+        let e = SimError::new(ErrorCode::InvalidRole, "x").at("roles[1]");
+        assert_eq!(
+            e.within("users[0]").target.as_deref(),
+            Some("users[0].roles[1]")
+        );
+        let e = SimError::new(ErrorCode::InvalidRole, "x").at("[1]");
+        assert_eq!(e.within("roles").target.as_deref(), Some("roles[1]"));
+        let e = SimError::new(ErrorCode::InvalidUpn, "x");
+        assert_eq!(e.within("upn").target.as_deref(), Some("upn"));
+    }
+}

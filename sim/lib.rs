@@ -1,0 +1,15 @@
+//! lifecycle-sim: an in-memory emulator of the Dynamics 365 Lifecycle Services (LCS) and Power
+//! Platform admin center (PPAC) admin APIs, with a virtual clock.
+//!
+//! Point a real client at it by changing only the base URL; drive time, tenants and faults through
+//! the `/_sim` control plane. Start it as a binary (`lifecycle-sim`), or in-process from Rust tests
+//! with [`Simulator`].
+//!
+//! Layout: `clock` (virtual time), `ops` (long-running operations as pure state machines),
+//! `world` (the domain, no HTTP), `api` (one module per HTTP surface), `app` (start-up).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod clock;
+pub mod error;
+
+pub use error::{ErrorCode, SimError};
