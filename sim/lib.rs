@@ -11,5 +11,6 @@
 
 pub mod clock;
 pub mod error;
+pub mod ops;
 
 pub use error::{ErrorCode, SimError};
