@@ -12,5 +12,6 @@
 pub mod clock;
 pub mod error;
 pub mod ops;
+pub mod world;
 
 pub use error::{ErrorCode, SimError};

@@ -1,0 +1,203 @@
+//! The domain model, free of HTTP: tenants and their identities, capacity and governance, and
+//! (as capabilities land) LCS projects, F&O environments, Dataverse environments and links.
+//!
+//! [`World`] is the registry of tenants. Each tenant sits behind its own lock, so tenants never
+//! contend with each other and parallel test suites, each with its own tenant, never see each
+//! other's state.
+
+pub mod identity;
+pub mod operations;
+pub mod tenant;
+
+use crate::error::{ErrorCode, SimError};
+use identity::TenantId;
+use jiff::Timestamp;
+use parking_lot::{Mutex, RwLock};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tenant::{RngStream, Tenant, TenantSpec, seeded_rng};
+
+/// A tenant behind its own lock.
+pub type TenantRef = Arc<Mutex<Tenant>>;
+
+/// All tenants of a run.
+#[derive(Debug)]
+pub struct World {
+    /// The run's seed; every RNG derives from it.
+    seed: u64,
+    /// Guards the set of tenants. Sync `RwLock`: lookups (every request) take the read side for a
+    /// hash lookup and an `Arc` clone; only creating, deleting and resetting tenants write. It is
+    /// never held while a tenant's own lock is taken by the same thread, except to build a tenant
+    /// nobody else can see yet.
+    registry: RwLock<Registry>,
+}
+
+#[derive(Debug)]
+struct Registry {
+    /// Each tenant with its creation sequence number (for stable listings).
+    tenants: HashMap<TenantId, (u64, TenantRef)>,
+    /// Draws ids for tenants created without one.
+    rng: ChaCha8Rng,
+    /// Next creation sequence number.
+    next_seq: u64,
+    /// Tenants created at start-up, recreated by a global reset.
+    startup: Vec<(TenantId, TenantSpec)>,
+}
+
+impl World {
+    /// An empty world for the given seed.
+    pub fn new(seed: u64) -> World {
+        World {
+            seed,
+            registry: RwLock::new(Registry {
+                tenants: HashMap::new(),
+                rng: seeded_rng(seed, RngStream::TenantIds),
+                next_seq: 0,
+                startup: Vec::new(),
+            }),
+        }
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Creates a tenant at `now`; its id is drawn from the run's RNG unless given. Nothing is
+    /// registered if the spec is invalid.
+    pub fn create_tenant(
+        &self,
+        id: Option<TenantId>,
+        spec: TenantSpec,
+        now: Timestamp,
+    ) -> Result<TenantRef, SimError> {
+        let mut registry = self.registry.write();
+        registry.create(self.seed, id, spec, now)
+    }
+
+    /// Creates a tenant that is part of the start-up state (recreated by [`World::reset`]).
+    pub fn create_startup_tenant(
+        &self,
+        id: TenantId,
+        spec: TenantSpec,
+        now: Timestamp,
+    ) -> Result<TenantRef, SimError> {
+        let mut registry = self.registry.write();
+        let tenant = registry.create(self.seed, Some(id), spec.clone(), now)?;
+        registry.startup.push((id, spec));
+        Ok(tenant)
+    }
+
+    /// The tenant with this id.
+    pub fn tenant(&self, id: TenantId) -> Result<TenantRef, SimError> {
+        self.registry
+            .read()
+            .tenants
+            .get(&id)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| not_found(&id.to_string()))
+    }
+
+    /// The tenant named by id or by primary domain, as the token endpoint's `{tenant}` segment
+    /// names it.
+    pub fn resolve(&self, name: &str) -> Result<TenantRef, SimError> {
+        if let Ok(id) = TenantId::parse(name) {
+            return self.tenant(id);
+        }
+        let wanted = name.trim().to_ascii_lowercase();
+        let matches: Vec<TenantRef> = self
+            .tenants()
+            .into_iter()
+            .filter(|t| t.lock().state.domain.as_str() == wanted)
+            .collect();
+        match matches.len() {
+            0 => Err(not_found(name)),
+            1 => Ok(matches.into_iter().next().ok_or_else(|| not_found(name))?),
+            n => Err(SimError::new(
+                ErrorCode::AmbiguousTenant,
+                format!(
+                    "{n} tenants use the domain '{name}'; name the tenant by its id instead \
+                     (GET /_sim/tenants lists them)"
+                ),
+            )),
+        }
+    }
+
+    /// Every tenant, in creation order.
+    pub fn tenants(&self) -> Vec<TenantRef> {
+        let mut all: Vec<(u64, TenantRef)> =
+            self.registry.read().tenants.values().cloned().collect();
+        all.sort_by_key(|(seq, _)| *seq);
+        all.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// Deletes a tenant; its tokens stop working.
+    pub fn delete_tenant(&self, id: TenantId) -> Result<(), SimError> {
+        self.registry
+            .write()
+            .tenants
+            .remove(&id)
+            .map(|_| ())
+            .ok_or_else(|| not_found(&id.to_string()))
+    }
+
+    /// Back to the start-up state: only the start-up tenants, as created, and the id stream
+    /// rewound so that tenants created afterwards get the same ids as in a fresh run.
+    pub fn reset(&self, now: Timestamp) -> Result<(), SimError> {
+        let mut registry = self.registry.write();
+        let startup = std::mem::take(&mut registry.startup);
+        registry.tenants.clear();
+        registry.rng = seeded_rng(self.seed, RngStream::TenantIds);
+        registry.next_seq = 0;
+        for (id, spec) in &startup {
+            registry.create(self.seed, Some(*id), spec.clone(), now)?;
+        }
+        registry.startup = startup;
+        Ok(())
+    }
+}
+
+impl Registry {
+    fn create(
+        &mut self,
+        seed: u64,
+        id: Option<TenantId>,
+        spec: TenantSpec,
+        now: Timestamp,
+    ) -> Result<TenantRef, SimError> {
+        let id = match id {
+            Some(id) if self.tenants.contains_key(&id) => {
+                return Err(SimError::new(
+                    ErrorCode::TenantExists,
+                    format!(
+                        "tenant {id} already exists; delete it first (DELETE /_sim/tenants/{id}) \
+                         or reset it (POST /_sim/tenants/{id}/reset)"
+                    ),
+                )
+                .at("id"));
+            }
+            Some(id) => id,
+            None => loop {
+                let id = TenantId::random(&mut self.rng);
+                if !self.tenants.contains_key(&id) {
+                    break id;
+                }
+            },
+        };
+        let tenant = Arc::new(Mutex::new(Tenant::build(id, spec, seed, now)?));
+        self.tenants.insert(id, (self.next_seq, tenant.clone()));
+        self.next_seq += 1;
+        Ok(tenant)
+    }
+}
+
+fn not_found(name: &str) -> SimError {
+    SimError::new(
+        ErrorCode::TenantNotFound,
+        format!(
+            "Tenant '{name}' not found. Create it with POST /_sim/tenants or list the existing ones \
+             with GET /_sim/tenants"
+        ),
+    )
+}

@@ -1,0 +1,690 @@
+//! A tenant: an isolated directory with users, licenses, roles, capacity, governance and its own
+//! operations, clock offset and seeded RNG.
+//!
+//! A tenant is built from a [`TenantSpec`] by one deterministic procedure that draws every missing
+//! id from the tenant's RNG (seeded from the run's seed and the tenant id). Reset replays the
+//! same procedure, so a reset tenant is indistinguishable from a freshly created one.
+
+use super::identity::{
+    Application, ClientId, Domain, License, ObjectId, Role, TenantId, UNIFIED_OPERATIONS_PLAN, Upn,
+    User, display_name_from, random_secret,
+};
+use super::operations::Work;
+use crate::clock;
+use crate::error::{ErrorCode, SimError};
+use crate::ops::{
+    Hooks, OpError, Operation, OperationId, Ops, Plan, PlannedFailure, ResumeError, RunState,
+    StageSpec,
+};
+use jiff::{SignedDuration, Timestamp};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Default database capacity of a new tenant (10 GB).
+pub const DEFAULT_DATABASE_MB: u64 = 10_240;
+/// Default file capacity of a new tenant (20 GB).
+pub const DEFAULT_FILE_MB: u64 = 20_480;
+/// Default log capacity of a new tenant (2 GB).
+pub const DEFAULT_LOG_MB: u64 = 2_048;
+/// Largest capacity figure accepted (100 TB).
+pub const MAX_CAPACITY_MB: u64 = 100 * 1024 * 1024;
+
+/// Which stream of randomness an RNG serves; keeps streams of one seed independent.
+#[derive(Debug, Clone, Copy)]
+pub enum RngStream {
+    /// A tenant's own ids and durations (with the tenant id).
+    Tenant(TenantId),
+    /// Ids of tenants created without one.
+    TenantIds,
+    /// The token signing key.
+    SigningKey,
+    /// Trace and correlation ids in error bodies.
+    Traces,
+}
+
+/// An RNG for one stream of a run: the same seed gives the same numbers, stream by stream.
+pub fn seeded_rng(seed: u64, stream: RngStream) -> ChaCha8Rng {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let tag = match stream {
+        RngStream::Tenant(id) => {
+            bytes[8..24].copy_from_slice(id.0.as_bytes());
+            0
+        }
+        RngStream::TenantIds => 1,
+        RngStream::SigningKey => 2,
+        RngStream::Traces => 3,
+    };
+    bytes[24] = tag;
+    ChaCha8Rng::from_seed(bytes)
+}
+
+/// Database, file and log capacity of a tenant, in MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Dataverse database capacity.
+    pub database_mb: u64,
+    /// File capacity.
+    pub file_mb: u64,
+    /// Log capacity.
+    pub log_mb: u64,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            database_mb: DEFAULT_DATABASE_MB,
+            file_mb: DEFAULT_FILE_MB,
+            log_mb: DEFAULT_LOG_MB,
+        }
+    }
+}
+
+/// A partial change of capacity; fields left `None` stay as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapacityPatch {
+    /// New database total.
+    pub database_mb: Option<u64>,
+    /// New file total.
+    pub file_mb: Option<u64>,
+    /// New log total.
+    pub log_mb: Option<u64>,
+}
+
+impl CapacityPatch {
+    /// Checks every figure, naming the field at fault.
+    pub fn validate(&self) -> Result<(), SimError> {
+        for (field, value) in [
+            ("databaseMb", self.database_mb),
+            ("fileMb", self.file_mb),
+            ("logMb", self.log_mb),
+        ] {
+            if value.is_some_and(|v| v > MAX_CAPACITY_MB) {
+                return Err(SimError::new(
+                    ErrorCode::InvalidCapacity,
+                    format!("{field} must be at most {MAX_CAPACITY_MB} MB (100 TB)"),
+                )
+                .at(field));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, capacity: &mut Capacity) {
+        if let Some(v) = self.database_mb {
+            capacity.database_mb = v;
+        }
+        if let Some(v) = self.file_mb {
+            capacity.file_mb = v;
+        }
+        if let Some(v) = self.log_mb {
+            capacity.log_mb = v;
+        }
+    }
+}
+
+/// Tenant-wide settings that govern who may create environments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Governance {
+    /// Only Global, Dynamics 365 and Power Platform admins may create production environments
+    /// (the Power Platform tenant setting `disableEnvironmentCreationByNonAdminUsers`).
+    pub restrict_environment_creation_to_admins: bool,
+}
+
+/// A user as described when creating a tenant or adding a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSpec {
+    /// Sign-in name.
+    pub upn: Upn,
+    /// Object id; drawn from the tenant RNG when absent.
+    pub object_id: Option<ObjectId>,
+    /// Display name; derived from the UPN when absent.
+    pub display_name: Option<String>,
+    /// Password the token endpoint will require; any password works when absent.
+    pub password: Option<String>,
+    /// Admin roles.
+    pub roles: Vec<Role>,
+    /// Licenses.
+    pub licenses: Vec<License>,
+}
+
+/// A change to a user; `None` fields stay as they are, lists are replaced whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserPatch {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New password.
+    pub password: Option<String>,
+    /// New set of roles.
+    pub roles: Option<Vec<Role>>,
+    /// New set of licenses.
+    pub licenses: Option<Vec<License>>,
+}
+
+/// An application as described when creating a tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplicationSpec {
+    /// Client id; drawn from the tenant RNG when absent.
+    pub client_id: Option<ClientId>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Client secret; drawn from the tenant RNG when absent.
+    pub secret: Option<String>,
+}
+
+/// Everything that describes a tenant at creation. Every field is optional; see [`Tenant::build`]
+/// for the defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantSpec {
+    /// Primary domain.
+    pub domain: Option<Domain>,
+    /// Organisation name.
+    pub display_name: Option<String>,
+    /// Users; default: one licensed Global admin `admin@{domain}`.
+    pub users: Option<Vec<UserSpec>>,
+    /// App registrations; default: one with a generated client id and secret.
+    pub applications: Option<Vec<ApplicationSpec>>,
+    /// Capacity totals; unset figures take the defaults.
+    pub capacity: CapacityPatch,
+    /// Governance settings.
+    pub governance: Governance,
+}
+
+/// The domain state of a tenant, which operation effects may change.
+#[derive(Debug)]
+pub struct TenantState {
+    /// Tenant id.
+    pub id: TenantId,
+    /// Primary domain.
+    pub domain: Domain,
+    /// Organisation name.
+    pub display_name: String,
+    /// When the tenant was created (virtual).
+    pub created_at: Timestamp,
+    /// Users, in creation order.
+    pub users: Vec<User>,
+    /// App registrations, in creation order.
+    pub applications: Vec<Application>,
+    /// Capacity totals.
+    pub capacity: Capacity,
+    /// Governance settings.
+    pub governance: Governance,
+    /// The tenant's own randomness: ids, durations, fault draws.
+    pub rng: ChaCha8Rng,
+    /// How far this tenant's clock runs ahead of the shared virtual clock.
+    pub clock_offset: SignedDuration,
+}
+
+impl TenantState {
+    /// The user with this UPN.
+    pub fn user(&self, upn: &str) -> Result<&User, SimError> {
+        self.users
+            .iter()
+            .find(|u| u.upn.matches(upn))
+            .ok_or_else(|| self.no_user(upn))
+    }
+
+    /// The user with this object id, if any.
+    pub fn user_by_id(&self, id: ObjectId) -> Option<&User> {
+        self.users.iter().find(|u| u.object_id == id)
+    }
+
+    /// The application with this client id.
+    pub fn application(&self, client_id: ClientId) -> Result<&Application, SimError> {
+        self.applications
+            .iter()
+            .find(|a| a.client_id == client_id)
+            .ok_or_else(|| {
+                SimError::new(
+                    ErrorCode::ApplicationNotFound,
+                    format!(
+                        "Application with identifier '{client_id}' was not found in the directory \
+                         '{}'. Use the clientId of an application listed by GET /_sim/tenants/{}",
+                        self.domain, self.id
+                    ),
+                )
+            })
+    }
+
+    /// The application whose service principal has this object id, if any.
+    pub fn application_by_id(&self, id: ObjectId) -> Option<&Application> {
+        self.applications.iter().find(|a| a.object_id == id)
+    }
+
+    fn no_user(&self, upn: &str) -> SimError {
+        SimError::new(
+            ErrorCode::UserNotFound,
+            format!(
+                "User account '{upn}' does not exist in tenant '{}' ({}). Add it with POST \
+                 /_sim/tenants/{}/users",
+                self.domain, self.id, self.id
+            ),
+        )
+    }
+
+    fn new_user(&mut self, spec: UserSpec) -> Result<User, SimError> {
+        if self.users.iter().any(|u| u.upn == spec.upn) {
+            return Err(SimError::new(
+                ErrorCode::UserExists,
+                format!("a user '{}' already exists in tenant {}", spec.upn, self.id),
+            )
+            .at("upn"));
+        }
+        let object_id = match spec.object_id {
+            Some(id) if self.users.iter().any(|u| u.object_id == id) => {
+                return Err(SimError::new(
+                    ErrorCode::UserExists,
+                    format!(
+                        "object id {id} is already used by another user of tenant {}",
+                        self.id
+                    ),
+                )
+                .at("objectId"));
+            }
+            Some(id) => id,
+            None => ObjectId::random(&mut self.rng),
+        };
+        Ok(User {
+            display_name: spec
+                .display_name
+                .unwrap_or_else(|| display_name_from(&spec.upn)),
+            upn: spec.upn,
+            object_id,
+            password: spec.password,
+            roles: spec.roles,
+            licenses: spec.licenses,
+        })
+    }
+
+    fn new_application(&mut self, spec: ApplicationSpec) -> Result<Application, SimError> {
+        let client_id = spec
+            .client_id
+            .unwrap_or_else(|| ClientId::random(&mut self.rng));
+        if self.applications.iter().any(|a| a.client_id == client_id) {
+            return Err(SimError::new(
+                ErrorCode::ApplicationExists,
+                format!("client id {client_id} is listed twice"),
+            )
+            .at("clientId"));
+        }
+        Ok(Application {
+            client_id,
+            object_id: ObjectId::random(&mut self.rng),
+            display_name: spec
+                .display_name
+                .unwrap_or_else(|| "lifecycle-sim automation".to_string()),
+            secret: Some(spec.secret.unwrap_or_else(|| random_secret(&mut self.rng))),
+        })
+    }
+}
+
+/// A tenant with its operations.
+#[derive(Debug)]
+pub struct Tenant {
+    /// Domain state; operation effects change it.
+    pub state: TenantState,
+    /// Operations of both portals.
+    ops: Ops<Work>,
+    /// What the tenant was created from, replayed by reset.
+    spec: TenantSpec,
+    /// The run's seed.
+    seed: u64,
+}
+
+impl Tenant {
+    /// Builds a tenant. Defaults: domain `tenant-{first 8 hex digits of the id}.test`; one user
+    /// `admin@{domain}` holding Global admin and the Dynamics 365 Unified Operations Plan; one app
+    /// registration; 10 GB database, 20 GB file, 2 GB log capacity; unrestricted governance.
+    pub fn build(
+        id: TenantId,
+        spec: TenantSpec,
+        seed: u64,
+        now: Timestamp,
+    ) -> Result<Tenant, SimError> {
+        let state = Self::fresh_state(id, &spec, seed, now)?;
+        Ok(Tenant {
+            state,
+            ops: Ops::default(),
+            spec,
+            seed,
+        })
+    }
+
+    fn fresh_state(
+        id: TenantId,
+        spec: &TenantSpec,
+        seed: u64,
+        created_at: Timestamp,
+    ) -> Result<TenantState, SimError> {
+        spec.capacity.validate().map_err(|e| e.within("capacity"))?;
+        let domain = match &spec.domain {
+            Some(d) => d.clone(),
+            None => Domain::parse(&format!("tenant-{}.test", &id.0.simple().to_string()[..8]))?,
+        };
+        let mut capacity = Capacity::default();
+        spec.capacity.apply(&mut capacity);
+        let mut state = TenantState {
+            id,
+            display_name: spec
+                .display_name
+                .clone()
+                .unwrap_or_else(|| domain.to_string()),
+            domain,
+            created_at,
+            users: Vec::new(),
+            applications: Vec::new(),
+            capacity,
+            governance: spec.governance,
+            rng: seeded_rng(seed, RngStream::Tenant(id)),
+            clock_offset: SignedDuration::ZERO,
+        };
+        let users = match &spec.users {
+            Some(users) => users.clone(),
+            None => vec![UserSpec {
+                upn: Upn::parse(&format!("admin@{}", state.domain))?,
+                object_id: None,
+                display_name: None,
+                password: None,
+                roles: vec![Role::GlobalAdmin],
+                licenses: vec![License::parse(UNIFIED_OPERATIONS_PLAN)?],
+            }],
+        };
+        for (i, user) in users.into_iter().enumerate() {
+            let user = state
+                .new_user(user)
+                .map_err(|e| e.within(format!("users[{i}]")))?;
+            state.users.push(user);
+        }
+        let apps = spec.applications.clone().unwrap_or_else(|| {
+            vec![ApplicationSpec {
+                client_id: None,
+                display_name: None,
+                secret: None,
+            }]
+        });
+        for (i, app) in apps.into_iter().enumerate() {
+            let app = state
+                .new_application(app)
+                .map_err(|e| e.within(format!("applications[{i}]")))?;
+            state.applications.push(app);
+        }
+        Ok(state)
+    }
+
+    /// The tenant's id.
+    pub fn id(&self) -> TenantId {
+        self.state.id
+    }
+
+    /// The tenant's virtual now, given the shared clock's now.
+    pub fn now(&self, clock_now: Timestamp) -> Timestamp {
+        clock_now
+            .checked_add(self.state.clock_offset)
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// Applies everything due by the tenant's now; returns that now and the operations that
+    /// finished. Every access to a tenant starts with this.
+    pub fn settle(&mut self, clock_now: Timestamp) -> (Timestamp, Vec<OperationId>) {
+        let now = self.now(clock_now);
+        let finished = self.ops.settle(now, &mut Apply(&mut self.state));
+        (now, finished)
+    }
+
+    /// Moves this tenant's clock (only) forward by `by`; returns its new now, unsettled.
+    pub fn advance_clock(
+        &mut self,
+        by: SignedDuration,
+        clock_now: Timestamp,
+    ) -> Result<Timestamp, SimError> {
+        if by.is_negative() {
+            return Err(SimError::new(
+                ErrorCode::ClockCannotGoBack,
+                format!("cannot advance by {by:#}: a tenant's clock only moves forward"),
+            ));
+        }
+        let offset = self.state.clock_offset.checked_add(by).ok_or_else(|| {
+            SimError::new(
+                ErrorCode::ClockOutOfRange,
+                "the tenant's clock offset is too large",
+            )
+        })?;
+        let now = clock::add(clock_now, offset)?;
+        self.state.clock_offset = offset;
+        Ok(now)
+    }
+
+    /// Back to the state right after creation: users, applications, capacity and governance as
+    /// specified, no operations, no clock offset, RNG rewound.
+    pub fn reset(&mut self) -> Result<(), SimError> {
+        let state = Self::fresh_state(self.state.id, &self.spec, self.seed, self.state.created_at)?;
+        self.state = state;
+        self.ops.clear();
+        Ok(())
+    }
+
+    /// Adds a user.
+    pub fn add_user(&mut self, spec: UserSpec) -> Result<&User, SimError> {
+        let user = self.state.new_user(spec)?;
+        self.state.users.push(user);
+        Ok(&self.state.users[self.state.users.len() - 1])
+    }
+
+    /// Changes a user's display name, password, roles and/or licenses.
+    pub fn update_user(&mut self, upn: &str, patch: UserPatch) -> Result<&User, SimError> {
+        let i = self
+            .state
+            .users
+            .iter()
+            .position(|u| u.upn.matches(upn))
+            .ok_or_else(|| self.state.no_user(upn))?;
+        let user = &mut self.state.users[i];
+        if let Some(name) = patch.display_name {
+            user.display_name = name;
+        }
+        if let Some(password) = patch.password {
+            user.password = Some(password);
+        }
+        if let Some(roles) = patch.roles {
+            user.roles = roles;
+        }
+        if let Some(licenses) = patch.licenses {
+            user.licenses = licenses;
+        }
+        Ok(user)
+    }
+
+    /// Removes a user; tokens issued to it stop working.
+    pub fn remove_user(&mut self, upn: &str) -> Result<User, SimError> {
+        let i = self
+            .state
+            .users
+            .iter()
+            .position(|u| u.upn.matches(upn))
+            .ok_or_else(|| self.state.no_user(upn))?;
+        Ok(self.state.users.remove(i))
+    }
+
+    /// Changes capacity totals.
+    pub fn set_capacity(&mut self, patch: CapacityPatch) -> Result<Capacity, SimError> {
+        patch.validate()?;
+        patch.apply(&mut self.state.capacity);
+        Ok(self.state.capacity)
+    }
+
+    /// Replaces the governance settings.
+    pub fn set_governance(&mut self, governance: Governance) {
+        self.state.governance = governance;
+    }
+
+    /// Starts an operation at `now`, drawing its id and stage durations from the tenant's RNG.
+    pub fn start_operation(
+        &mut self,
+        work: Work,
+        stages: &[StageSpec],
+        failure: Option<PlannedFailure>,
+        now: Timestamp,
+    ) -> Result<OperationId, SimError> {
+        let plan = Plan::draw(stages, &mut self.state.rng);
+        let id = OperationId::random(&mut self.state.rng);
+        self.ops.start(id, work, plan, now, failure)?;
+        Ok(id)
+    }
+
+    /// Resumes a failed operation from its failed stage.
+    pub fn resume_operation(&mut self, id: OperationId, now: Timestamp) -> Result<(), SimError> {
+        self.ops.resume(id, now).map_err(|e| match e {
+            ResumeError::NotFound => self.no_operation(id),
+            ResumeError::NotFailed(state) => SimError::new(
+                ErrorCode::OperationNotResumable,
+                format!(
+                    "operation {id} is {}; only a failed operation can be resumed",
+                    match state {
+                        RunState::Succeeded => "already done",
+                        _ => "still running",
+                    }
+                ),
+            ),
+        })
+    }
+
+    /// The operation with this id.
+    pub fn operation(&self, id: OperationId) -> Result<&Operation<Work>, SimError> {
+        self.ops.get(id).ok_or_else(|| self.no_operation(id))
+    }
+
+    /// Every operation of the tenant, oldest first.
+    pub fn operations(&self) -> impl Iterator<Item = &Operation<Work>> {
+        self.ops.iter()
+    }
+
+    /// The earliest moment something is due (tenant time).
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.ops.next_deadline()
+    }
+
+    fn no_operation(&self, id: OperationId) -> SimError {
+        SimError::new(
+            ErrorCode::OperationNotFound,
+            format!(
+                "no operation {id} in tenant {}; GET /_sim/tenants/{}/operations lists them",
+                self.state.id, self.state.id
+            ),
+        )
+    }
+}
+
+/// Routes engine callbacks to each operation's effect.
+struct Apply<'a>(&'a mut TenantState);
+
+impl Hooks<Work> for Apply<'_> {
+    fn stage_ended(
+        &mut self,
+        op: &Operation<Work>,
+        stage: usize,
+        at: Timestamp,
+    ) -> Result<(), OpError> {
+        op.payload.effect.stage_ended(self.0, op, stage, at)
+    }
+
+    fn finished(&mut self, op: &Operation<Work>, at: Timestamp) {
+        op.payload.effect.finished(self.0, op, at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(spec: TenantSpec, seed: u64) -> Result<Tenant, SimError> {
+        let id = TenantId::parse("8f0c3a52-4d1e-4c3b-9a57-2b6f1e0d7c41")?;
+        Tenant::build(id, spec, seed, Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn defaults_give_a_licensed_global_admin_and_an_app() -> Result<(), SimError> {
+        let t = tenant(TenantSpec::default(), 1)?;
+        assert_eq!(t.state.domain.as_str(), "tenant-8f0c3a52.test");
+        let admin = t.state.user("ADMIN@tenant-8f0c3a52.test")?;
+        assert!(admin.has_role(Role::GlobalAdmin));
+        assert!(admin.has_license(UNIFIED_OPERATIONS_PLAN));
+        assert_eq!(t.state.capacity, Capacity::default());
+        assert_eq!(t.state.applications.len(), 1);
+        assert!(
+            t.state.applications[0]
+                .secret
+                .as_ref()
+                .is_some_and(|s| s.len() == 40)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn same_seed_same_ids_different_seed_different_ids() -> Result<(), SimError> {
+        let ids = |t: &Tenant| {
+            (
+                t.state.users[0].object_id,
+                t.state.applications[0].client_id,
+            )
+        };
+        assert_eq!(
+            ids(&tenant(TenantSpec::default(), 5)?),
+            ids(&tenant(TenantSpec::default(), 5)?)
+        );
+        assert_ne!(
+            ids(&tenant(TenantSpec::default(), 5)?),
+            ids(&tenant(TenantSpec::default(), 6)?)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn duplicate_users_are_refused_with_the_field_at_fault() -> Result<(), SimError> {
+        let user = UserSpec {
+            upn: Upn::parse("a@contoso.test")?,
+            object_id: None,
+            display_name: None,
+            password: None,
+            roles: vec![],
+            licenses: vec![],
+        };
+        let mut other = user.clone();
+        other.upn = Upn::parse("A@CONTOSO.TEST")?;
+        let spec = TenantSpec {
+            users: Some(vec![user, other]),
+            ..TenantSpec::default()
+        };
+        let Err(err) = tenant(spec, 1) else {
+            panic!("two users with the same UPN were accepted");
+        };
+        assert_eq!(err.code, ErrorCode::UserExists);
+        assert_eq!(err.target.as_deref(), Some("users[1].upn"));
+        Ok(())
+    }
+
+    #[test]
+    fn reset_restores_the_created_state() -> Result<(), SimError> {
+        let mut t = tenant(TenantSpec::default(), 3)?;
+        let before = (t.state.users.clone(), t.state.applications.clone());
+        t.update_user(
+            "admin@tenant-8f0c3a52.test",
+            UserPatch {
+                licenses: Some(vec![]),
+                ..UserPatch::default()
+            },
+        )?;
+        t.set_capacity(CapacityPatch {
+            database_mb: Some(1),
+            ..CapacityPatch::default()
+        })?;
+        t.advance_clock(SignedDuration::from_hours(1), Timestamp::UNIX_EPOCH)?;
+        t.reset()?;
+        assert_eq!(
+            (t.state.users.clone(), t.state.applications.clone()),
+            before
+        );
+        assert_eq!(t.state.capacity, Capacity::default());
+        assert_eq!(t.now(Timestamp::UNIX_EPOCH), Timestamp::UNIX_EPOCH);
+        Ok(())
+    }
+}
