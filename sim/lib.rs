@@ -9,9 +9,16 @@
 //! `world` (the domain, no HTTP), `api` (one module per HTTP surface), `app` (start-up).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
+pub mod app;
 pub mod clock;
+pub mod config;
 pub mod error;
+pub mod journal;
 pub mod ops;
+pub mod telemetry;
 pub mod world;
 
+pub use app::{App, AppState, Simulator, SimulatorBuilder, StartError, shutdown_signal};
+pub use config::{AuthMode, Cli, Config};
 pub use error::{ErrorCode, SimError};

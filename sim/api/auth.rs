@@ -1,0 +1,929 @@
+//! Fake Entra ID: the token endpoints real clients sign in with, the bearer-token check every
+//! portal API call goes through ([`Caller`]), and Graph's OIDC userinfo route.
+//!
+//! Tokens are JWTs (HS256, key derived from the run's seed) carrying the tenant (`tid`), object id
+//! (`oid`), UPN and audience like Entra's. A token names exactly one tenant, so a caller can only
+//! ever reach its own tenant. Token responses and errors use Entra's field names and AADSTS codes.
+
+use super::extract::{ApiForm, ApiPath, TenantSlot};
+use crate::app::AppState;
+use crate::config::{AuthMode, DEFAULT_TENANT_ID};
+use crate::error::{ErrorCode, SimError};
+use crate::world::TenantRef;
+use crate::world::identity::{ClientId, ObjectId, Role, TenantId};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::fmt;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Audience of v1 tokens requested without a `resource` (Azure AD Graph, as Entra does).
+const DEFAULT_V1_AUDIENCE: &str = "00000002-0000-0000-c000-000000000000";
+/// Audience of v2 tokens whose scopes name no resource (Microsoft Graph).
+const GRAPH_AUDIENCE: &str = "00000003-0000-0000-c000-000000000000";
+/// Scopes that ask for tokens rather than name a resource.
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
+
+/// The token endpoints and userinfo, each with its own error envelope.
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    let entra = Router::new()
+        .route("/{tenant}/oauth2/token", post(token_v1))
+        .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
+        .layer(middleware::from_fn_with_state(state.clone(), entra_errors));
+    let graph = Router::new()
+        .route("/oidc/userinfo", get(userinfo).post(userinfo))
+        .layer(middleware::from_fn_with_state(state, graph_errors));
+    entra.merge(graph)
+}
+
+/// What a token is for; only access tokens open the portal APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    /// Sent as `Authorization: Bearer`.
+    Access,
+    /// Exchanged for new tokens.
+    Refresh,
+    /// Describes the user to the client.
+    Id,
+}
+
+/// The claims of every token the simulator issues (a subset of Entra's, plus `lsim_*`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Audience: the resource the token is for.
+    pub aud: String,
+    /// Issuer, in Entra's v1 or v2 form.
+    pub iss: String,
+    /// Issued at (virtual Unix seconds).
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// Display name (users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Object id of the user or service principal.
+    pub oid: Uuid,
+    /// Subject (the object id here).
+    pub sub: String,
+    /// Tenant id.
+    pub tid: Uuid,
+    /// UPN (users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    /// UPN again, as v1 tokens carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_name: Option<String>,
+    /// Client id of the application that asked for the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appid: Option<String>,
+    /// `user` or `app`.
+    pub idtyp: String,
+    /// Delegated scopes (users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    /// `1.0` or `2.0`.
+    pub ver: String,
+    /// What this token is for.
+    pub lsim_use: TokenUse,
+    /// Refresh tokens: the resource (v1) or scope (v2) of the original request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsim_resource: Option<String>,
+}
+
+/// Signs and checks tokens with a key derived from the run's seed.
+pub struct TokenSigner {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenSigner { .. }")
+    }
+}
+
+impl TokenSigner {
+    /// A signer with a key drawn from `rng`.
+    pub fn new(rng: &mut impl Rng) -> TokenSigner {
+        let key: [u8; 32] = rng.random();
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against the virtual clock by the caller, audience by each surface.
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        TokenSigner {
+            encoding: EncodingKey::from_secret(&key),
+            decoding: DecodingKey::from_secret(&key),
+            validation,
+        }
+    }
+
+    /// Signs `claims` into a JWT.
+    pub fn sign(&self, claims: &Claims) -> Result<String, SimError> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("JWT".into());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| SimError::internal(format!("could not sign a token: {e}")))
+    }
+
+    /// The claims of a token this signer issued, or `None`.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
+/// Who is calling a portal API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A user, by object id.
+    User(ObjectId),
+    /// An application's service principal.
+    Application {
+        /// The application (client) id.
+        client_id: ClientId,
+        /// The service principal's object id.
+        object_id: ObjectId,
+    },
+}
+
+/// The authenticated caller of a portal API: resolved from the bearer token (or, with
+/// `--auth none`, the default tenant's admin when there is no valid token).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The caller's tenant id.
+    pub tenant_id: TenantId,
+    /// The caller's tenant; the only one it can see.
+    pub tenant: TenantRef,
+    /// The user or application.
+    pub principal: Principal,
+    /// The token's audience (empty for `--auth none` callers).
+    pub audience: String,
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = SimError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, SimError> {
+        let caller = match authenticate(state, &parts.headers) {
+            Ok(caller) => caller,
+            Err(_) if state.config.auth == AuthMode::None => default_caller(state)?,
+            Err(e) => return Err(e),
+        };
+        TenantSlot::mark(parts, caller.tenant_id);
+        Ok(caller)
+    }
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, SimError> {
+    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::MissingToken,
+            "The request has no Authorization header. Get a token from POST \
+             /{tenant}/oauth2/token and send it as 'Authorization: Bearer <access_token>'",
+        )
+    })?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            SimError::new(
+                ErrorCode::InvalidToken,
+                "The Authorization header must read 'Bearer <access_token>'",
+            )
+        })?;
+    let claims = state.tokens.verify(token).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::InvalidToken,
+            "The access token is malformed or was not issued by this simulator run (tokens from \
+             another run or seed are not accepted); get a new one from POST /{tenant}/oauth2/token",
+        )
+    })?;
+    if claims.lsim_use != TokenUse::Access {
+        return Err(SimError::new(
+            ErrorCode::InvalidToken,
+            "This is a refresh or ID token; send the access_token from the token response",
+        ));
+    }
+    let tenant_id = TenantId(claims.tid);
+    let tenant = state.world.tenant(tenant_id).map_err(|_| {
+        SimError::new(
+            ErrorCode::InvalidToken,
+            format!("The token's tenant {tenant_id} no longer exists; create it again and sign in"),
+        )
+    })?;
+    let principal = {
+        let tenant = tenant.lock();
+        let now = tenant.now(state.clock.now());
+        if state.config.enforce_token_expiry && claims.exp <= now.as_second() {
+            let expired = Timestamp::from_second(claims.exp).unwrap_or(Timestamp::UNIX_EPOCH);
+            return Err(SimError::new(
+                ErrorCode::TokenExpired,
+                format!(
+                    "The access token expired at {expired} (virtual time is now {now}); get a new \
+                     one, e.g. with the refresh_token grant"
+                ),
+            ));
+        }
+        let oid = ObjectId(claims.oid);
+        let found = if claims.idtyp == "app" {
+            tenant
+                .state
+                .application_by_id(oid)
+                .map(|a| Principal::Application {
+                    client_id: a.client_id,
+                    object_id: a.object_id,
+                })
+        } else {
+            tenant
+                .state
+                .user_by_id(oid)
+                .map(|u| Principal::User(u.object_id))
+        };
+        found.ok_or_else(|| {
+            SimError::new(
+                ErrorCode::InvalidToken,
+                format!(
+                    "The token's {} {oid} no longer exists in tenant {tenant_id}; sign in again \
+                     as an existing one",
+                    if claims.idtyp == "app" {
+                        "application"
+                    } else {
+                        "user"
+                    }
+                ),
+            )
+        })?
+    };
+    Ok(Caller {
+        tenant_id,
+        tenant,
+        principal,
+        audience: claims.aud,
+    })
+}
+
+/// `--auth none`: the default tenant's first Global admin (or first user).
+fn default_caller(state: &AppState) -> Result<Caller, SimError> {
+    let tenant = state.world.tenant(DEFAULT_TENANT_ID)?;
+    let principal = {
+        let t = tenant.lock();
+        let users = &t.state.users;
+        users
+            .iter()
+            .find(|u| u.has_role(Role::GlobalAdmin))
+            .or(users.first())
+            .map(|u| Principal::User(u.object_id))
+            .ok_or_else(|| {
+                SimError::new(
+                    ErrorCode::InvalidToken,
+                    "--auth none acts as the default tenant's admin, but the default tenant has \
+                     no users; add one with POST /_sim/tenants/{id}/users",
+                )
+            })?
+    };
+    Ok(Caller {
+        tenant_id: DEFAULT_TENANT_ID,
+        tenant,
+        principal,
+        audience: String::new(),
+    })
+}
+
+/// Form fields of a token request (any order; empty values count as absent).
+#[derive(Debug, Default, Deserialize)]
+struct TokenRequest {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    resource: Option<String>,
+    scope: Option<String>,
+    refresh_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+async fn token_v1(
+    State(state): State<Arc<AppState>>,
+    slot: TenantSlot,
+    ApiPath(tenant): ApiPath<String>,
+    ApiForm(request): ApiForm<TokenRequest>,
+) -> Result<Json<Value>, SimError> {
+    issue(&state, &slot, &tenant, request, Version::V1).map(Json)
+}
+
+async fn token_v2(
+    State(state): State<Arc<AppState>>,
+    slot: TenantSlot,
+    ApiPath(tenant): ApiPath<String>,
+    ApiForm(request): ApiForm<TokenRequest>,
+) -> Result<Json<Value>, SimError> {
+    issue(&state, &slot, &tenant, request, Version::V2).map(Json)
+}
+
+fn field(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, SimError> {
+    field(value).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::MissingParameter,
+            format!("The request body must contain the following parameter: '{name}'."),
+        )
+    })
+}
+
+/// Who a token is being issued to, once authenticated.
+struct Grantee {
+    tenant: TenantId,
+    object_id: ObjectId,
+    /// UPN and display name, for users.
+    user: Option<(String, String)>,
+    client_id: String,
+    /// `resource` (v1) or `scope` (v2) as requested.
+    requested: Option<String>,
+}
+
+fn issue(
+    state: &AppState,
+    slot: &TenantSlot,
+    tenant_name: &str,
+    request: TokenRequest,
+    version: Version,
+) -> Result<Value, SimError> {
+    let requested = match version {
+        Version::V1 => field(&request.resource),
+        Version::V2 => field(&request.scope),
+    }
+    .map(str::to_string);
+    let grantee = match required(&request.grant_type, "grant_type")? {
+        "password" => password_grant(state, tenant_name, &request, requested)?,
+        "client_credentials" => {
+            client_credentials_grant(state, tenant_name, &request, requested, version)?
+        }
+        "refresh_token" => refresh_grant(state, tenant_name, &request, requested, version)?,
+        other => {
+            return Err(SimError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "The app requested an unsupported grant type '{other}'. The simulator issues \
+                     tokens for 'password', 'client_credentials' and 'refresh_token'."
+                ),
+            ));
+        }
+    };
+    slot.set(grantee.tenant);
+    respond(state, grantee, &request, version)
+}
+
+/// Finds the tenant a sign-in is for: by id or domain, or, for `common`/`organizations`, by the
+/// user's UPN across all tenants.
+fn tenant_for(state: &AppState, name: &str, upn: Option<&str>) -> Result<TenantRef, SimError> {
+    let lower = name.to_ascii_lowercase();
+    if lower != "common" && lower != "organizations" {
+        return state.world.resolve(name);
+    }
+    let upn = upn.ok_or_else(|| {
+        SimError::new(
+            ErrorCode::TenantNotFound,
+            format!(
+                "'/{name}' cannot tell which tenant to use for this grant; call \
+                 /{{tenant id}}/oauth2/token instead"
+            ),
+        )
+    })?;
+    let mut found: Vec<TenantRef> = state
+        .world
+        .tenants()
+        .into_iter()
+        .filter(|t| t.lock().state.user(upn).is_ok())
+        .collect();
+    match found.len() {
+        0 => Err(SimError::new(
+            ErrorCode::UserNotFound,
+            format!(
+                "User account '{upn}' does not exist in any tenant of this simulator. Add it with \
+                 POST /_sim/tenants/{{id}}/users"
+            ),
+        )),
+        1 => found
+            .pop()
+            .ok_or_else(|| SimError::internal("tenant vanished")),
+        n => Err(SimError::new(
+            ErrorCode::AmbiguousTenant,
+            format!(
+                "{n} tenants have a user '{upn}'; sign in at /{{tenant id}}/oauth2/token instead \
+                 of /{name}"
+            ),
+        )),
+    }
+}
+
+fn password_grant(
+    state: &AppState,
+    tenant_name: &str,
+    request: &TokenRequest,
+    requested: Option<String>,
+) -> Result<Grantee, SimError> {
+    let client_id = required(&request.client_id, "client_id")?;
+    let username = required(&request.username, "username")?;
+    let password = required(&request.password, "password")?;
+    let tenant = tenant_for(state, tenant_name, Some(username))?;
+    let tenant = tenant.lock();
+    let user = tenant.state.user(username)?;
+    if !user.accepts_password(password) {
+        return Err(SimError::new(
+            ErrorCode::InvalidCredentials,
+            format!(
+                "Error validating credentials due to invalid username or password. The password \
+                 of '{}' is the one given when the user was created.",
+                user.upn
+            ),
+        ));
+    }
+    Ok(Grantee {
+        tenant: tenant.id(),
+        object_id: user.object_id,
+        user: Some((user.upn.to_string(), user.display_name.clone())),
+        client_id: client_id.to_string(),
+        requested,
+    })
+}
+
+fn client_credentials_grant(
+    state: &AppState,
+    tenant_name: &str,
+    request: &TokenRequest,
+    requested: Option<String>,
+    version: Version,
+) -> Result<Grantee, SimError> {
+    let client_id = required(&request.client_id, "client_id")?;
+    let secret = field(&request.client_secret).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::MissingParameter,
+            "The request body must contain the following parameter: 'client_assertion' or \
+             'client_secret'.",
+        )
+    })?;
+    if version == Version::V2 {
+        let scope = required(&request.scope, "scope")?;
+        if !scope.split_whitespace().all(|s| s.ends_with("/.default")) {
+            return Err(SimError::new(
+                ErrorCode::InvalidScope,
+                format!(
+                    "The provided value for scope {scope} is not valid. Client credential flows \
+                     must have a scope value with /.default suffixed to the resource identifier \
+                     (application ID URI)."
+                ),
+            ));
+        }
+    }
+    let tenant = tenant_for(state, tenant_name, None)?;
+    let tenant = tenant.lock();
+    let app = match ClientId::parse(client_id) {
+        Ok(id) => tenant.state.application(id)?,
+        Err(_) => {
+            return Err(SimError::new(
+                ErrorCode::ApplicationNotFound,
+                format!(
+                    "Application with identifier '{client_id}' was not found in the directory \
+                     '{}'. Client ids are GUIDs; GET /_sim/tenants/{} lists the tenant's \
+                     applications",
+                    tenant.state.domain,
+                    tenant.id()
+                ),
+            ));
+        }
+    };
+    if !app.accepts_secret(secret) {
+        return Err(SimError::new(
+            ErrorCode::InvalidClientSecret,
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is \
+                 the client secret value, not the client secret ID, for a secret added to app \
+                 '{}'.",
+                app.client_id
+            ),
+        ));
+    }
+    Ok(Grantee {
+        tenant: tenant.id(),
+        object_id: app.object_id,
+        user: None,
+        client_id: app.client_id.to_string(),
+        requested,
+    })
+}
+
+fn refresh_grant(
+    state: &AppState,
+    tenant_name: &str,
+    request: &TokenRequest,
+    requested: Option<String>,
+    version: Version,
+) -> Result<Grantee, SimError> {
+    let token = required(&request.refresh_token, "refresh_token")?;
+    let invalid = |why: &str| {
+        SimError::new(
+            ErrorCode::InvalidGrant,
+            format!(
+                "The provided value for the input parameter 'refresh_token' is not valid: {why}. \
+                 Sign in again with the password grant."
+            ),
+        )
+    };
+    let claims = state
+        .tokens
+        .verify(token)
+        .filter(|c| c.lsim_use == TokenUse::Refresh)
+        .ok_or_else(|| invalid("it is malformed or was not issued by this simulator run"))?;
+    let wanted = (claims.ver == "2.0") == (version == Version::V2);
+    if !wanted {
+        return Err(invalid("it was issued by the other token endpoint version"));
+    }
+    let tenant_id = TenantId(claims.tid);
+    let lower = tenant_name.to_ascii_lowercase();
+    if lower != "common" && lower != "organizations" {
+        let named = state.world.resolve(tenant_name)?.lock().id();
+        if named != tenant_id {
+            return Err(invalid(&format!(
+                "it was issued by tenant {tenant_id}, not {named}"
+            )));
+        }
+    }
+    let tenant = state
+        .world
+        .tenant(tenant_id)
+        .map_err(|_| invalid(&format!("tenant {tenant_id} no longer exists")))?;
+    let tenant = tenant.lock();
+    let user = tenant
+        .state
+        .user_by_id(ObjectId(claims.oid))
+        .ok_or_else(|| invalid("its user no longer exists"))?;
+    Ok(Grantee {
+        tenant: tenant_id,
+        object_id: user.object_id,
+        user: Some((user.upn.to_string(), user.display_name.clone())),
+        client_id: claims.appid.unwrap_or_default(),
+        requested: requested.or(claims.lsim_resource),
+    })
+}
+
+/// The audience and whether `openid` / `offline_access` were asked for.
+fn audience(requested: Option<&str>, version: Version) -> (String, bool, bool) {
+    match version {
+        Version::V1 => (
+            requested.unwrap_or(DEFAULT_V1_AUDIENCE).to_string(),
+            false,
+            false,
+        ),
+        Version::V2 => {
+            let scopes: Vec<&str> = requested.unwrap_or("").split_whitespace().collect();
+            let resource = scopes
+                .iter()
+                .find(|s| !OIDC_SCOPES.contains(&s.to_ascii_lowercase().as_str()))
+                .map(|s| resource_of(s))
+                .unwrap_or_else(|| GRAPH_AUDIENCE.to_string());
+            let has = |name: &str| scopes.iter().any(|s| s.eq_ignore_ascii_case(name));
+            (resource, has("openid"), has("offline_access"))
+        }
+    }
+}
+
+/// The resource a v2 scope names: `https://x/.default` → `https://x`, `https://x//.default` →
+/// `https://x/`, `{guid}/.default` → `{guid}`; a bare scope such as `User.Read` is Graph's.
+fn resource_of(scope: &str) -> String {
+    let path_start = scope.find("://").map_or(0, |i| i + 3);
+    match scope[path_start..].rfind('/') {
+        Some(i) => scope[..path_start + i].to_string(),
+        None if path_start > 0 => scope.to_string(),
+        None => GRAPH_AUDIENCE.to_string(),
+    }
+}
+
+fn respond(
+    state: &AppState,
+    grantee: Grantee,
+    request: &TokenRequest,
+    version: Version,
+) -> Result<Value, SimError> {
+    let now = {
+        let tenant = state.world.tenant(grantee.tenant)?;
+        let tenant = tenant.lock();
+        tenant.now(state.clock.now())
+    };
+    let lifetime = state.config.token_lifetime.as_secs();
+    let iat = now.as_second();
+    let exp = iat + lifetime;
+    let (aud, v2_openid, v2_offline) = audience(grantee.requested.as_deref(), version);
+    let (iss, ver) = match version {
+        Version::V1 => (
+            format!("https://sts.windows.net/{}/", grantee.tenant),
+            "1.0",
+        ),
+        Version::V2 => (
+            format!("https://login.microsoftonline.com/{}/v2.0", grantee.tenant),
+            "2.0",
+        ),
+    };
+    let is_user = grantee.user.is_some();
+    let (upn, name) = grantee.user.clone().unzip();
+    let claims = |lsim_use: TokenUse, aud: String, exp: i64| Claims {
+        aud,
+        iss: iss.clone(),
+        iat,
+        nbf: iat,
+        exp,
+        name: name.clone(),
+        oid: grantee.object_id.0,
+        sub: grantee.object_id.to_string(),
+        tid: grantee.tenant.0,
+        upn: upn.clone(),
+        unique_name: upn.clone(),
+        appid: Some(grantee.client_id.clone()),
+        idtyp: if is_user { "user" } else { "app" }.to_string(),
+        scp: is_user.then(|| "user_impersonation".to_string()),
+        ver: ver.to_string(),
+        lsim_use,
+        lsim_resource: (lsim_use == TokenUse::Refresh)
+            .then(|| grantee.requested.clone())
+            .flatten(),
+    };
+    let access_token = state
+        .tokens
+        .sign(&claims(TokenUse::Access, aud.clone(), exp))?;
+    // Refresh tokens live 90 days, as Entra's do.
+    let refresh = || {
+        state
+            .tokens
+            .sign(&claims(TokenUse::Refresh, aud.clone(), iat + 90 * 86_400))
+    };
+    let id_token = || {
+        state
+            .tokens
+            .sign(&claims(TokenUse::Id, grantee.client_id.clone(), exp))
+    };
+    let mut body = match version {
+        Version::V1 => {
+            let mut body = json!({
+                "token_type": "Bearer",
+                "expires_in": lifetime.to_string(),
+                "ext_expires_in": lifetime.to_string(),
+                "expires_on": exp.to_string(),
+                "not_before": iat.to_string(),
+                "resource": grantee.requested.clone().unwrap_or_else(|| aud.clone()),
+                "access_token": access_token,
+            });
+            if is_user {
+                body["scope"] = json!("user_impersonation");
+                body["refresh_token"] = json!(refresh()?);
+                let openid = field(&request.scope).is_some_and(|s| {
+                    s.split_whitespace()
+                        .any(|s| s.eq_ignore_ascii_case("openid"))
+                });
+                if openid {
+                    body["id_token"] = json!(id_token()?);
+                }
+            }
+            body
+        }
+        Version::V2 => {
+            let mut body = json!({
+                "token_type": "Bearer",
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
+                "access_token": access_token,
+            });
+            if is_user {
+                body["scope"] = json!(grantee.requested.clone().unwrap_or_default());
+                if v2_offline {
+                    body["refresh_token"] = json!(refresh()?);
+                }
+                if v2_openid {
+                    body["id_token"] = json!(id_token()?);
+                }
+            }
+            body
+        }
+    };
+    if let Some(map) = body.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
+    Ok(body)
+}
+
+/// Graph's OIDC userinfo: who the bearer token's user is. `sub` is the user's object id.
+async fn userinfo(caller: Caller) -> Result<Json<Value>, SimError> {
+    let Principal::User(oid) = caller.principal else {
+        return Err(SimError::new(
+            ErrorCode::InvalidToken,
+            "userinfo describes a signed-in user; this token belongs to an application",
+        ));
+    };
+    let tenant = caller.tenant.lock();
+    let user = tenant.state.user_by_id(oid).ok_or_else(|| {
+        SimError::new(ErrorCode::InvalidToken, "the token's user no longer exists")
+    })?;
+    let (given, family) = user
+        .display_name
+        .split_once(' ')
+        .unwrap_or((user.display_name.as_str(), ""));
+    Ok(Json(json!({
+        "sub": user.object_id,
+        "name": user.display_name,
+        "given_name": given,
+        "family_name": family,
+        "email": user.upn.as_str(),
+    })))
+}
+
+/// The correlation id the client sent (`client-request-id`, as MSAL sends it), if any.
+fn client_request_id(request: &Request) -> Option<Uuid> {
+    request
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::try_parse(v).ok())
+}
+
+/// Entra's error envelope for the token endpoints: `error`, `error_description` starting with the
+/// AADSTS code, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`.
+async fn entra_errors(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let correlation = client_request_id(&request);
+    let response = next.run(request).await;
+    let Some(error) = super::error_of(&response) else {
+        return response;
+    };
+    let (status, kind, aadsts) = match error.code {
+        ErrorCode::MissingParameter => (StatusCode::BAD_REQUEST, "invalid_request", 900144),
+        ErrorCode::UnsupportedGrantType => {
+            (StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003)
+        }
+        ErrorCode::InvalidCredentials => (StatusCode::BAD_REQUEST, "invalid_grant", 50126),
+        ErrorCode::UserNotFound => (StatusCode::BAD_REQUEST, "invalid_grant", 50034),
+        ErrorCode::TenantNotFound | ErrorCode::InvalidTenantId | ErrorCode::AmbiguousTenant => {
+            (StatusCode::BAD_REQUEST, "invalid_request", 90002)
+        }
+        ErrorCode::ApplicationNotFound => (StatusCode::BAD_REQUEST, "unauthorized_client", 700016),
+        ErrorCode::InvalidClientSecret => (StatusCode::UNAUTHORIZED, "invalid_client", 7000215),
+        ErrorCode::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope", 70011),
+        ErrorCode::InvalidGrant => (StatusCode::BAD_REQUEST, "invalid_grant", 9002313),
+        ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033),
+        code => (super::status_of(code), "invalid_request", 9002313),
+    };
+    let trace = state.trace_id();
+    let correlation = correlation.unwrap_or_else(|| state.trace_id());
+    let timestamp = state.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string();
+    let body = json!({
+        "error": kind,
+        "error_description": format!(
+            "AADSTS{aadsts}: {}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}",
+            error.message
+        ),
+        "error_codes": [aadsts],
+        "timestamp": timestamp,
+        "trace_id": trace,
+        "correlation_id": correlation,
+        "error_uri": format!("https://login.microsoftonline.com/error?code={aadsts}"),
+    });
+    rerender(status, Json(body), error)
+}
+
+/// Graph's error envelope: `{"error":{"code","message","innerError":{...}}}`; a 401 also carries
+/// Graph's `WWW-Authenticate` challenge.
+async fn graph_errors(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let correlation = client_request_id(&request);
+    let response = next.run(request).await;
+    let Some(error) = super::error_of(&response) else {
+        return response;
+    };
+    let status = super::status_of(error.code);
+    let code = if status == StatusCode::UNAUTHORIZED {
+        "InvalidAuthenticationToken"
+    } else {
+        error.code.as_str()
+    };
+    let request_id = state.trace_id();
+    let body = json!({"error": {
+        "code": code,
+        "message": error.message,
+        "innerError": {
+            "date": state.clock.now().strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+            "request-id": request_id,
+            "client-request-id": correlation.unwrap_or(request_id),
+        }
+    }});
+    let mut response = rerender(status, Json(body), error);
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+            ),
+        );
+    }
+    response
+}
+
+/// A new error response that still carries the error for the journal.
+fn rerender(status: StatusCode, body: Json<Value>, error: Arc<SimError>) -> Response {
+    let mut response = (status, body).into_response();
+    response.extensions_mut().insert(error);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_audience_comes_from_the_resource_scope() {
+        let aud = |s: &str| audience(Some(s), Version::V2);
+        assert_eq!(
+            aud("https://api.bap.microsoft.com/.default offline_access"),
+            ("https://api.bap.microsoft.com".to_string(), false, true)
+        );
+        assert_eq!(
+            aud("openid https://service.powerapps.com//.default").0,
+            "https://service.powerapps.com/"
+        );
+        assert_eq!(
+            aud("User.Read openid"),
+            (GRAPH_AUDIENCE.to_string(), true, false)
+        );
+        assert_eq!(
+            audience(Some("https://lcsapi.lcs.dynamics.com"), Version::V1).0,
+            "https://lcsapi.lcs.dynamics.com"
+        );
+        assert_eq!(audience(None, Version::V1).0, DEFAULT_V1_AUDIENCE);
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_foreign_signatures() {
+        use rand::SeedableRng;
+        let signer = TokenSigner::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+        let other = TokenSigner::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(2));
+        let claims = Claims {
+            aud: "a".into(),
+            iss: "i".into(),
+            iat: 1,
+            nbf: 1,
+            exp: 2,
+            name: None,
+            oid: Uuid::nil(),
+            sub: "s".into(),
+            tid: Uuid::nil(),
+            upn: None,
+            unique_name: None,
+            appid: None,
+            idtyp: "user".into(),
+            scp: None,
+            ver: "1.0".into(),
+            lsim_use: TokenUse::Access,
+            lsim_resource: None,
+        };
+        let token = signer.sign(&claims).ok();
+        let token = token.as_deref().unwrap_or("");
+        assert_eq!(signer.verify(token), Some(claims));
+        assert_eq!(other.verify(token), None);
+        assert_eq!(signer.verify("not.a.token"), None);
+    }
+}

@@ -1,0 +1,453 @@
+//! Tenants, their users, capacity and governance.
+
+use crate::api::extract::{ApiJson, ApiPath, TenantPath, TenantSlot};
+use crate::app::AppState;
+use crate::error::SimError;
+use crate::world::identity::{
+    Application, Domain, License, ObjectId, Role, TenantId, Upn, User, dedup, parse_name,
+};
+use crate::world::tenant::{
+    ApplicationSpec, Capacity, CapacityPatch, Governance, Tenant, TenantSpec, UserPatch, UserSpec,
+};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header::LOCATION};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+// ---- request bodies ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct CreateTenant {
+    id: Option<String>,
+    domain: Option<String>,
+    display_name: Option<String>,
+    users: Option<Vec<CreateUser>>,
+    applications: Option<Vec<CreateApplication>>,
+    capacity: Option<UpdateCapacity>,
+    governance: Option<UpdateGovernance>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct CreateUser {
+    upn: String,
+    object_id: Option<String>,
+    display_name: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    licenses: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct UpdateUser {
+    display_name: Option<String>,
+    password: Option<String>,
+    roles: Option<Vec<String>>,
+    licenses: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct CreateApplication {
+    client_id: Option<String>,
+    display_name: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct UpdateCapacity {
+    database_mb: Option<u64>,
+    file_mb: Option<u64>,
+    log_mb: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct UpdateGovernance {
+    restrict_environment_creation_to_admins: Option<bool>,
+}
+
+/// Parses every item of a list, naming the item at fault (`roles[1]`).
+fn parse_each<T>(
+    items: &[String],
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, SimError>,
+) -> Result<Vec<T>, SimError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| parse(item).map_err(|e| e.at(format!("{field}[{i}]"))))
+        .collect()
+}
+
+fn optional<T>(
+    value: Option<&str>,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, SimError>,
+) -> Result<Option<T>, SimError> {
+    value.map(|v| parse(v).map_err(|e| e.at(field))).transpose()
+}
+
+impl CreateUser {
+    fn parse(&self) -> Result<UserSpec, SimError> {
+        Ok(UserSpec {
+            upn: Upn::parse(&self.upn).map_err(|e| e.at("upn"))?,
+            object_id: optional(self.object_id.as_deref(), "objectId", ObjectId::parse)?,
+            display_name: optional(self.display_name.as_deref(), "displayName", |v| {
+                parse_name(v, "displayName")
+            })?,
+            password: optional(self.password.as_deref(), "password", |v| {
+                parse_name(v, "password")
+            })?,
+            roles: dedup(parse_each(&self.roles, "roles", Role::parse)?),
+            licenses: dedup(parse_each(&self.licenses, "licenses", License::parse)?),
+        })
+    }
+}
+
+impl UpdateUser {
+    fn parse(&self) -> Result<UserPatch, SimError> {
+        Ok(UserPatch {
+            display_name: optional(self.display_name.as_deref(), "displayName", |v| {
+                parse_name(v, "displayName")
+            })?,
+            password: optional(self.password.as_deref(), "password", |v| {
+                parse_name(v, "password")
+            })?,
+            roles: self
+                .roles
+                .as_deref()
+                .map(|r| parse_each(r, "roles", Role::parse).map(dedup))
+                .transpose()?,
+            licenses: self
+                .licenses
+                .as_deref()
+                .map(|l| parse_each(l, "licenses", License::parse).map(dedup))
+                .transpose()?,
+        })
+    }
+}
+
+impl CreateApplication {
+    fn parse(&self) -> Result<ApplicationSpec, SimError> {
+        Ok(ApplicationSpec {
+            client_id: optional(
+                self.client_id.as_deref(),
+                "clientId",
+                crate::world::identity::ClientId::parse,
+            )?,
+            display_name: optional(self.display_name.as_deref(), "displayName", |v| {
+                parse_name(v, "displayName")
+            })?,
+            secret: optional(self.client_secret.as_deref(), "clientSecret", |v| {
+                parse_name(v, "clientSecret")
+            })?,
+        })
+    }
+}
+
+impl UpdateCapacity {
+    fn patch(&self) -> CapacityPatch {
+        CapacityPatch {
+            database_mb: self.database_mb,
+            file_mb: self.file_mb,
+            log_mb: self.log_mb,
+        }
+    }
+}
+
+impl CreateTenant {
+    fn parse(&self) -> Result<(Option<TenantId>, TenantSpec), SimError> {
+        let id = optional(self.id.as_deref(), "id", TenantId::parse)?;
+        let users = self
+            .users
+            .as_ref()
+            .map(|users| {
+                users
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| u.parse().map_err(|e| e.within(format!("users[{i}]"))))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let applications = self
+            .applications
+            .as_ref()
+            .map(|apps| {
+                apps.iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        a.parse()
+                            .map_err(|e| e.within(format!("applications[{i}]")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let spec = TenantSpec {
+            domain: optional(self.domain.as_deref(), "domain", Domain::parse)?,
+            display_name: optional(self.display_name.as_deref(), "displayName", |v| {
+                parse_name(v, "displayName")
+            })?,
+            users,
+            applications,
+            capacity: self
+                .capacity
+                .as_ref()
+                .map(UpdateCapacity::patch)
+                .unwrap_or_default(),
+            governance: Governance {
+                restrict_environment_creation_to_admins: self
+                    .governance
+                    .as_ref()
+                    .and_then(|g| g.restrict_environment_creation_to_admins)
+                    .unwrap_or(false),
+            },
+        };
+        Ok((id, spec))
+    }
+}
+
+// ---- responses ----
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TenantDto {
+    id: TenantId,
+    domain: String,
+    display_name: String,
+    created_at: Timestamp,
+    /// The tenant's virtual now (shared clock plus its offset).
+    now: Timestamp,
+    users: Vec<UserDto>,
+    applications: Vec<ApplicationDto>,
+    capacity: CapacityDto,
+    governance: GovernanceDto,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UserDto {
+    upn: String,
+    object_id: ObjectId,
+    display_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+    roles: Vec<Role>,
+    licenses: Vec<License>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ApplicationDto {
+    client_id: String,
+    object_id: ObjectId,
+    display_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CapacityDto {
+    database_mb: u64,
+    file_mb: u64,
+    log_mb: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct GovernanceDto {
+    restrict_environment_creation_to_admins: bool,
+}
+
+impl From<&User> for UserDto {
+    fn from(u: &User) -> Self {
+        UserDto {
+            upn: u.upn.to_string(),
+            object_id: u.object_id,
+            display_name: u.display_name.clone(),
+            password: u.password.clone(),
+            roles: u.roles.clone(),
+            licenses: u.licenses.clone(),
+        }
+    }
+}
+
+impl From<&Application> for ApplicationDto {
+    fn from(a: &Application) -> Self {
+        ApplicationDto {
+            client_id: a.client_id.to_string(),
+            object_id: a.object_id,
+            display_name: a.display_name.clone(),
+            client_secret: a.secret.clone(),
+        }
+    }
+}
+
+impl From<Capacity> for CapacityDto {
+    fn from(c: Capacity) -> Self {
+        CapacityDto {
+            database_mb: c.database_mb,
+            file_mb: c.file_mb,
+            log_mb: c.log_mb,
+        }
+    }
+}
+
+impl From<Governance> for GovernanceDto {
+    fn from(g: Governance) -> Self {
+        GovernanceDto {
+            restrict_environment_creation_to_admins: g.restrict_environment_creation_to_admins,
+        }
+    }
+}
+
+fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
+    let s = &tenant.state;
+    TenantDto {
+        id: s.id,
+        domain: s.domain.to_string(),
+        display_name: s.display_name.clone(),
+        created_at: s.created_at,
+        now,
+        users: s.users.iter().map(UserDto::from).collect(),
+        applications: s.applications.iter().map(ApplicationDto::from).collect(),
+        capacity: s.capacity.into(),
+        governance: s.governance.into(),
+    }
+}
+
+/// Locks, settles and renders a tenant.
+fn render(state: &AppState, path: &TenantPath) -> TenantDto {
+    let mut tenant = path.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    tenant_dto(&tenant, now)
+}
+
+// ---- handlers ----
+
+#[derive(Serialize)]
+pub(super) struct TenantList {
+    tenants: Vec<TenantDto>,
+}
+
+pub(super) async fn tenants_create(
+    State(state): State<Arc<AppState>>,
+    slot: TenantSlot,
+    ApiJson(body): ApiJson<CreateTenant>,
+) -> Result<Response, SimError> {
+    let (id, spec) = body.parse()?;
+    let tenant = state.world.create_tenant(id, spec, state.clock.now())?;
+    let tenant = tenant.lock();
+    slot.set(tenant.id());
+    let dto = tenant_dto(&tenant, tenant.now(state.clock.now()));
+    let location = format!("/_sim/tenants/{}", dto.id);
+    Ok((StatusCode::CREATED, [(LOCATION, location)], Json(dto)).into_response())
+}
+
+pub(super) async fn tenants_list(State(state): State<Arc<AppState>>) -> Json<TenantList> {
+    let clock_now = state.clock.now();
+    let tenants = state
+        .world
+        .tenants()
+        .iter()
+        .map(|t| {
+            let mut t = t.lock();
+            let (now, _) = t.settle(clock_now);
+            tenant_dto(&t, now)
+        })
+        .collect();
+    Json(TenantList { tenants })
+}
+
+pub(super) async fn tenants_get(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+) -> Json<TenantDto> {
+    Json(render(&state, &path))
+}
+
+pub(super) async fn tenants_delete(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+) -> Result<StatusCode, SimError> {
+    state.world.delete_tenant(path.id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn tenants_reset(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+) -> Result<Json<TenantDto>, SimError> {
+    path.tenant.lock().reset()?;
+    Ok(Json(render(&state, &path)))
+}
+
+pub(super) async fn users_create(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<Response, SimError> {
+    let spec = body.parse()?;
+    let mut tenant = path.tenant.lock();
+    tenant.settle(state.clock.now());
+    let user = UserDto::from(tenant.add_user(spec)?);
+    let location = format!("/_sim/tenants/{}/users/{}", path.id, user.upn);
+    Ok((StatusCode::CREATED, [(LOCATION, location)], Json(user)).into_response())
+}
+
+pub(super) async fn users_update(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+    ApiPath((_, upn)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> Result<Json<UserDto>, SimError> {
+    let patch = body.parse()?;
+    let mut tenant = path.tenant.lock();
+    tenant.settle(state.clock.now());
+    Ok(Json(UserDto::from(tenant.update_user(&upn, patch)?)))
+}
+
+pub(super) async fn users_delete(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+    ApiPath((_, upn)): ApiPath<(String, String)>,
+) -> Result<StatusCode, SimError> {
+    let mut tenant = path.tenant.lock();
+    tenant.settle(state.clock.now());
+    tenant.remove_user(&upn)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn capacity_update(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+    ApiJson(body): ApiJson<UpdateCapacity>,
+) -> Result<Json<CapacityDto>, SimError> {
+    let mut tenant = path.tenant.lock();
+    tenant.settle(state.clock.now());
+    Ok(Json(tenant.set_capacity(body.patch())?.into()))
+}
+
+pub(super) async fn governance_update(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+    ApiJson(body): ApiJson<UpdateGovernance>,
+) -> Json<GovernanceDto> {
+    let mut tenant = path.tenant.lock();
+    tenant.settle(state.clock.now());
+    let mut governance = tenant.state.governance;
+    if let Some(restrict) = body.restrict_environment_creation_to_admins {
+        governance.restrict_environment_creation_to_admins = restrict;
+    }
+    tenant.set_governance(governance);
+    Json(governance.into())
+}

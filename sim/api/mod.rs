@@ -1,0 +1,153 @@
+//! HTTP only: one module per API surface, composed here into one router on one port.
+//!
+//! Errors: every handler and extractor returns [`SimError`]. Its one `IntoResponse` renders the
+//! control plane's envelope and attaches the error to the response; a surface with another
+//! envelope (the Entra token endpoint, Graph) wraps its routes in a layer that re-renders from
+//! that attachment. The journal middleware reads it too, to record the error code.
+
+pub mod auth;
+pub mod control;
+pub mod extract;
+
+use crate::app::AppState;
+use crate::clock::{self, Stopwatch};
+use crate::error::{ErrorClass, ErrorCode, SimError};
+use crate::journal::Entry;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use extract::TenantSlot;
+use serde_json::json;
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tracing::{error, info};
+
+/// Longest a handler may take; handlers never wait on anything, so hitting this is a bug.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Every surface on one router, with the shared layers.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .nest("/_sim", control::router())
+        .merge(auth::router(state.clone()))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The HTTP status for an error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code.class() {
+        ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorClass::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorClass::Forbidden => StatusCode::FORBIDDEN,
+        ErrorClass::NotFound => StatusCode::NOT_FOUND,
+        ErrorClass::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorClass::Conflict => StatusCode::CONFLICT,
+        ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The control plane's envelope: `{"error":{"code","message","target"?}}`.
+impl IntoResponse for SimError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"code": self.code.as_str(), "message": self.message});
+        if let Some(target) = &self.target {
+            body["target"] = json!(target);
+        }
+        let mut response =
+            (status_of(self.code), axum::Json(json!({ "error": body }))).into_response();
+        response.extensions_mut().insert(Arc::new(self));
+        response
+    }
+}
+
+/// The error a response carries, if it is an error response built from a [`SimError`].
+pub fn error_of(response: &Response) -> Option<Arc<SimError>> {
+    response.extensions().get::<Arc<SimError>>().cloned()
+}
+
+async fn route_not_found(method: Method, uri: Uri) -> SimError {
+    SimError::new(
+        ErrorCode::RouteNotFound,
+        format!(
+            "no route for {method} {}; GET /_sim/health checks the simulator is up, and the \
+             README lists the surfaces it serves",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> SimError {
+    SimError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} does not accept {method}", uri.path()),
+    )
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    SimError::internal(format!(
+        "the simulator hit a bug handling this request ({detail}); nothing was changed by the \
+         failing step. Please report it with the request that caused it"
+    ))
+    .into_response()
+}
+
+/// One log line and one journal entry per request.
+async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+    let watch = Stopwatch::start();
+    let real_time = clock::wall_now();
+    let virtual_time = state.clock.now();
+    let method = request.method().to_string();
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    let slot = TenantSlot::default();
+    request.extensions_mut().insert(slot.clone());
+
+    let response = next.run(request).await;
+
+    let status = response.status().as_u16();
+    let duration_ms = (watch.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    let error = error_of(&response);
+    let tenant = slot.get();
+    let code = error.as_ref().map(|e| e.code.as_str());
+    let tenant_field = tenant.map(tracing::field::display);
+    if status >= 500 {
+        let message = error.as_ref().map_or("", |e| e.message.as_str());
+        error!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, message, "request failed");
+    } else {
+        info!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, "request");
+    }
+    state.journal.record(Entry {
+        seq: 0,
+        real_time,
+        virtual_time,
+        tenant,
+        method,
+        path,
+        status,
+        duration_ms,
+        error_code: code,
+    });
+    response
+}

@@ -1,0 +1,366 @@
+//! Start-up: the shared state, the server ([`App`], used by `main` and by tests alike) and the
+//! in-process [`Simulator`] handle for Rust tests.
+
+use crate::api::{self, auth::TokenSigner};
+use crate::clock::{Clock, Stopwatch};
+use crate::config::{AuthMode, Config, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID};
+use crate::error::SimError;
+use crate::journal::Journal;
+use crate::telemetry::READY_TARGET;
+use crate::world::World;
+use crate::world::identity::{Domain, TenantId};
+use crate::world::tenant::{RngStream, TenantSpec, seeded_rng};
+use jiff::Timestamp;
+use parking_lot::Mutex;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+/// How long open connections may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything a request handler can reach. Shared as `Arc<AppState>`; each part guards itself.
+#[derive(Debug)]
+pub struct AppState {
+    /// The configuration the simulator started with.
+    pub config: Config,
+    /// The run's seed (the configured one, or the one drawn at start).
+    pub seed: u64,
+    /// The shared virtual clock.
+    pub clock: Clock,
+    /// Tenants and everything in them.
+    pub world: World,
+    /// Recent requests.
+    pub journal: Journal,
+    /// Signs and checks bearer tokens.
+    pub tokens: TokenSigner,
+    /// Real time since start, for the health route.
+    started: Stopwatch,
+    /// Trace ids for error bodies; a sync lock held for one draw.
+    traces: Mutex<ChaCha8Rng>,
+}
+
+impl AppState {
+    /// Builds the start-up state: clock, seed, the default tenant (unless disabled).
+    pub fn new(config: Config) -> Result<AppState, SimError> {
+        let seed = config.seed.unwrap_or_else(|| rand::rng().random());
+        let start = config
+            .start_time
+            .unwrap_or_else(|| Timestamp::constant(Timestamp::now().as_second(), 0));
+        let clock = Clock::new(start, config.time_scale, config.paused)?;
+        let world = World::new(seed);
+        if config.default_tenant {
+            world.create_startup_tenant(DEFAULT_TENANT_ID, default_tenant_spec()?, clock.now())?;
+        } else if config.auth == AuthMode::None {
+            return Err(SimError::new(
+                crate::error::ErrorCode::InvalidConfig,
+                "--auth none acts as the default tenant's admin, so it needs the default tenant; \
+                 drop --no-default-tenant",
+            ));
+        }
+        Ok(AppState {
+            journal: Journal::new(config.journal_size),
+            tokens: TokenSigner::new(&mut seeded_rng(seed, RngStream::SigningKey)),
+            traces: Mutex::new(seeded_rng(seed, RngStream::Traces)),
+            started: Stopwatch::start(),
+            seed,
+            clock,
+            world,
+            config,
+        })
+    }
+
+    /// Real seconds since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// A fresh id for an error body's trace or correlation id.
+    pub fn trace_id(&self) -> Uuid {
+        crate::world::identity::random_uuid(&mut *self.traces.lock())
+    }
+
+    /// Everything back to the start-up state: clock, tenants, journal.
+    pub fn reset(&self) -> Result<(), SimError> {
+        self.clock.reset();
+        self.world.reset(self.clock.now())?;
+        self.journal.clear();
+        Ok(())
+    }
+
+    /// The default tenant's id, when it exists.
+    pub fn default_tenant(&self) -> Option<TenantId> {
+        self.config.default_tenant.then_some(DEFAULT_TENANT_ID)
+    }
+}
+
+fn default_tenant_spec() -> Result<TenantSpec, SimError> {
+    Ok(TenantSpec {
+        domain: Some(Domain::parse(DEFAULT_TENANT_DOMAIN)?),
+        display_name: Some("Contoso".to_string()),
+        ..TenantSpec::default()
+    })
+}
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: io::Error,
+    },
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] SimError),
+}
+
+/// A bound, not yet serving, simulator.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    address: SocketAddr,
+    state: Arc<AppState>,
+}
+
+impl App {
+    /// Builds the state and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        let addr = SocketAddr::new(config.bind, config.port);
+        let state = Arc::new(AppState::new(config)?);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(App {
+            listener,
+            address,
+            state,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// `http://address`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The shared state (for in-process control and tests).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then lets open requests finish (for at most 10 s).
+    /// Logs the ready line (with the bound address) first.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let url = self.base_url();
+        info!(
+            target: READY_TARGET,
+            address = %self.address,
+            url = %url,
+            seed = self.state.seed,
+            virtual_now = %self.state.clock.now(),
+            "lifecycle-sim listening on {url}"
+        );
+        let router = api::router(self.state.clone());
+        let (draining_tx, draining_rx) = oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            info!("shutting down: finishing open requests");
+            let _ = draining_tx.send(());
+        };
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(signal);
+        tokio::select! {
+            result = server => result,
+            () = async {
+                match draining_rx.await {
+                    Ok(()) => tokio::time::sleep(DRAIN_TIMEOUT).await,
+                    Err(_) => std::future::pending().await,
+                }
+            } => {
+                warn!("requests still open {DRAIN_TIMEOUT:?} after the shutdown signal; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM (what `docker stop` sends to PID 1).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// A simulator running inside the current process on a random port, stopped when dropped.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use lifecycle_sim::Simulator;
+/// let sim = Simulator::builder().seed(7).paused().start().await?;
+/// let health = reqwest::get(format!("{}/_sim/health", sim.uri())).await?;
+/// assert!(health.status().is_success());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Simulator {
+    base_url: String,
+    address: SocketAddr,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Simulator {
+    /// A builder with test-friendly defaults: port 0 on loopback, random seed, clock running at
+    /// scale 1, default tenant, token auth.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder {
+            config: Config {
+                port: 0,
+                ..Config::default()
+            },
+        }
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:49152`.
+    pub fn uri(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The shared state, for driving the world directly from Rust.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops the server and waits until it has.
+    pub async fn stop(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Configures an in-process [`Simulator`].
+#[derive(Debug, Clone)]
+pub struct SimulatorBuilder {
+    config: Config,
+}
+
+impl SimulatorBuilder {
+    /// Seed for every RNG.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// Start with the clock paused (explicit time: it moves only by advance).
+    pub fn paused(mut self) -> Self {
+        self.config.paused = true;
+        self
+    }
+
+    /// Virtual seconds per real second.
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        self.config.time_scale = scale;
+        self
+    }
+
+    /// Virtual time at start.
+    pub fn start_time(mut self, start: Timestamp) -> Self {
+        self.config.start_time = Some(start);
+        self
+    }
+
+    /// How callers are identified.
+    pub fn auth(mut self, auth: AuthMode) -> Self {
+        self.config.auth = auth;
+        self
+    }
+
+    /// Start without the built-in default tenant.
+    pub fn without_default_tenant(mut self) -> Self {
+        self.config.default_tenant = false;
+        self
+    }
+
+    /// Any other setting.
+    pub fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Binds, starts serving on a background task, and returns the handle.
+    pub async fn start(self) -> Result<Simulator, StartError> {
+        let app = App::build(self.config).await?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let base_url = app.base_url();
+        let address = app.address();
+        let state = app.state();
+        let task = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Ok(Simulator {
+            base_url,
+            address,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}

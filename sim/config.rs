@@ -1,0 +1,188 @@
+//! Configuration: the command line (every flag also read from a `LIFECYCLE_SIM_*` environment
+//! variable, for containers) and the [`Config`] the library starts from.
+
+use crate::clock::{self, MAX_SCALE};
+use crate::telemetry::LogFormat;
+use crate::world::identity::TenantId;
+use clap::{Parser, ValueEnum};
+use jiff::{SignedDuration, Timestamp};
+use std::net::{IpAddr, Ipv4Addr};
+use uuid::Uuid;
+
+/// Default port: clear of common dev servers (3000, 4200, 5000, 5173, 8000, 8080, 8888...).
+pub const DEFAULT_PORT: u16 = 4747;
+/// Default bind address: loopback only. Containers pass `--bind 0.0.0.0`.
+pub const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Id of the built-in default tenant (fixed, so scripts and docs can name it).
+pub const DEFAULT_TENANT_ID: TenantId =
+    TenantId(Uuid::from_u128(0xc0de0000_0000_4000_8000_000000000001));
+/// Domain of the built-in default tenant.
+pub const DEFAULT_TENANT_DOMAIN: &str = "contoso.test";
+/// Default request body limit (4 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Default number of requests the journal keeps.
+pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
+/// Default access-token lifetime, as Entra ID issues them.
+pub const DEFAULT_TOKEN_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
+
+/// How portal API calls identify their caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Calls need a bearer token from the simulator's token endpoint (as the real services do).
+    Token,
+    /// Calls without a valid token act as the default tenant's admin (for the laziest setups).
+    None,
+}
+
+/// Everything the simulator starts from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Virtual seconds per real second.
+    pub time_scale: f64,
+    /// Start with the clock paused (time moves only by advance).
+    pub paused: bool,
+    /// Virtual time at start; the real time (to the second) when unset.
+    pub start_time: Option<Timestamp>,
+    /// Seed of every RNG; a random one (logged) when unset.
+    pub seed: Option<u64>,
+    /// How portal API calls identify their caller.
+    pub auth: AuthMode,
+    /// Create the built-in default tenant at start (and after a global reset).
+    pub default_tenant: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How many recent requests the journal keeps.
+    pub journal_size: usize,
+    /// Lifetime of issued access tokens (virtual time).
+    pub token_lifetime: SignedDuration,
+    /// Refuse tokens whose `exp` has passed on the virtual clock.
+    pub enforce_token_expiry: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: DEFAULT_BIND,
+            port: DEFAULT_PORT,
+            time_scale: 1.0,
+            paused: false,
+            start_time: None,
+            seed: None,
+            auth: AuthMode::Token,
+            default_tenant: true,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            journal_size: DEFAULT_JOURNAL_SIZE,
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            enforce_token_expiry: false,
+        }
+    }
+}
+
+/// In-memory emulator of the Dynamics Lifecycle Services and Power Platform admin APIs, with a
+/// virtual clock you can pause and fast-forward.
+#[derive(Debug, Parser)]
+#[command(name = "lifecycle-sim", version, about, long_about = None)]
+pub struct Cli {
+    /// Address to listen on (use 0.0.0.0 inside a container)
+    #[arg(long, env = "LIFECYCLE_SIM_BIND", default_value_t = DEFAULT_BIND)]
+    pub bind: IpAddr,
+
+    /// Port to listen on; 0 picks a free port (the first log line names it)
+    #[arg(long, short, env = "LIFECYCLE_SIM_PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+
+    /// Virtual seconds per real second, e.g. 60 makes a 90-minute setup take 90 seconds
+    #[arg(long, env = "LIFECYCLE_SIM_TIME_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
+    pub time_scale: f64,
+
+    /// Start with the virtual clock paused; it then moves only through POST /_sim/clock/advance
+    #[arg(long, env = "LIFECYCLE_SIM_PAUSED")]
+    pub paused: bool,
+
+    /// Virtual time at start, RFC 3339 (default: the real time now)
+    #[arg(long, env = "LIFECYCLE_SIM_START_TIME", value_parser = parse_start)]
+    pub start_time: Option<Timestamp>,
+
+    /// Seed for every random choice (ids, durations); the same seed reproduces a run exactly
+    #[arg(long, env = "LIFECYCLE_SIM_SEED")]
+    pub seed: Option<u64>,
+
+    /// How portal API calls identify their caller: `token` (a bearer token from the simulator's
+    /// token endpoint) or `none` (calls without one act as the default tenant's admin)
+    #[arg(long, env = "LIFECYCLE_SIM_AUTH", value_enum, default_value_t = AuthMode::Token)]
+    pub auth: AuthMode,
+
+    /// Do not create the built-in default tenant (contoso.test)
+    #[arg(long, env = "LIFECYCLE_SIM_NO_DEFAULT_TENANT")]
+    pub no_default_tenant: bool,
+
+    /// Largest request body accepted, in bytes
+    #[arg(long, env = "LIFECYCLE_SIM_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// How many recent requests GET /_sim/journal keeps
+    #[arg(long, env = "LIFECYCLE_SIM_JOURNAL_SIZE", default_value_t = DEFAULT_JOURNAL_SIZE)]
+    pub journal_size: usize,
+
+    /// Lifetime of issued access tokens, e.g. 1h or 90m
+    #[arg(long, env = "LIFECYCLE_SIM_TOKEN_LIFETIME", default_value = "1h", value_parser = parse_lifetime)]
+    pub token_lifetime: SignedDuration,
+
+    /// Refuse tokens whose expiry has passed on the virtual clock (off by default: clients cache
+    /// tokens by real time, so a clock jump would otherwise break them)
+    #[arg(long, env = "LIFECYCLE_SIM_ENFORCE_TOKEN_EXPIRY")]
+    pub enforce_token_expiry: bool,
+
+    /// Log format: text or json (one object per line)
+    #[arg(long, env = "LIFECYCLE_SIM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. info, debug, or lifecycle_sim=debug,tower_http=info
+    #[arg(long, env = "LIFECYCLE_SIM_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Cli {
+    /// The library configuration these flags describe.
+    pub fn config(&self) -> Config {
+        Config {
+            bind: self.bind,
+            port: self.port,
+            time_scale: self.time_scale,
+            paused: self.paused,
+            start_time: self.start_time,
+            seed: self.seed,
+            auth: self.auth,
+            default_tenant: !self.no_default_tenant,
+            max_body_bytes: self.max_body_bytes,
+            journal_size: self.journal_size,
+            token_lifetime: self.token_lifetime,
+            enforce_token_expiry: self.enforce_token_expiry,
+        }
+    }
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= MAX_SCALE => Ok(v),
+        _ => Err(format!(
+            "expected a number greater than 0 and at most {MAX_SCALE}"
+        )),
+    }
+}
+
+fn parse_start(text: &str) -> Result<Timestamp, String> {
+    clock::parse_timestamp(text).map_err(|e| e.message)
+}
+
+fn parse_lifetime(text: &str) -> Result<SignedDuration, String> {
+    match clock::parse_duration(text) {
+        Ok(d) if d.as_secs() >= 60 => Ok(d),
+        Ok(_) => Err("a token lifetime must be at least 1m".into()),
+        Err(e) => Err(e.message),
+    }
+}

@@ -1,0 +1,28 @@
+//! The `lifecycle-sim` binary: parse flags, start logging, serve until Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use lifecycle_sim::{App, Cli, shutdown_signal, telemetry};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = telemetry::init(cli.log_format, &cli.log) {
+        eprintln!("lifecycle-sim: {e}");
+        return ExitCode::from(2);
+    }
+    let app = match App::build(cli.config()).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
