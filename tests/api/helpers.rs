@@ -1,0 +1,155 @@
+//! Starts a simulator in-process on a random port and speaks HTTP to it like a real client.
+
+use lifecycle_sim::{Simulator, SimulatorBuilder};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Virtual start time of every test simulator.
+pub const START: &str = "2026-01-01T09:00:00Z";
+/// Seed of every test simulator unless a test picks another.
+pub const SEED: u64 = 42;
+/// The built-in default tenant.
+pub const DEFAULT_TENANT: &str = "c0de0000-0000-4000-8000-000000000001";
+
+pub struct TestApp {
+    pub sim: Simulator,
+    pub client: reqwest::Client,
+}
+
+/// The usual builder: fixed seed and start time, clock paused (explicit time).
+pub fn builder() -> SimulatorBuilder {
+    lifecycle_sim::telemetry::init_for_tests();
+    Simulator::builder()
+        .seed(SEED)
+        .paused()
+        .start_time(START.parse().unwrap())
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(builder()).await
+}
+
+pub async fn spawn_with(builder: SimulatorBuilder) -> TestApp {
+    let sim = builder.start().await.expect("simulator starts");
+    TestApp {
+        sim,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// Status and JSON body (`Null` when the body is empty).
+pub type Reply = (StatusCode, Value);
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    (status, body)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sim.uri())
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        reply(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> Reply {
+        let request = self.client.get(self.url(path)).bearer_auth(token);
+        reply(request.send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        reply(
+            self.client
+                .post(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Posts a body exactly as given (for malformed input).
+    pub async fn post_raw(&self, path: &str, body: &str) -> Reply {
+        let request = self.client.post(self.url(path)).body(body.to_string());
+        reply(request.send().await.unwrap()).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        reply(
+            self.client
+                .patch(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        reply(self.client.delete(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// Creates a tenant and returns it (asserting 201).
+    pub async fn create_tenant(&self, body: Value) -> Value {
+        let (status, tenant) = self.post("/_sim/tenants", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{tenant}");
+        tenant
+    }
+
+    /// Posts a form to a token endpoint (`v1` or `v2`).
+    pub async fn token(&self, tenant: &str, version: &str, form: &[(&str, &str)]) -> Reply {
+        let path = match version {
+            "v1" => format!("/{tenant}/oauth2/token"),
+            _ => format!("/{tenant}/oauth2/v2.0/token"),
+        };
+        reply(
+            self.client
+                .post(self.url(&path))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// An access token for `upn` (any password works for users created without one).
+    pub async fn user_token(&self, tenant: &str, upn: &str) -> String {
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", "6f8a6e6e-1111-4222-8333-944444444444"),
+            ("username", upn),
+            ("password", "any"),
+            ("resource", "https://lcsapi.lcs.dynamics.com"),
+        ];
+        let (status, body) = self.token(tenant, "v1", &form).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Advances the shared clock.
+    pub async fn advance(&self, by: &str) -> Value {
+        let (status, body) = self.post("/_sim/clock/advance", json!({ "by": by })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+/// Asserts an error reply in the control envelope and returns its message.
+pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) -> String {
+    assert_eq!(reply.0, status, "{}", reply.1);
+    assert_eq!(reply.1["error"]["code"], code, "{}", reply.1);
+    let message = reply.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "errors say what to do: {}", reply.1);
+    message.to_string()
+}
