@@ -8,7 +8,7 @@
 //! - `progress/one`: computing one operation's status and per-stage progress from the clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use jiff::{SignedDuration, Timestamp};
 use lifecycle_sim::ops::{Hooks, OpError, Operation, OperationId, Ops, Plan};
 use std::hint::black_box;
