@@ -8,7 +8,7 @@ use crate::error::SimError;
 use crate::journal::Journal;
 use crate::telemetry::READY_TARGET;
 use crate::world::World;
-use crate::world::identity::{Domain, TenantId};
+use crate::world::identity::Domain;
 use crate::world::tenant::{RngStream, TenantSpec, seeded_rng};
 use jiff::Timestamp;
 use parking_lot::Mutex;
@@ -95,11 +95,6 @@ impl AppState {
         self.world.reset(self.clock.now())?;
         self.journal.clear();
         Ok(())
-    }
-
-    /// The default tenant's id, when it exists.
-    pub fn default_tenant(&self) -> Option<TenantId> {
-        self.config.default_tenant.then_some(DEFAULT_TENANT_ID)
     }
 }
 

@@ -208,9 +208,6 @@ pub struct StageView {
     pub state: RunState,
     /// Percent done (0–100).
     pub progress: u8,
-    /// Virtual duration of the stage.
-    #[serde(skip)]
-    pub duration: SignedDuration,
     /// When the stage started (latest attempt).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
@@ -312,7 +309,6 @@ impl<P> Operation<P> {
                     name: s.name.clone(),
                     state: s.state,
                     progress: percent,
-                    duration: s.duration,
                     started_at: s.started_at,
                     ends_at,
                 }
@@ -441,21 +437,6 @@ impl<P> Ops<P> {
     /// All operations, in the order they were started.
     pub fn iter(&self) -> impl Iterator<Item = &Operation<P>> {
         self.ops.iter()
-    }
-
-    /// Number of operations (any state).
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// Whether there are no operations.
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    /// The earliest pending deadline, for a worker that wants to sleep until then.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.deadlines.first().map(|(t, _, _)| *t)
     }
 
     /// Applies, in deadline order, everything due by `now`; returns the operations that reached a

@@ -6,16 +6,17 @@
 //! ever reach its own tenant. Token responses and errors use Entra's field names and AADSTS codes.
 
 use super::extract::{ApiForm, ApiPath, TenantSlot};
+use super::{Envelope, envelope, status_of};
 use crate::app::AppState;
 use crate::config::{AuthMode, DEFAULT_TENANT_ID};
 use crate::error::{ErrorCode, SimError};
 use crate::world::TenantRef;
 use crate::world::identity::{ClientId, ObjectId, Role, TenantId};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -40,10 +41,13 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let entra = Router::new()
         .route("/{tenant}/oauth2/token", post(token_v1))
         .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
-        .layer(middleware::from_fn_with_state(state.clone(), entra_errors));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            envelope::<Entra>,
+        ));
     let graph = Router::new()
         .route("/oidc/userinfo", get(userinfo).post(userinfo))
-        .layer(middleware::from_fn_with_state(state, graph_errors));
+        .layer(middleware::from_fn_with_state(state, envelope::<Graph>));
     entra.merge(graph)
 }
 
@@ -366,6 +370,8 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, SimErr
 /// Who a token is being issued to, once authenticated.
 struct Grantee {
     tenant: TenantId,
+    /// The tenant's virtual now, read while it was locked.
+    now: Timestamp,
     object_id: ObjectId,
     /// UPN and display name, for users.
     user: Option<(String, String)>,
@@ -473,6 +479,7 @@ fn password_grant(
     }
     Ok(Grantee {
         tenant: tenant.id(),
+        now: tenant.now(state.clock.now()),
         object_id: user.object_id,
         user: Some((user.upn.to_string(), user.display_name.clone())),
         client_id: client_id.to_string(),
@@ -538,6 +545,7 @@ fn client_credentials_grant(
     }
     Ok(Grantee {
         tenant: tenant.id(),
+        now: tenant.now(state.clock.now()),
         object_id: app.object_id,
         user: None,
         client_id: app.client_id.to_string(),
@@ -592,6 +600,7 @@ fn refresh_grant(
         .ok_or_else(|| invalid("its user no longer exists"))?;
     Ok(Grantee {
         tenant: tenant_id,
+        now: tenant.now(state.clock.now()),
         object_id: user.object_id,
         user: Some((user.upn.to_string(), user.display_name.clone())),
         client_id: claims.appid.unwrap_or_default(),
@@ -637,11 +646,7 @@ fn respond(
     request: &TokenRequest,
     version: Version,
 ) -> Result<Value, SimError> {
-    let now = {
-        let tenant = state.world.tenant(grantee.tenant)?;
-        let tenant = tenant.lock();
-        tenant.now(state.clock.now())
-    };
+    let now = grantee.now;
     let lifetime = state.config.token_lifetime.as_secs();
     let iat = now.as_second();
     let exp = iat + lifetime;
@@ -767,107 +772,83 @@ async fn userinfo(caller: Caller) -> Result<Json<Value>, SimError> {
     })))
 }
 
-/// The correlation id the client sent (`client-request-id`, as MSAL sends it), if any.
-fn client_request_id(request: &Request) -> Option<Uuid> {
-    request
-        .headers()
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| Uuid::try_parse(v).ok())
-}
-
 /// Entra's error envelope for the token endpoints: `error`, `error_description` starting with the
 /// AADSTS code, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`.
-async fn entra_errors(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let correlation = client_request_id(&request);
-    let response = next.run(request).await;
-    let Some(error) = super::error_of(&response) else {
-        return response;
-    };
-    let (status, kind, aadsts) = match error.code {
-        ErrorCode::MissingParameter => (StatusCode::BAD_REQUEST, "invalid_request", 900144),
-        ErrorCode::UnsupportedGrantType => {
-            (StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003)
-        }
-        ErrorCode::InvalidCredentials => (StatusCode::BAD_REQUEST, "invalid_grant", 50126),
-        ErrorCode::UserNotFound => (StatusCode::BAD_REQUEST, "invalid_grant", 50034),
-        ErrorCode::TenantNotFound | ErrorCode::InvalidTenantId | ErrorCode::AmbiguousTenant => {
-            (StatusCode::BAD_REQUEST, "invalid_request", 90002)
-        }
-        ErrorCode::ApplicationNotFound => (StatusCode::BAD_REQUEST, "unauthorized_client", 700016),
-        ErrorCode::InvalidClientSecret => (StatusCode::UNAUTHORIZED, "invalid_client", 7000215),
-        ErrorCode::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope", 70011),
-        ErrorCode::InvalidGrant => (StatusCode::BAD_REQUEST, "invalid_grant", 9002313),
-        ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033),
-        code => (super::status_of(code), "invalid_request", 9002313),
-    };
-    let trace = state.trace_id();
-    let correlation = correlation.unwrap_or_else(|| state.trace_id());
-    let timestamp = state.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string();
-    let body = json!({
-        "error": kind,
-        "error_description": format!(
-            "AADSTS{aadsts}: {}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}",
-            error.message
-        ),
-        "error_codes": [aadsts],
-        "timestamp": timestamp,
-        "trace_id": trace,
-        "correlation_id": correlation,
-        "error_uri": format!("https://login.microsoftonline.com/error?code={aadsts}"),
-    });
-    rerender(status, Json(body), error)
+pub struct Entra;
+
+impl Envelope for Entra {
+    fn render(state: &AppState, error: &SimError, correlation: Option<Uuid>) -> Response {
+        let (status, kind, aadsts) = match error.code {
+            ErrorCode::MissingParameter => (StatusCode::BAD_REQUEST, "invalid_request", 900144),
+            ErrorCode::UnsupportedGrantType => {
+                (StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003)
+            }
+            ErrorCode::InvalidCredentials => (StatusCode::BAD_REQUEST, "invalid_grant", 50126),
+            ErrorCode::UserNotFound => (StatusCode::BAD_REQUEST, "invalid_grant", 50034),
+            ErrorCode::TenantNotFound | ErrorCode::InvalidTenantId | ErrorCode::AmbiguousTenant => {
+                (StatusCode::BAD_REQUEST, "invalid_request", 90002)
+            }
+            ErrorCode::ApplicationNotFound => {
+                (StatusCode::BAD_REQUEST, "unauthorized_client", 700016)
+            }
+            ErrorCode::InvalidClientSecret => (StatusCode::UNAUTHORIZED, "invalid_client", 7000215),
+            ErrorCode::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope", 70011),
+            ErrorCode::InvalidGrant => (StatusCode::BAD_REQUEST, "invalid_grant", 9002313),
+            ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033),
+            code => (status_of(code), "invalid_request", 9002313),
+        };
+        let trace = state.trace_id();
+        let correlation = correlation.unwrap_or_else(|| state.trace_id());
+        let timestamp = state.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string();
+        let body = json!({
+            "error": kind,
+            "error_description": format!(
+                "AADSTS{aadsts}: {}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}",
+                error.message
+            ),
+            "error_codes": [aadsts],
+            "timestamp": timestamp,
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={aadsts}"),
+        });
+        (status, Json(body)).into_response()
+    }
 }
 
 /// Graph's error envelope: `{"error":{"code","message","innerError":{...}}}`; a 401 also carries
 /// Graph's `WWW-Authenticate` challenge.
-async fn graph_errors(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let correlation = client_request_id(&request);
-    let response = next.run(request).await;
-    let Some(error) = super::error_of(&response) else {
-        return response;
-    };
-    let status = super::status_of(error.code);
-    let code = if status == StatusCode::UNAUTHORIZED {
-        "InvalidAuthenticationToken"
-    } else {
-        error.code.as_str()
-    };
-    let request_id = state.trace_id();
-    let body = json!({"error": {
-        "code": code,
-        "message": error.message,
-        "innerError": {
-            "date": state.clock.now().strftime("%Y-%m-%dT%H:%M:%S").to_string(),
-            "request-id": request_id,
-            "client-request-id": correlation.unwrap_or(request_id),
-        }
-    }});
-    let mut response = rerender(status, Json(body), error);
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static(
-                "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
-            ),
-        );
-    }
-    response
-}
+pub struct Graph;
 
-/// A new error response that still carries the error for the journal.
-fn rerender(status: StatusCode, body: Json<Value>, error: Arc<SimError>) -> Response {
-    let mut response = (status, body).into_response();
-    response.extensions_mut().insert(error);
-    response
+impl Envelope for Graph {
+    fn render(state: &AppState, error: &SimError, correlation: Option<Uuid>) -> Response {
+        let status = status_of(error.code);
+        let code = if status == StatusCode::UNAUTHORIZED {
+            "InvalidAuthenticationToken"
+        } else {
+            error.code.as_str()
+        };
+        let request_id = state.trace_id();
+        let body = json!({"error": {
+            "code": code,
+            "message": error.message,
+            "innerError": {
+                "date": state.clock.now().strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+                "request-id": request_id,
+                "client-request-id": correlation.unwrap_or(request_id),
+            }
+        }});
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+                ),
+            );
+        }
+        response
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::{error, info};
+use uuid::Uuid;
 
 /// Longest a handler may take; handlers never wait on anything, so hitting this is a bug.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,6 +79,34 @@ impl IntoResponse for SimError {
 /// The error a response carries, if it is an error response built from a [`SimError`].
 pub fn error_of(response: &Response) -> Option<Arc<SimError>> {
     response.extensions().get::<Arc<SimError>>().cloned()
+}
+
+/// A surface's own error envelope. Wrap the surface's routes in
+/// `middleware::from_fn_with_state(state, envelope::<MySurface>)`.
+pub trait Envelope {
+    /// The response for `error`; `correlation` is the id the client sent in `client-request-id`.
+    fn render(state: &AppState, error: &SimError, correlation: Option<Uuid>) -> Response;
+}
+
+/// Re-renders the error responses of the routes it wraps in envelope `E`. The new response still
+/// carries the error, for the journal.
+pub async fn envelope<E: Envelope>(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let correlation = request
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::try_parse(v).ok());
+    let response = next.run(request).await;
+    let Some(error) = error_of(&response) else {
+        return response;
+    };
+    let mut rendered = E::render(&state, &error, correlation);
+    rendered.extensions_mut().insert(error);
+    rendered
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> SimError {

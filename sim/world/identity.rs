@@ -307,11 +307,6 @@ impl User {
         self.roles.contains(&role)
     }
 
-    /// Whether the user holds any of the admin roles.
-    pub fn is_admin(&self) -> bool {
-        !self.roles.is_empty()
-    }
-
     /// Whether the user holds the license named `name` (case-insensitive).
     pub fn has_license(&self, name: &str) -> bool {
         self.licenses.iter().any(|l| l.0.eq_ignore_ascii_case(name))

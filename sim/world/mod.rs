@@ -27,9 +27,8 @@ pub struct World {
     /// The run's seed; every RNG derives from it.
     seed: u64,
     /// Guards the set of tenants. Sync `RwLock`: lookups (every request) take the read side for a
-    /// hash lookup and an `Arc` clone; only creating, deleting and resetting tenants write. It is
-    /// never held while a tenant's own lock is taken by the same thread, except to build a tenant
-    /// nobody else can see yet.
+    /// hash lookup and an `Arc` clone; only creating, deleting and resetting tenants write. Never
+    /// held while taking a tenant's lock, so it cannot deadlock with a thread holding one.
     registry: RwLock<Registry>,
 }
 
@@ -57,11 +56,6 @@ impl World {
                 startup: Vec::new(),
             }),
         }
-    }
-
-    /// The run's seed.
-    pub fn seed(&self) -> u64 {
-        self.seed
     }
 
     /// Creates a tenant at `now`; its id is drawn from the run's RNG unless given. Nothing is

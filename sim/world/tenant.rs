@@ -558,11 +558,6 @@ impl Tenant {
         self.ops.iter()
     }
 
-    /// The earliest moment something is due (tenant time).
-    pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.ops.next_deadline()
-    }
-
     fn no_operation(&self, id: OperationId) -> SimError {
         SimError::new(
             ErrorCode::OperationNotFound,

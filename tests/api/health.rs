@@ -50,3 +50,12 @@ async fn oversized_bodies_are_refused_with_413() {
         "nothing was created"
     );
 }
+
+#[tokio::test]
+async fn a_stopped_simulator_no_longer_answers() {
+    let app = spawn_app().await;
+    let url = app.url("/_sim/health");
+    assert_eq!(app.get("/_sim/health").await.0, StatusCode::OK);
+    app.sim.stop().await.unwrap();
+    assert!(reqwest::get(&url).await.is_err(), "the port is closed");
+}

@@ -88,6 +88,11 @@ fn parse_each<T>(
         .collect()
 }
 
+/// An optional display name, password or secret.
+fn optional_name(value: Option<&String>, field: &str) -> Result<Option<String>, SimError> {
+    optional(value.map(String::as_str), field, |v| parse_name(v, field))
+}
+
 fn optional<T>(
     value: Option<&str>,
     field: &str,
@@ -101,12 +106,8 @@ impl CreateUser {
         Ok(UserSpec {
             upn: Upn::parse(&self.upn).map_err(|e| e.at("upn"))?,
             object_id: optional(self.object_id.as_deref(), "objectId", ObjectId::parse)?,
-            display_name: optional(self.display_name.as_deref(), "displayName", |v| {
-                parse_name(v, "displayName")
-            })?,
-            password: optional(self.password.as_deref(), "password", |v| {
-                parse_name(v, "password")
-            })?,
+            display_name: optional_name(self.display_name.as_ref(), "displayName")?,
+            password: optional_name(self.password.as_ref(), "password")?,
             roles: dedup(parse_each(&self.roles, "roles", Role::parse)?),
             licenses: dedup(parse_each(&self.licenses, "licenses", License::parse)?),
         })
@@ -116,12 +117,8 @@ impl CreateUser {
 impl UpdateUser {
     fn parse(&self) -> Result<UserPatch, SimError> {
         Ok(UserPatch {
-            display_name: optional(self.display_name.as_deref(), "displayName", |v| {
-                parse_name(v, "displayName")
-            })?,
-            password: optional(self.password.as_deref(), "password", |v| {
-                parse_name(v, "password")
-            })?,
+            display_name: optional_name(self.display_name.as_ref(), "displayName")?,
+            password: optional_name(self.password.as_ref(), "password")?,
             roles: self
                 .roles
                 .as_deref()
@@ -144,12 +141,8 @@ impl CreateApplication {
                 "clientId",
                 crate::world::identity::ClientId::parse,
             )?,
-            display_name: optional(self.display_name.as_deref(), "displayName", |v| {
-                parse_name(v, "displayName")
-            })?,
-            secret: optional(self.client_secret.as_deref(), "clientSecret", |v| {
-                parse_name(v, "clientSecret")
-            })?,
+            display_name: optional_name(self.display_name.as_ref(), "displayName")?,
+            secret: optional_name(self.client_secret.as_ref(), "clientSecret")?,
         })
     }
 }
@@ -193,9 +186,7 @@ impl CreateTenant {
             .transpose()?;
         let spec = TenantSpec {
             domain: optional(self.domain.as_deref(), "domain", Domain::parse)?,
-            display_name: optional(self.display_name.as_deref(), "displayName", |v| {
-                parse_name(v, "displayName")
-            })?,
+            display_name: optional_name(self.display_name.as_ref(), "displayName")?,
             users,
             applications,
             capacity: self
