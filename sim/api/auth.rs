@@ -432,7 +432,7 @@ fn tenant_for(state: &AppState, name: &str, upn: Option<&str>) -> Result<TenantR
         .world
         .tenants()
         .into_iter()
-        .filter(|t| t.lock().state.user(upn).is_ok())
+        .filter(|t| t.lock().state.users.iter().any(|u| u.upn.matches(upn)))
         .collect();
     match found.len() {
         0 => Err(SimError::new(
