@@ -9,6 +9,7 @@ use crate::journal::Journal;
 use crate::telemetry::READY_TARGET;
 use crate::world::World;
 use crate::world::identity::Domain;
+use crate::world::lcs::{EnvironmentId, EnvironmentSpec, EnvironmentType, ProjectId, ProjectSpec};
 use crate::world::tenant::{RngStream, TenantSpec, seeded_rng};
 use jiff::Timestamp;
 use parking_lot::Mutex;
@@ -47,6 +48,8 @@ pub struct AppState {
     started: Stopwatch,
     /// Trace ids for error bodies; a sync lock held for one draw.
     traces: Mutex<ChaCha8Rng>,
+    /// Signs the SAS URLs of the blob endpoint.
+    pub blob_key: [u8; 32],
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
             journal: Journal::new(config.journal_size),
             tokens: TokenSigner::new(&mut seeded_rng(seed, RngStream::SigningKey)),
             traces: Mutex::new(seeded_rng(seed, RngStream::Traces)),
+            blob_key: seeded_rng(seed, RngStream::BlobKey).random(),
             started: Stopwatch::start(),
             seed,
             clock,
@@ -98,10 +102,54 @@ impl AppState {
     }
 }
 
+/// The default tenant's LCS project.
+pub const DEFAULT_PROJECT_ID: ProjectId = ProjectId(1_234_567);
+/// The default project's production environment.
+pub const DEFAULT_PRODUCTION_ID: EnvironmentId =
+    EnvironmentId(Uuid::from_u128(0xc0de0001_0000_4000_8000_000000000001));
+/// The default project's sandbox.
+pub const DEFAULT_SANDBOX_ID: EnvironmentId =
+    EnvironmentId(Uuid::from_u128(0xc0de0001_0000_4000_8000_000000000002));
+/// The default project's cloud-hosted development box.
+pub const DEFAULT_DEVBOX_ID: EnvironmentId =
+    EnvironmentId(Uuid::from_u128(0xc0de0001_0000_4000_8000_000000000003));
+
+/// Contoso: one licensed Global admin and an LCS project with a production environment, a
+/// sandbox and a cloud-hosted dev box, all deployed.
 fn default_tenant_spec() -> Result<TenantSpec, SimError> {
+    let env = |id, name: &str, env_type, size| EnvironmentSpec {
+        id: Some(id),
+        database_size_gb: Some(size),
+        ..EnvironmentSpec::new(name, env_type)
+    };
     Ok(TenantSpec {
         domain: Some(Domain::parse(DEFAULT_TENANT_DOMAIN)?),
         display_name: Some("Contoso".to_string()),
+        projects: vec![ProjectSpec {
+            id: Some(DEFAULT_PROJECT_ID),
+            name: "Contoso implementation".to_string(),
+            members: None,
+            environments: vec![
+                env(
+                    DEFAULT_PRODUCTION_ID,
+                    "Contoso-PROD",
+                    EnvironmentType::Production,
+                    45,
+                ),
+                env(
+                    DEFAULT_SANDBOX_ID,
+                    "Contoso-UAT",
+                    EnvironmentType::Sandbox,
+                    40,
+                ),
+                env(
+                    DEFAULT_DEVBOX_ID,
+                    "Contoso-DEV",
+                    EnvironmentType::DevTestDev,
+                    10,
+                ),
+            ],
+        }],
         ..TenantSpec::default()
     })
 }

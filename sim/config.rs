@@ -23,6 +23,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default number of requests the journal keeps.
 pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
 /// Default access-token lifetime, as Entra ID issues them.
+/// Largest file the blob endpoint accepts in one request (Put Blob or Put Block).
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
+/// Default lifetime of tokens.
 pub const DEFAULT_TOKEN_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 
 /// How portal API calls identify their caller.
@@ -61,6 +64,10 @@ pub struct Config {
     pub token_lifetime: SignedDuration,
     /// Refuse tokens whose `exp` has passed on the virtual clock.
     pub enforce_token_expiry: bool,
+    /// Apply the LCS API's documented per-minute throttles (429 + Retry-After).
+    pub lcs_throttling: bool,
+    /// Largest body the blob endpoint accepts per request.
+    pub max_upload_bytes: usize,
 }
 
 impl Default for Config {
@@ -78,12 +85,23 @@ impl Default for Config {
             journal_size: DEFAULT_JOURNAL_SIZE,
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             enforce_token_expiry: false,
+            lcs_throttling: true,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
 
 /// In-memory emulator of the Dynamics Lifecycle Services and Power Platform admin APIs, with a
 /// virtual clock you can pause and fast-forward.
+/// An on/off flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "lifecycle-sim", version, about, long_about = None)]
 pub struct Cli {
@@ -138,6 +156,15 @@ pub struct Cli {
     pub enforce_token_expiry: bool,
 
     /// Log format: text or json (one object per line)
+    /// LCS API throttles (6 metadata calls per project per minute, start/stop once per 5
+    /// minutes...): `on` as documented, `off` for suites that do not want 429s.
+    #[arg(long, env = "LIFECYCLE_SIM_LCS_THROTTLING", value_enum, default_value_t = Switch::On)]
+    pub lcs_throttling: Switch,
+
+    /// Largest file, in bytes, the blob endpoint accepts in one Put Blob or Put Block.
+    #[arg(long, env = "LIFECYCLE_SIM_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: usize,
+
     #[arg(long, env = "LIFECYCLE_SIM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
@@ -162,6 +189,8 @@ impl Cli {
             journal_size: self.journal_size,
             token_lifetime: self.token_lifetime,
             enforce_token_expiry: self.enforce_token_expiry,
+            lcs_throttling: self.lcs_throttling == Switch::On,
+            max_upload_bytes: self.max_upload_bytes,
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum ErrorClass {
     Conflict,
     /// The body is larger than the configured limit (413).
     PayloadTooLarge,
+    /// The caller exceeded a request budget; retry later (429).
+    TooManyRequests,
     /// A bug in the simulator (500).
     Internal,
 }
@@ -139,6 +141,60 @@ error_codes! {
     /// The bearer token has expired (only with expiry enforcement on).
     TokenExpired => Unauthorized,
 
+    /// An LCS project id is not a number.
+    InvalidProjectId => BadRequest,
+    /// No LCS project with this id exists in the tenant.
+    ProjectNotFound => NotFound,
+    /// The caller is not a member of the LCS project with a role that allows this.
+    ProjectAccessDenied => Forbidden,
+    /// An LCS project member is listed twice or already exists.
+    MemberExists => Conflict,
+    /// An LCS project role name is not one the simulator knows.
+    InvalidProjectRole => BadRequest,
+    /// An F&O environment id is not a GUID.
+    InvalidEnvironmentId => BadRequest,
+    /// No F&O environment with this id (or name) exists in the project.
+    EnvironmentNotFound => NotFound,
+    /// An F&O environment with this name already exists in the project.
+    EnvironmentExists => Conflict,
+    /// An environment type, infrastructure, region or version is not one LCS offers.
+    InvalidEnvironmentSpec => BadRequest,
+    /// The environment is running another operation.
+    EnvironmentBusy => Conflict,
+    /// The environment is not in a state that allows this operation (e.g. not deployed, stopped).
+    EnvironmentNotReady => Conflict,
+    /// A documented LCS rule refuses the operation for these environments (type, region, release...).
+    OperationNotAllowed => Conflict,
+    /// An F&O environment's type is fixed at deployment.
+    EnvironmentTypeImmutable => Conflict,
+    /// The 3-database-operations-per-environment-per-24-hours budget is used up.
+    DatabaseOperationLimit => Conflict,
+    /// A request budget of a throttled API is used up; retry after the advertised seconds.
+    Throttled => TooManyRequests,
+    /// An asset id is not a GUID.
+    InvalidAssetId => BadRequest,
+    /// No asset with this id exists in the project's asset library.
+    AssetNotFound => NotFound,
+    /// The asset is not in a state that allows this (not uploaded, not validated, wrong type).
+    AssetNotReady => Conflict,
+    /// An asset's file type, name or size is not valid.
+    InvalidAsset => BadRequest,
+    /// No LCS activity with this id exists for the environment.
+    ActivityNotFound => NotFound,
+    /// A duration override names an unknown operation kind or an invalid range.
+    InvalidDurationOverride => BadRequest,
+
+    /// A blob storage request is not signed by a valid, unexpired SAS for this blob.
+    BlobAuthenticationFailed => Forbidden,
+    /// The SAS does not grant the permission this request needs.
+    BlobPermissionMismatch => Forbidden,
+    /// No blob with this name exists.
+    BlobNotFound => NotFound,
+    /// A blob request is malformed (missing header, bad block id or block list).
+    InvalidBlobRequest => BadRequest,
+    /// A requested byte range lies outside the blob.
+    InvalidRange => BadRequest,
+
     /// The simulator's configuration is contradictory.
     InvalidConfig => BadRequest,
     /// A bug in the simulator; the message says what happened.
@@ -161,6 +217,8 @@ pub struct SimError {
     pub message: String,
     /// The input field at fault, as a path such as `users[0].roles[1]`, when there is one.
     pub target: Option<String>,
+    /// For throttling errors: seconds after which a retry will be admitted (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl SimError {
@@ -170,12 +228,19 @@ impl SimError {
             code,
             message: message.into(),
             target: None,
+            retry_after: None,
         }
     }
 
     /// Names the input field at fault.
     pub fn at(mut self, target: impl Into<String>) -> Self {
         self.target = Some(target.into());
+        self
+    }
+
+    /// Says when to retry (for [`ErrorCode::Throttled`]).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 

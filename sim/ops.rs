@@ -111,6 +111,28 @@ impl Plan {
         }
     }
 
+    /// The same stages with durations scaled so that they add up to `total` (whole seconds; the
+    /// last stage absorbs rounding). A plan whose stages are all zero-length gives `total` to the
+    /// last stage.
+    pub fn scaled_to(mut self, total: SignedDuration) -> Plan {
+        let target = total.as_secs().max(0);
+        let current = self.total().as_secs();
+        let n = self.stages.len();
+        let mut assigned = 0i64;
+        for (i, (_, d)) in self.stages.iter_mut().enumerate() {
+            let secs = if i + 1 == n {
+                target - assigned
+            } else if current == 0 {
+                0
+            } else {
+                (i128::from(d.as_secs()) * i128::from(target) / i128::from(current)) as i64
+            };
+            assigned += secs;
+            *d = SignedDuration::from_secs(secs.max(0));
+        }
+        self
+    }
+
     /// Sum of all stage durations.
     pub fn total(&self) -> SignedDuration {
         self.stages.iter().map(|(_, d)| *d).sum()
@@ -520,6 +542,20 @@ impl<P> Ops<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaling_keeps_proportions_and_hits_the_total() {
+        let plan = Plan::fixed([
+            ("a".to_string(), SignedDuration::from_mins(10)),
+            ("b".to_string(), SignedDuration::from_mins(30)),
+        ])
+        .scaled_to(SignedDuration::from_hours(2));
+        assert_eq!(plan.total(), SignedDuration::from_hours(2));
+        assert_eq!(plan.stages()[0].1, SignedDuration::from_mins(30));
+        let zero = Plan::fixed([("a".to_string(), SignedDuration::ZERO)])
+            .scaled_to(SignedDuration::from_secs(7));
+        assert_eq!(zero.total(), SignedDuration::from_secs(7));
+    }
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

@@ -181,6 +181,21 @@ pub struct Caller {
     pub audience: String,
 }
 
+impl Caller {
+    /// The signed-in user, for APIs that only take delegated (user) tokens, as LCS does.
+    pub fn user(&self) -> Result<ObjectId, SimError> {
+        match self.principal {
+            Principal::User(id) => Ok(id),
+            Principal::Application { client_id, .. } => Err(SimError::new(
+                ErrorCode::InvalidToken,
+                format!(
+                    "This token was issued to application {client_id} (client credentials).                      Lifecycle Services accepts only user tokens (delegated                      user_impersonation): sign in with the password grant"
+                ),
+            )),
+        }
+    }
+}
+
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = SimError;
 

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod control;
 pub mod extract;
+pub mod portal;
 
 use crate::app::AppState;
 use crate::clock::{self, Stopwatch};
@@ -35,6 +36,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/_sim", control::router())
+        .nest("/_portal", portal::router())
         .merge(auth::router(state.clone()))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -58,6 +60,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorClass::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorClass::Conflict => StatusCode::CONFLICT,
         ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -71,8 +74,18 @@ impl IntoResponse for SimError {
         }
         let mut response =
             (status_of(self.code), axum::Json(json!({ "error": body }))).into_response();
+        set_retry_after(&mut response, &self);
         response.extensions_mut().insert(Arc::new(self));
         response
+    }
+}
+
+/// Adds `Retry-After` (whole seconds) when the error says when to retry.
+pub fn set_retry_after(response: &mut Response, error: &SimError) {
+    if let Some(seconds) = error.retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
     }
 }
 

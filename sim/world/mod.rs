@@ -5,7 +5,9 @@
 //! contend with each other and parallel test suites, each with its own tenant, never see each
 //! other's state.
 
+pub mod blob;
 pub mod identity;
+pub mod lcs;
 pub mod operations;
 pub mod tenant;
 

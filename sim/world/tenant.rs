@@ -5,10 +5,12 @@
 //! id from the tenant's RNG (seeded from the run's seed and the tenant id). Reset replays the
 //! same procedure, so a reset tenant is indistinguishable from a freshly created one.
 
+use super::blob::BlobStore;
 use super::identity::{
     Application, ClientId, Domain, License, ObjectId, Role, TenantId, UNIFIED_OPERATIONS_PLAN, Upn,
     User, display_name_from, random_secret,
 };
+use super::lcs::{Lcs, ProjectSpec};
 use super::operations::Work;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
@@ -17,8 +19,9 @@ use crate::ops::{
     StageSpec,
 };
 use jiff::{SignedDuration, Timestamp};
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 
 /// Default database capacity of a new tenant (10 GB).
 pub const DEFAULT_DATABASE_MB: u64 = 10_240;
@@ -40,6 +43,8 @@ pub enum RngStream {
     SigningKey,
     /// Trace and correlation ids in error bodies.
     Traces,
+    /// The key that signs blob SAS URLs.
+    BlobKey,
 }
 
 /// An RNG for one stream of a run: the same seed gives the same numbers, stream by stream.
@@ -54,6 +59,7 @@ pub fn seeded_rng(seed: u64, stream: RngStream) -> ChaCha8Rng {
         RngStream::TenantIds => 1,
         RngStream::SigningKey => 2,
         RngStream::Traces => 3,
+        RngStream::BlobKey => 4,
     };
     bytes[24] = tag;
     ChaCha8Rng::from_seed(bytes)
@@ -188,6 +194,17 @@ pub struct TenantSpec {
     pub capacity: CapacityPatch,
     /// Governance settings.
     pub governance: Governance,
+    /// LCS projects with their environments and asset libraries.
+    pub projects: Vec<ProjectSpec>,
+}
+
+/// The range an operation kind's total duration is drawn from, overriding its stages' own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationOverride {
+    /// Shortest total.
+    pub min: SignedDuration,
+    /// Longest total.
+    pub max: SignedDuration,
 }
 
 /// The domain state of a tenant, which operation effects may change.
@@ -213,6 +230,12 @@ pub struct TenantState {
     pub rng: ChaCha8Rng,
     /// How far this tenant's clock runs ahead of the shared virtual clock.
     pub clock_offset: SignedDuration,
+    /// The LCS half: projects, F&O environments, asset libraries.
+    pub lcs: Lcs,
+    /// Blob storage behind the asset library's SAS URLs.
+    pub blobs: BlobStore,
+    /// Total-duration overrides by operation kind (e.g. `lcs.databaseRefresh`).
+    pub durations: BTreeMap<String, DurationOverride>,
 }
 
 impl TenantState {
@@ -377,6 +400,9 @@ impl Tenant {
             governance: spec.governance,
             rng: seeded_rng(seed, RngStream::Tenant(id)),
             clock_offset: SignedDuration::ZERO,
+            lcs: Lcs::default(),
+            blobs: BlobStore::default(),
+            durations: BTreeMap::new(),
         };
         let users = match &spec.users {
             Some(users) => users.clone(),
@@ -408,6 +434,7 @@ impl Tenant {
                 .map_err(|e| e.within(format!("applications[{i}]")))?;
             state.applications.push(app);
         }
+        Self::build_projects(&mut state, &spec.projects, created_at)?;
         Ok(state)
     }
 
@@ -512,6 +539,39 @@ impl Tenant {
         Ok(self.state.capacity)
     }
 
+    /// Sets (or with `None` removes) the total-duration override of an operation kind.
+    pub fn set_duration(
+        &mut self,
+        kind: &str,
+        duration: Option<DurationOverride>,
+    ) -> Result<(), SimError> {
+        let known = super::lcs::operation_kinds().any(|k| k == kind);
+        if !known {
+            return Err(SimError::new(
+                ErrorCode::InvalidDurationOverride,
+                format!(
+                    "'{kind}' is not an operation kind; use one of: {}",
+                    super::lcs::operation_kinds().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        match duration {
+            Some(d) if d.min.is_negative() || d.max < d.min => {
+                return Err(SimError::new(
+                    ErrorCode::InvalidDurationOverride,
+                    format!("'{kind}': the range must be non-negative with min <= max"),
+                ));
+            }
+            Some(d) => {
+                self.state.durations.insert(kind.to_string(), d);
+            }
+            None => {
+                self.state.durations.remove(kind);
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces the governance settings.
     pub fn set_governance(&mut self, governance: Governance) {
         self.state.governance = governance;
@@ -525,7 +585,16 @@ impl Tenant {
         failure: Option<PlannedFailure>,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let plan = Plan::draw(stages, &mut self.state.rng);
+        let mut plan = Plan::draw(stages, &mut self.state.rng);
+        if let Some(o) = self.state.durations.get(&work.kind).copied() {
+            let (lo, hi) = (o.min.as_secs(), o.max.as_secs());
+            let secs = if lo >= hi {
+                lo
+            } else {
+                self.state.rng.random_range(lo..=hi)
+            };
+            plan = plan.scaled_to(SignedDuration::from_secs(secs));
+        }
         let id = OperationId::random(&mut self.state.rng);
         self.ops.start(id, work, plan, now, failure)?;
         Ok(id)

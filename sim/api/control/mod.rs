@@ -2,7 +2,7 @@
 //! fields are refused, naming the field); errors are `{"error":{"code","message","target"?}}`.
 
 mod clock;
-mod operations;
+pub mod operations;
 mod tenants;
 
 use super::extract::ApiQuery;

@@ -1,6 +1,7 @@
 //! Tenants, their users, capacity and governance.
 
 use crate::api::extract::{ApiJson, ApiPath, TenantPath, TenantSlot};
+use crate::api::portal::lcs::{ProjectBody, ProjectSummary};
 use crate::app::AppState;
 use crate::error::SimError;
 use crate::world::identity::{
@@ -29,6 +30,8 @@ pub(super) struct CreateTenant {
     applications: Option<Vec<CreateApplication>>,
     capacity: Option<UpdateCapacity>,
     governance: Option<UpdateGovernance>,
+    #[serde(default)]
+    projects: Vec<ProjectBody>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +204,12 @@ impl CreateTenant {
                     .and_then(|g| g.restrict_environment_creation_to_admins)
                     .unwrap_or(false),
             },
+            projects: self
+                .projects
+                .iter()
+                .enumerate()
+                .map(|(i, p)| p.parse().map_err(|e| e.within(format!("projects[{i}]"))))
+                .collect::<Result<Vec<_>, _>>()?,
         };
         Ok((id, spec))
     }
@@ -221,6 +230,8 @@ pub(super) struct TenantDto {
     applications: Vec<ApplicationDto>,
     capacity: CapacityDto,
     governance: GovernanceDto,
+    /// LCS projects with their environments (ids to use with the LCS API).
+    lcs_projects: Vec<ProjectSummary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -313,6 +324,7 @@ fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
         applications: s.applications.iter().map(ApplicationDto::from).collect(),
         capacity: s.capacity.into(),
         governance: s.governance.into(),
+        lcs_projects: s.lcs.projects.iter().map(ProjectSummary::from).collect(),
     }
 }
 

@@ -1,0 +1,728 @@
+//! `/_portal/lcs`: what the LCS pages can do and the public API cannot: projects and members,
+//! deploying environments, deallocate and delete, database import, point-in-time restore, the
+//! portal's database refresh, and environment details.
+
+use crate::api::auth::Caller;
+use crate::api::control::operations::OperationDto;
+use crate::api::extract::{ApiJson, ApiPath};
+use crate::app::AppState;
+use crate::clock;
+use crate::error::{ErrorCode, SimError};
+use crate::ops::OperationId;
+use crate::world::identity::{ObjectId, Upn};
+use crate::world::lcs::{
+    AssetId, DataOrigin, EnvironmentId, EnvironmentSpec, EnvironmentState, EnvironmentType,
+    FoEnvironment, HistoryEntry, Infrastructure, Project, ProjectId, ProjectRole, ProjectSpec,
+    Region, Release, Via,
+};
+use crate::world::tenant::Tenant;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The LCS portal routes.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/projects", get(projects_list).post(projects_create))
+        .route("/projects/{project}", get(project_get))
+        .route("/projects/{project}/members", post(members_set))
+        .route(
+            "/projects/{project}/environments",
+            get(environments_list).post(environments_deploy),
+        )
+        .route(
+            "/projects/{project}/environments/{env}",
+            get(environment_get)
+                .patch(environment_patch)
+                .delete(environment_delete),
+        )
+        .route(
+            "/projects/{project}/environments/{env}/deallocate",
+            post(environment_deallocate),
+        )
+        .route(
+            "/projects/{project}/environments/{env}/refresh",
+            post(environment_refresh),
+        )
+        .route(
+            "/projects/{project}/environments/{env}/import",
+            post(environment_import),
+        )
+        .route(
+            "/projects/{project}/environments/{env}/point-in-time-restore",
+            post(environment_pitr),
+        )
+}
+
+// ---- bodies shared with the control plane's tenant spec ----
+
+/// A project in a tenant spec.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProjectBody {
+    id: Option<u64>,
+    name: String,
+    members: Option<Vec<MemberBody>>,
+    #[serde(default)]
+    environments: Vec<EnvironmentBody>,
+}
+
+/// A project member.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MemberBody {
+    upn: String,
+    #[serde(default = "default_role")]
+    role: String,
+}
+
+fn default_role() -> String {
+    ProjectRole::Owner.as_str().to_string()
+}
+
+/// An environment in a tenant spec or a deploy request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentBody {
+    id: Option<String>,
+    name: String,
+    #[serde(rename = "type")]
+    env_type: String,
+    infrastructure: Option<String>,
+    region: Option<String>,
+    version: Option<String>,
+    administrator: Option<String>,
+    state: Option<String>,
+    database_size_gb: Option<u64>,
+}
+
+fn wire<T>(
+    value: &str,
+    field: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    names: impl Fn() -> String,
+) -> Result<T, SimError> {
+    parse(value).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::InvalidEnvironmentSpec,
+            format!("'{value}' is not a valid {field}; use one of: {}", names()),
+        )
+        .at(field)
+    })
+}
+
+impl EnvironmentBody {
+    fn parse(&self) -> Result<EnvironmentSpec, SimError> {
+        Ok(EnvironmentSpec {
+            id: self
+                .id
+                .as_deref()
+                .map(|id| EnvironmentId::parse(id).map_err(|e| e.at("id")))
+                .transpose()?,
+            name: self.name.trim().to_string(),
+            env_type: wire(
+                &self.env_type,
+                "type",
+                EnvironmentType::from_name,
+                EnvironmentType::names,
+            )?,
+            infrastructure: self
+                .infrastructure
+                .as_deref()
+                .map(|i| {
+                    wire(
+                        i,
+                        "infrastructure",
+                        Infrastructure::from_name,
+                        Infrastructure::names,
+                    )
+                })
+                .transpose()?,
+            region: self.region.as_deref().map(Region::parse).transpose()?,
+            release: self.version.as_deref().map(Release::parse).transpose()?,
+            administrator: self
+                .administrator
+                .as_deref()
+                .map(|u| Upn::parse(u).map_err(|e| e.at("administrator")))
+                .transpose()?,
+            state: self
+                .state
+                .as_deref()
+                .map(|s| {
+                    wire(
+                        s,
+                        "state",
+                        EnvironmentState::from_name,
+                        EnvironmentState::names,
+                    )
+                })
+                .transpose()?,
+            database_size_gb: self.database_size_gb,
+        })
+    }
+}
+
+impl ProjectBody {
+    /// The domain spec, naming the field at fault.
+    pub fn parse(&self) -> Result<ProjectSpec, SimError> {
+        let members = self
+            .members
+            .as_ref()
+            .map(|list| {
+                list.iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        let upn =
+                            Upn::parse(&m.upn).map_err(|e| e.at(format!("members[{i}].upn")))?;
+                        let role = ProjectRole::parse(&m.role)
+                            .map_err(|e| e.at(format!("members[{i}].role")))?;
+                        Ok((upn, role))
+                    })
+                    .collect::<Result<Vec<_>, SimError>>()
+            })
+            .transpose()?;
+        let environments = self
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                e.parse()
+                    .map_err(|err| err.within(format!("environments[{i}]")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ProjectSpec {
+            id: self
+                .id
+                .map(|id| ProjectId::parse(&id.to_string()).map_err(|e| e.at("id")))
+                .transpose()?,
+            name: self.name.clone(),
+            members,
+            environments,
+        })
+    }
+}
+
+// ---- responses ----
+
+/// A project with its environments' ids, for the tenant view.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectSummary {
+    id: u64,
+    name: String,
+    environments: Vec<EnvironmentSummary>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvironmentSummary {
+    id: EnvironmentId,
+    name: String,
+    #[serde(rename = "type")]
+    env_type: &'static str,
+    status: &'static str,
+}
+
+impl From<&Project> for ProjectSummary {
+    fn from(p: &Project) -> Self {
+        ProjectSummary {
+            id: p.id.0,
+            name: p.name.clone(),
+            environments: p
+                .environments
+                .iter()
+                .map(|e| EnvironmentSummary {
+                    id: e.id,
+                    name: e.name.clone(),
+                    env_type: e.env_type.as_str(),
+                    status: e.status_display(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProjectDto {
+    id: u64,
+    name: String,
+    created_at: Timestamp,
+    members: Vec<MemberDto>,
+    environments: Vec<EnvironmentSummary>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MemberDto {
+    upn: String,
+    object_id: ObjectId,
+    role: &'static str,
+}
+
+fn project_dto(tenant: &Tenant, p: &Project) -> ProjectDto {
+    ProjectDto {
+        id: p.id.0,
+        name: p.name.clone(),
+        created_at: p.created,
+        members: p
+            .members
+            .iter()
+            .map(|m| MemberDto {
+                upn: tenant
+                    .state
+                    .user_by_id(m.user)
+                    .map_or_else(String::new, |u| u.upn.to_string()),
+                object_id: m.user,
+                role: m.role.as_str(),
+            })
+            .collect(),
+        environments: ProjectSummary::from(p).environments,
+    }
+}
+
+/// An environment as its details page shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvironmentDto {
+    id: EnvironmentId,
+    project_id: u64,
+    name: String,
+    #[serde(rename = "type")]
+    env_type: &'static str,
+    infrastructure: &'static str,
+    region: &'static str,
+    disaster_recovery_region: &'static str,
+    application_release: String,
+    application_build: String,
+    platform_release: String,
+    platform_version: String,
+    administrator: Option<String>,
+    url: String,
+    state: &'static str,
+    status: &'static str,
+    created_at: Timestamp,
+    deployed_on: Option<Timestamp>,
+    database: DatabaseDto,
+    can_start: bool,
+    can_stop: bool,
+    running_operation: Option<OperationDto>,
+    packages: Vec<String>,
+    history: Vec<HistoryDto>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DatabaseDto {
+    size_gb: u64,
+    application_release: String,
+    origin: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_environment_id: Option<EnvironmentId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_environment_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup_id: Option<AssetId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    point_in_time: Option<Timestamp>,
+    as_of: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryDto {
+    activity_id: OperationId,
+    name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    type_display: &'static str,
+    status: &'static str,
+    started_at: Timestamp,
+    ended_at: Option<Timestamp>,
+    via: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl From<&HistoryEntry> for HistoryDto {
+    fn from(h: &HistoryEntry) -> Self {
+        HistoryDto {
+            activity_id: h.activity,
+            name: h.name.clone(),
+            kind: h.kind.as_str(),
+            type_display: h.kind.display(),
+            status: h.status.as_str(),
+            started_at: h.started,
+            ended_at: h.ended,
+            via: if h.via_api { "api" } else { "portal" },
+            error: h.error.clone(),
+        }
+    }
+}
+
+fn environment_dto(
+    tenant: &Tenant,
+    project: ProjectId,
+    e: &FoEnvironment,
+    now: Timestamp,
+) -> EnvironmentDto {
+    let d = &e.database;
+    let (origin, source_id, source_name, backup, point) = match &d.origin {
+        DataOrigin::Deployment => ("deployment", None, None, None, None),
+        DataOrigin::Refresh {
+            source,
+            source_name,
+        } => (
+            "refresh",
+            Some(*source),
+            Some(source_name.clone()),
+            None,
+            None,
+        ),
+        DataOrigin::Import {
+            backup,
+            backup_name,
+        } => (
+            "import",
+            None,
+            Some(backup_name.clone()),
+            Some(*backup),
+            None,
+        ),
+        DataOrigin::PointInTimeRestore {
+            source,
+            source_name,
+            point_in_time,
+        } => (
+            "pointInTimeRestore",
+            Some(*source),
+            Some(source_name.clone()),
+            None,
+            Some(*point_in_time),
+        ),
+    };
+    EnvironmentDto {
+        id: e.id,
+        project_id: project.0,
+        name: e.name.clone(),
+        env_type: e.env_type.as_str(),
+        infrastructure: e.infrastructure.as_str(),
+        region: e.region.name,
+        disaster_recovery_region: e.region.pair,
+        application_release: e.release.to_string(),
+        application_build: e.release.application_build(),
+        platform_release: e.release.platform_release_name(),
+        platform_version: e.release.platform_version(),
+        administrator: tenant
+            .state
+            .user_by_id(e.administrator)
+            .map(|u| u.upn.to_string()),
+        url: e.url.clone(),
+        state: e.state.as_str(),
+        status: e.status_display(),
+        created_at: e.created,
+        deployed_on: e.deployed_on,
+        database: DatabaseDto {
+            size_gb: d.size_mb / 1024,
+            application_release: d.release.to_string(),
+            origin,
+            source_environment_id: source_id,
+            source_environment_name: source_name,
+            backup_id: backup,
+            point_in_time: point,
+            as_of: d.as_of,
+        },
+        can_start: e.can_start(),
+        can_stop: e.can_stop(),
+        running_operation: e
+            .busy
+            .and_then(|(id, _)| tenant.operation(id).ok())
+            .map(|op| OperationDto::new(tenant.id(), op, now)),
+        packages: e.packages.clone(),
+        history: e.history.iter().rev().map(HistoryDto::from).collect(),
+    }
+}
+
+// ---- handlers ----
+
+fn project_id(text: &str) -> Result<ProjectId, SimError> {
+    ProjectId::parse(text).map_err(|e| e.at("project"))
+}
+
+fn environment_id(text: &str) -> Result<EnvironmentId, SimError> {
+    EnvironmentId::parse(text).map_err(|e| e.at("env"))
+}
+
+/// 202 with the started operation and its location in the control plane.
+fn accepted(tenant: &Tenant, id: OperationId, now: Timestamp) -> Result<Response, SimError> {
+    let op = OperationDto::new(tenant.id(), tenant.operation(id)?, now);
+    let location = format!("/_sim/tenants/{}/operations/{id}", tenant.id());
+    Ok((StatusCode::ACCEPTED, [(LOCATION, location)], Json(op)).into_response())
+}
+
+#[derive(Serialize)]
+struct ProjectList {
+    projects: Vec<ProjectDto>,
+}
+
+async fn projects_list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<ProjectList>, SimError> {
+    let user = caller.user()?;
+    let mut tenant = caller.tenant.lock();
+    tenant.settle(state.clock.now());
+    let projects = tenant
+        .lcs_projects_of(user)
+        .into_iter()
+        .map(|p| project_dto(&tenant, p))
+        .collect();
+    Ok(Json(ProjectList { projects }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateProject {
+    name: String,
+}
+
+async fn projects_create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateProject>,
+) -> Result<Response, SimError> {
+    let user = caller.user()?;
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    let id = tenant.create_project(&body.name, user, now)?;
+    let dto = project_dto(&tenant, tenant.state.lcs.project(id)?);
+    let location = format!("/_portal/lcs/projects/{id}");
+    Ok((StatusCode::CREATED, [(LOCATION, location)], Json(dto)).into_response())
+}
+
+async fn project_get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+) -> Result<Json<ProjectDto>, SimError> {
+    let user = caller.user()?;
+    let project = project_id(&project)?;
+    let mut tenant = caller.tenant.lock();
+    tenant.settle(state.clock.now());
+    let p = tenant.lcs_project_for(project, user)?;
+    Ok(Json(project_dto(&tenant, p)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetMember {
+    upn: String,
+    role: String,
+}
+
+async fn members_set(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+    ApiJson(body): ApiJson<SetMember>,
+) -> Result<Json<ProjectDto>, SimError> {
+    let user = caller.user()?;
+    let project = project_id(&project)?;
+    let role = ProjectRole::parse(&body.role).map_err(|e| e.at("role"))?;
+    let mut tenant = caller.tenant.lock();
+    tenant.settle(state.clock.now());
+    tenant.set_project_member(project, user, &body.upn, role)?;
+    let p = tenant.state.lcs.project(project)?;
+    Ok(Json(project_dto(&tenant, p)))
+}
+
+#[derive(Serialize)]
+struct EnvironmentList {
+    environments: Vec<EnvironmentDto>,
+}
+
+async fn environments_list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+) -> Result<Json<EnvironmentList>, SimError> {
+    let user = caller.user()?;
+    let project = project_id(&project)?;
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    let p = tenant.lcs_project_for(project, user)?;
+    let environments = p
+        .environments
+        .iter()
+        .map(|e| environment_dto(&tenant, project, e, now))
+        .collect();
+    Ok(Json(EnvironmentList { environments }))
+}
+
+async fn environments_deploy(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+    ApiJson(body): ApiJson<EnvironmentBody>,
+) -> Result<Response, SimError> {
+    let user = caller.user()?;
+    let project = project_id(&project)?;
+    let spec = body.parse()?;
+    if spec.state.is_some() {
+        return Err(SimError::new(
+            ErrorCode::InvalidEnvironmentSpec,
+            "a deployment starts in state Deploying; leave out 'state'",
+        )
+        .at("state"));
+    }
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    let (_, op) = tenant.deploy_environment(project, user, &spec, now)?;
+    accepted(&tenant, op, now)
+}
+
+async fn environment_get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Json<EnvironmentDto>, SimError> {
+    let user = caller.user()?;
+    let (project, env) = (project_id(&project)?, environment_id(&env)?);
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    Ok(Json(environment_dto(&tenant, project, e, now)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PatchEnvironment {
+    #[serde(rename = "type")]
+    env_type: Option<String>,
+}
+
+async fn environment_patch(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<PatchEnvironment>,
+) -> Result<Json<EnvironmentDto>, SimError> {
+    let user = caller.user()?;
+    let (project, env) = (project_id(&project)?, environment_id(&env)?);
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    if let Some(wanted) = &body.env_type {
+        tenant.change_environment_type(project, user, env, wanted)?;
+    }
+    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    Ok(Json(environment_dto(&tenant, project, e, now)))
+}
+
+/// Runs one portal action on an environment and answers 202 with its operation.
+fn act(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    env: &str,
+    action: impl FnOnce(
+        &mut Tenant,
+        ProjectId,
+        ObjectId,
+        EnvironmentId,
+        Timestamp,
+    ) -> Result<OperationId, SimError>,
+) -> Result<Response, SimError> {
+    let user = caller.user()?;
+    let (project, env) = (project_id(project)?, environment_id(env)?);
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    let op = action(&mut tenant, project, user, env, now)?;
+    accepted(&tenant, op, now)
+}
+
+async fn environment_delete(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Response, SimError> {
+    act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.delete_environment(p, u, e, now)
+    })
+}
+
+async fn environment_deallocate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Response, SimError> {
+    act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.deallocate_environment(p, u, e, now)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RefreshBody {
+    source_environment_id: String,
+}
+
+async fn environment_refresh(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Response, SimError> {
+    let source = EnvironmentId::parse(&body.source_environment_id)
+        .map_err(|e| e.at("sourceEnvironmentId"))?;
+    act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.database_refresh(p, u, source, e, Via::Portal, now)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportBody {
+    backup_id: String,
+}
+
+async fn environment_import(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<ImportBody>,
+) -> Result<Response, SimError> {
+    let backup = AssetId::parse(&body.backup_id).map_err(|e| e.at("backupId"))?;
+    act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.import_database(p, u, e, backup, now)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PitrBody {
+    source_environment_id: Option<String>,
+    point_in_time: String,
+}
+
+async fn environment_pitr(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<PitrBody>,
+) -> Result<Response, SimError> {
+    let source = body
+        .source_environment_id
+        .as_deref()
+        .map(|s| EnvironmentId::parse(s).map_err(|e| e.at("sourceEnvironmentId")))
+        .transpose()?;
+    let point = clock::parse_timestamp(&body.point_in_time).map_err(|e| e.at("pointInTime"))?;
+    act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.point_in_time_restore(p, u, e, source, point, now)
+    })
+}
