@@ -156,6 +156,38 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantSlot {
     }
 }
 
+/// The simulator's base URL as the client reached it (`http://{Host}`, or `https` behind a proxy
+/// that says so in `X-Forwarded-Proto`), for URLs handed back to clients such as SAS URLs.
+#[derive(Debug, Clone)]
+pub struct BaseUrl(pub String);
+
+impl FromRequestParts<Arc<AppState>> for BaseUrl {
+    type Rejection = SimError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, SimError> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let host = header("host")
+            .map(str::to_string)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| format!("{}:{}", state.config.bind, state.config.port));
+        let scheme = match header("x-forwarded-proto") {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        Ok(BaseUrl(format!("{scheme}://{host}")))
+    }
+}
+
 /// The tenant named by the `{tenant}` path parameter of a control route; 404 if there is none.
 #[derive(Debug, Clone)]
 pub struct TenantPath {

@@ -6,8 +6,10 @@
 //! that attachment. The journal middleware reads it too, to record the error code.
 
 pub mod auth;
+pub mod blob;
 pub mod control;
 pub mod extract;
+pub mod lcs;
 pub mod portal;
 
 use crate::app::AppState;
@@ -32,12 +34,53 @@ use uuid::Uuid;
 /// Longest a handler may take; handlers never wait on anything, so hitting this is a bug.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Every surface on one router, with the shared layers.
+/// Every surface on one router, with the shared layers. Paths are normalised before routing.
 pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .fallback_service(surfaces(state))
+        .layer(middleware::map_request(normalize_path))
+}
+
+/// Collapses repeated slashes and drops a trailing slash, as real clients produce them from a
+/// base URL with a trailing slash (`https://host/` + `/path`) or from templates such as
+/// `…/project/{id}/?page=2`. Blob names are left alone.
+async fn normalize_path(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    if path.starts_with("/_blob/")
+        || (!path.contains("//") && (path.len() == 1 || !path.ends_with('/')))
+    {
+        return request;
+    }
+    let mut clean = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        clean.push('/');
+        clean.push_str(segment);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    if let Some(query) = uri.query() {
+        clean.push('?');
+        clean.push_str(query);
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = clean.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(new) = Uri::from_parts(parts) {
+            *request.uri_mut() = new;
+        }
+    }
+    request
+}
+
+fn surfaces(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/_sim", control::router())
         .nest("/_portal", portal::router())
         .merge(auth::router(state.clone()))
+        .merge(blob::router(state.clone()))
+        .merge(lcs::router(state.clone()))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -117,7 +117,8 @@ impl BlobStore {
             return Err(SimError::new(
                 ErrorCode::InvalidBlobRequest,
                 format!("A block list may name at most {MAX_BLOCKS} blocks"),
-            ));
+            )
+            .at("BlockList"));
         }
         let key = (container.to_string(), name.to_string());
         let empty = HashMap::new();
@@ -161,6 +162,7 @@ impl BlobStore {
                         }
                     ),
                 )
+                .at("BlockList")
             })?;
             blocks.push((id.clone(), block.len()));
             data.extend_from_slice(&block);

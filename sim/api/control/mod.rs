@@ -49,6 +49,11 @@ pub fn router() -> Router<Arc<AppState>> {
             "/tenants/{tenant}/governance",
             patch(tenants::governance_update),
         )
+        .route("/tenants/{tenant}/durations", get(tenants::durations_list))
+        .route(
+            "/tenants/{tenant}/durations/{kind}",
+            axum::routing::put(tenants::durations_set).delete(tenants::durations_delete),
+        )
         .route("/tenants/{tenant}/clock", get(clock::tenant_clock_get))
         .route(
             "/tenants/{tenant}/clock/advance",

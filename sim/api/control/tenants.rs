@@ -8,7 +8,8 @@ use crate::world::identity::{
     Application, Domain, License, ObjectId, Role, TenantId, Upn, User, dedup, parse_name,
 };
 use crate::world::tenant::{
-    ApplicationSpec, Capacity, CapacityPatch, Governance, Tenant, TenantSpec, UserPatch, UserSpec,
+    ApplicationSpec, Capacity, CapacityPatch, DurationOverride, Governance, Tenant, TenantSpec,
+    UserPatch, UserSpec,
 };
 use axum::Json;
 use axum::extract::State;
@@ -453,4 +454,69 @@ pub(super) async fn governance_update(
     }
     tenant.set_governance(governance);
     Json(governance.into())
+}
+
+/// A duration override: `{"duration": "75m"}` or `{"min": "1h", "max": "2h"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SetDuration {
+    duration: Option<String>,
+    min: Option<String>,
+    max: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct DurationDto {
+    kind: String,
+    min: String,
+    max: String,
+}
+
+fn duration_dtos(tenant: &Tenant) -> Vec<DurationDto> {
+    tenant
+        .state
+        .durations
+        .iter()
+        .map(|(kind, d)| DurationDto {
+            kind: kind.clone(),
+            min: format!("{:#}", d.min),
+            max: format!("{:#}", d.max),
+        })
+        .collect()
+}
+
+pub(super) async fn durations_list(path: TenantPath) -> Json<Vec<DurationDto>> {
+    Json(duration_dtos(&path.tenant.lock()))
+}
+
+pub(super) async fn durations_set(
+    path: TenantPath,
+    ApiPath((_, kind)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<SetDuration>,
+) -> Result<Json<Vec<DurationDto>>, SimError> {
+    let parse = |v: &str, field: &str| crate::clock::parse_duration(v).map_err(|e| e.at(field));
+    let (min, max) = match (&body.duration, &body.min, &body.max) {
+        (Some(d), None, None) => {
+            let d = parse(d, "duration")?;
+            (d, d)
+        }
+        (None, Some(lo), Some(hi)) => (parse(lo, "min")?, parse(hi, "max")?),
+        _ => {
+            return Err(SimError::new(
+                crate::error::ErrorCode::InvalidDurationOverride,
+                "give either {\"duration\": \"75m\"} or {\"min\": \"1h\", \"max\": \"2h\"}",
+            ));
+        }
+    };
+    let mut tenant = path.tenant.lock();
+    tenant.set_duration(&kind, Some(DurationOverride { min, max }))?;
+    Ok(Json(duration_dtos(&tenant)))
+}
+
+pub(super) async fn durations_delete(
+    path: TenantPath,
+    ApiPath((_, kind)): ApiPath<(String, String)>,
+) -> Result<StatusCode, SimError> {
+    path.tenant.lock().set_duration(&kind, None)?;
+    Ok(StatusCode::NO_CONTENT)
 }

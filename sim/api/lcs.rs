@@ -1,0 +1,1042 @@
+//! The LCS public API (`lcsapi.*` hosts): database movement, environment info, start/stop,
+//! package deployment and the asset library, with the paths, PascalCase fields, envelope and
+//! status vocabulary real clients (d365fo.tools, Azure DevOps tasks) depend on.
+//!
+//! Every answer carries the base envelope `IsSuccess`, `OperationActivityId`, `ErrorMessage`,
+//! `VersionEOL`. Business failures are HTTP 200 with `IsSuccess: false` (as documented: "always
+//! 200 unless you aren't correctly authenticated"); a missing or bad token is 401; throttled calls
+//! are 429 with `Retry-After` in whole seconds. Paths tolerate double slashes and a trailing slash
+//! before the query (normalised before routing).
+
+use super::auth::Caller;
+use super::blob::{self, Access, SHARED_ACCOUNT};
+use super::extract::{ApiPath, ApiQuery, BaseUrl};
+use super::{Envelope, envelope, set_retry_after};
+use crate::app::AppState;
+use crate::error::{ErrorClass, ErrorCode, SimError};
+use crate::world::identity::ObjectId;
+use crate::world::lcs::files::{self, SHARED_ASSETS, SharedAsset};
+use crate::world::lcs::{
+    ASSET_CONTAINER, Asset, AssetId, AssetSpec, Budget, EnvironmentId, EnvironmentType, FileType,
+    FileTypeName, FoEnvironment, HistoryEntry, Infrastructure, OpStatus, Project, ProjectId,
+    Validation, Via,
+};
+use crate::world::tenant::Tenant;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use jiff::{SignedDuration, Timestamp};
+use parking_lot::MutexGuard;
+use rand::RngExt;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// `VersionEOL` of every current contract (.NET `DateTime.MaxValue`).
+pub const VERSION_EOL: &str = "9999-12-31T23:59:59.9999999";
+/// Items per page of the environment-info listings.
+pub const PAGE_SIZE: usize = 20;
+/// How long a download or upload SAS stays valid.
+const SAS_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
+
+/// The LCS routes, with the LCS envelope.
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    const DB: &str = "/databasemovement/v1";
+    const INFO: &str = "/environmentinfo/v1";
+    const BOX: &str = "/box/fileasset";
+    Router::new()
+        .route(&format!("{DB}/databases/project/{{project}}"), get(backups))
+        .route(
+            &format!("{DB}/refresh/project/{{project}}/source/{{source}}/target/{{target}}"),
+            post(refresh),
+        )
+        .route(
+            &format!("{DB}/export/project/{{project}}/environment/{{env}}/backupName/{{name}}"),
+            post(export),
+        )
+        .route(
+            &format!("{DB}/fetchstatus/project/{{project}}/environment/{{env}}/operationactivity/{{activity}}"),
+            get(fetch_status),
+        )
+        .route(&format!("{INFO}/detail/project/{{project}}"), get(metadata))
+        .route(
+            &format!("{INFO}/history/project/{{project}}/environment/{{env}}"),
+            get(history),
+        )
+        .route(
+            &format!("{INFO}/rsatdownload/project/{{project}}/environment/{{env}}"),
+            get(rsat),
+        )
+        .route(
+            "/environment/v1/start/project/{project}/environment/{env}",
+            post(start),
+        )
+        .route(
+            "/environment/v1/stop/project/{project}/environment/{env}",
+            post(stop),
+        )
+        .route(
+            "/environment/v2/applyupdate/project/{project}/environment/{env}/asset/{asset}",
+            post(apply_update),
+        )
+        .route(
+            "/environment/v2/fetchstatus/project/{project}/environment/{env}/operationactivity/{activity}",
+            get(fetch_status),
+        )
+        .route(&format!("{BOX}/CreateFileAsset/{{project}}"), post(create_asset))
+        .route(&format!("{BOX}/CommitFileAsset/{{project}}"), post(commit_asset))
+        .route(
+            &format!("{BOX}/GetFileAssetValidationStatus/{{project}}"),
+            get(validation_status),
+        )
+        .route(&format!("{BOX}/GetAssets/{{project}}"), get(list_assets))
+        .route(&format!("{BOX}/GetSharedAssets"), get(shared_assets))
+        .route(&format!("{BOX}/GetFileAsset/{{project}}"), get(get_asset))
+        .route(&format!("{BOX}/DeleteFileAsset/{{project}}"), post(delete_asset))
+        .route("/databasemovement/{*rest}", any(no_resource))
+        .route("/environmentinfo/{*rest}", any(no_resource))
+        .route("/environment/{*rest}", any(no_resource))
+        .route("/box/{*rest}", any(no_resource))
+        .layer(middleware::from_fn_with_state(state, envelope::<LcsApi>))
+}
+
+async fn no_resource(uri: axum::http::Uri) -> SimError {
+    SimError::new(
+        ErrorCode::RouteNotFound,
+        format!(
+            "No HTTP resource was found that matches the request URI '{}'. Check the path against \
+             the LCS API reference (the README lists the routes the simulator serves)",
+            uri.path()
+        ),
+    )
+}
+
+// ---- envelope ----
+
+fn base(activity: Uuid) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("IsSuccess".into(), json!(true));
+    m.insert("OperationActivityId".into(), json!(activity));
+    m.insert("ErrorMessage".into(), Value::Null);
+    m.insert("VersionEOL".into(), json!(VERSION_EOL));
+    m
+}
+
+fn ok(activity: Uuid, fields: Value) -> Json<Value> {
+    let mut m = base(activity);
+    if let Value::Object(extra) = fields {
+        m.extend(extra);
+    }
+    Json(Value::Object(m))
+}
+
+/// LCS's envelope for errors.
+pub struct LcsApi;
+
+impl Envelope for LcsApi {
+    fn render(state: &AppState, error: &SimError, _correlation: Option<Uuid>) -> Response {
+        let activity = state.trace_id();
+        let mut response = match error.code.class() {
+            ErrorClass::Unauthorized => {
+                let mut r = (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({
+                        "Message": "Authorization has been denied for this request.",
+                        "MessageDetail": error.message,
+                    })),
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r
+            }
+            ErrorClass::NotFound if error.code == ErrorCode::RouteNotFound => (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "Message": error.message })),
+            )
+                .into_response(),
+            ErrorClass::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Json(json!({ "Message": error.message })),
+            )
+                .into_response(),
+            ErrorClass::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({ "Message": error.message })),
+            )
+                .into_response(),
+            ErrorClass::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "Message": "An error has occurred.", "ExceptionMessage": error.message })),
+            )
+                .into_response(),
+            class => {
+                let mut body = base(activity);
+                body.insert("IsSuccess".into(), json!(false));
+                body.insert("ErrorMessage".into(), json!(error.message));
+                let status = if class == ErrorClass::TooManyRequests {
+                    StatusCode::TOO_MANY_REQUESTS
+                } else {
+                    StatusCode::OK
+                };
+                (status, Json(Value::Object(body))).into_response()
+            }
+        };
+        set_retry_after(&mut response, error);
+        if let Ok(v) = HeaderValue::from_str(&activity.to_string()) {
+            response.headers_mut().insert("activity-id", v);
+        }
+        response
+    }
+}
+
+// ---- formats ----
+
+/// LCS dates: `2019-09-27T15:17:35.867` (UTC, no zone suffix).
+pub fn lcs_date(t: Timestamp) -> String {
+    format!(
+        "{}.{:03}",
+        t.strftime("%Y-%m-%dT%H:%M:%S"),
+        t.subsec_millisecond()
+    )
+}
+
+/// `DeployedOnUTC`: `8/5/2021 12:42 PM`.
+fn us_date(t: Timestamp) -> String {
+    t.strftime("%-m/%-d/%Y %-I:%M %p").to_string()
+}
+
+// ---- plumbing ----
+
+/// The caller's user id, tenant (locked and settled) and the tenant's now.
+fn open<'a>(
+    state: &AppState,
+    caller: &'a Caller,
+) -> Result<(ObjectId, MutexGuard<'a, Tenant>, Timestamp), SimError> {
+    let user = caller.user()?;
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    Ok((user, tenant, now))
+}
+
+fn env_id(text: &str) -> Result<EnvironmentId, SimError> {
+    EnvironmentId::parse(text)
+}
+
+fn throttle(
+    state: &AppState,
+    tenant: &mut Tenant,
+    budgets: &[Budget],
+    api: &str,
+    now: Timestamp,
+) -> Result<(), SimError> {
+    if state.config.lcs_throttling {
+        tenant.lcs_throttle(budgets, api, now)
+    } else {
+        Ok(())
+    }
+}
+
+fn budget(key: String, limit: usize, secs: i64, rule: &'static str) -> Budget {
+    Budget {
+        key,
+        limit,
+        window: SignedDuration::from_secs(secs),
+        rule,
+    }
+}
+
+/// An environment that may belong to another tenant: the cross-tenant rule names it.
+fn find_environment<'a>(
+    state: &AppState,
+    caller: &Caller,
+    project: &'a Project,
+    id: EnvironmentId,
+) -> Result<&'a FoEnvironment, SimError> {
+    project.environment(id).map_err(|not_here| {
+        let elsewhere = state.world.tenants().into_iter().any(|t| {
+            !Arc::ptr_eq(&t, &caller.tenant)
+                && t.try_lock()
+                    .is_some_and(|t| t.state.lcs.find_environment(id).is_some())
+        });
+        if elsewhere {
+            SimError::new(
+                ErrorCode::OperationNotAllowed,
+                format!(
+                    "Environment {id} belongs to another tenant. Database refresh between \
+                     tenants is not supported: both environments must be in the same tenant"
+                ),
+            )
+        } else {
+            not_here
+        }
+    })
+}
+
+// ---- database movement ----
+
+async fn backups(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base_url: BaseUrl,
+    ApiPath(project): ApiPath<String>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let (user, tenant, now) = open(&state, &caller)?;
+    let p = tenant.lcs_project_for(project, user)?;
+    let assets: Vec<Value> = p
+        .assets
+        .iter()
+        .filter(|a| a.file_type == FileType::BACKUP && a.validation(now) == Validation::Valid)
+        .map(|a| {
+            json!({
+                "Id": a.id,
+                "ProjectId": project.0,
+                "OrganizationId": 1,
+                "Name": a.name,
+                "FileName": a.file_name,
+                "FileDescription": a.description.clone().unwrap_or_default(),
+                "FileLocation": asset_sas(&state, &base_url.0, &tenant, a, Access::Read, now),
+                "ModifiedDateTime": lcs_date(a.modified),
+                "CreatedDateTime": lcs_date(a.created),
+                "CreatedByName": a.created_by,
+                "ModifiedByName": a.created_by,
+            })
+        })
+        .collect();
+    Ok(ok(state.trace_id(), json!({ "DatabaseAssets": assets })))
+}
+
+fn asset_sas(
+    state: &AppState,
+    base: &str,
+    tenant: &Tenant,
+    asset: &Asset,
+    access: Access,
+    now: Timestamp,
+) -> String {
+    blob::sas_url(
+        state,
+        base,
+        &blob::tenant_account(tenant.id()),
+        ASSET_CONTAINER,
+        &asset.blob,
+        access,
+        now + SAS_LIFETIME,
+    )
+}
+
+async fn refresh(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, source, target)): ApiPath<(String, String, String)>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let (source, target) = (env_id(&source)?, env_id(&target)?);
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    let p = tenant.lcs_project_for(project, user)?;
+    find_environment(&state, &caller, p, source)?;
+    find_environment(&state, &caller, p, target)?;
+    let id = tenant.database_refresh(project, user, source, target, Via::Api, now)?;
+    Ok(ok(id.0, json!({})))
+}
+
+async fn export(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env, name)): ApiPath<(String, String, String)>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let env = env_id(&env)?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    let id = tenant.database_export(project, user, env, &name, now)?;
+    Ok(ok(id.0, json!({})))
+}
+
+fn status_fields(
+    project: ProjectId,
+    env: EnvironmentId,
+    h: &HistoryEntry,
+) -> (Value, Option<String>) {
+    (
+        json!({
+            "ProjectId": project.0,
+            "EnvironmentId": env,
+            "ActivityId": h.activity,
+            "CompletionDate": h.ended.map(lcs_date),
+            "OperationStatus": h.status.as_str(),
+        }),
+        h.error.clone().filter(|_| h.status == OpStatus::Failed),
+    )
+}
+
+async fn fetch_status(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env, activity)): ApiPath<(String, String, String)>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let env = env_id(&env)?;
+    let (user, tenant, _) = open(&state, &caller)?;
+    let h = tenant.lcs_activity(project, user, env, &activity)?;
+    let (fields, error) = status_fields(project, env, h);
+    let mut answer = ok(state.trace_id(), fields);
+    if let Some(error) = error {
+        answer.0["ErrorMessage"] = json!(error);
+    }
+    Ok(answer)
+}
+
+// ---- environment info ----
+
+#[derive(Debug, Default, Deserialize)]
+struct DetailQuery {
+    page: Option<String>,
+    #[serde(rename = "environmentId")]
+    environment_id: Option<String>,
+    #[serde(rename = "environmentName")]
+    environment_name: Option<String>,
+}
+
+fn page_number(page: Option<&str>) -> Result<usize, SimError> {
+    match page.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(1),
+        Some(p) => p.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            SimError::new(
+                ErrorCode::InvalidQuery,
+                format!("page must be a whole number from 1, not '{p}'"),
+            )
+            .at("page")
+        }),
+    }
+}
+
+fn paged(items: Vec<Value>, page: usize, activity: Uuid) -> Json<Value> {
+    let start = (page - 1).saturating_mul(PAGE_SIZE);
+    let more = items.len() > start.saturating_add(PAGE_SIZE);
+    let data: Vec<Value> = items.into_iter().skip(start).take(PAGE_SIZE).collect();
+    ok(
+        activity,
+        json!({ "ResultPageCurrent": page, "ResultHasMorePages": more, "Data": data }),
+    )
+}
+
+fn topology(e: &FoEnvironment) -> String {
+    if e.infrastructure == Infrastructure::SelfService {
+        return "AXHA".to_string();
+    }
+    let kind = match e.env_type {
+        EnvironmentType::Production => "Production",
+        EnvironmentType::Sandbox => "Sandbox",
+        EnvironmentType::DevTestDev => "Develop",
+        EnvironmentType::DevTestBuild => "Build and Test",
+    };
+    format!(
+        "Finance and Operations - {kind} ({} with Platform update {})",
+        e.release,
+        e.release.platform_update()
+    )
+}
+
+fn metadata_item(project: ProjectId, e: &FoEnvironment) -> Value {
+    json!({
+        "EnvironmentId": e.id,
+        "EnvironmentName": e.name,
+        "ProjectId": project.0,
+        "EnvironmentInfrastructure": e.infrastructure.as_str(),
+        "EnvironmentType": e.env_type.as_str(),
+        "EnvironmentGroup": "Primary",
+        "EnvironmentProduct": "Finance and Operations",
+        "EnvironmentEndpointBaseUrl": e.url,
+        "DeploymentState": e.deployment_state(),
+        "TopologyDisplayName": topology(e),
+        "CurrentApplicationBuildVersion": e.release.application_build(),
+        "CurrentApplicationReleaseName": e.release.to_string(),
+        "CurrentPlatformReleaseName": e.release.platform_release_name(),
+        "CurrentPlatformVersion": e.release.platform_version(),
+        "DeployedOnUTC": e.deployed_on.map(us_date),
+        "CloudStorageLocation": e.region.name,
+        "DisasterRecoveryLocation": e.region.pair,
+        "DeploymentStatusDisplay": e.status_display(),
+        "CanStart": e.can_start(),
+        "CanStop": e.can_stop(),
+    })
+}
+
+async fn metadata(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DetailQuery>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let page = page_number(query.page.as_deref())?;
+    let wanted_id = query
+        .environment_id
+        .as_deref()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| env_id(v).map_err(|e| e.at("environmentId")))
+        .transpose()?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    tenant.lcs_project_for(project, user)?;
+    throttle(
+        &state,
+        &mut tenant,
+        &[budget(
+            format!("detail:{project}"),
+            6,
+            60,
+            "6 calls per project per minute",
+        )],
+        "environmentinfo/v1/detail",
+        now,
+    )?;
+    let p = tenant.lcs_project_for(project, user)?;
+    let name = query
+        .environment_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let items = p
+        .environments
+        .iter()
+        .filter(|e| wanted_id.is_none_or(|id| e.id == id))
+        .filter(|e| name.is_none_or(|n| e.name.eq_ignore_ascii_case(n)))
+        .map(|e| metadata_item(project, e))
+        .collect();
+    Ok(paged(items, page, state.trace_id()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
+    page: Option<String>,
+}
+
+async fn history(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let env = env_id(&env)?;
+    let page = page_number(query.page.as_deref())?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    tenant.lcs_project_for(project, user)?.environment(env)?;
+    throttle(
+        &state,
+        &mut tenant,
+        &[
+            budget(
+                format!("history-env:{env}"),
+                6,
+                30,
+                "6 calls per environment per 30 seconds",
+            ),
+            budget(
+                format!("history:{project}"),
+                6,
+                60,
+                "6 calls per project per minute",
+            ),
+        ],
+        "environmentinfo/v1/history",
+        now,
+    )?;
+    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let items = e
+        .history
+        .iter()
+        .rev()
+        .map(|h| {
+            json!({
+                "Name": h.name,
+                "Type": h.kind.as_str(),
+                "TypeDisplay": h.kind.display(),
+                "StartDateTimeUTC": lcs_date(h.started),
+                "EndDateTimeUTC": h.ended.map(lcs_date),
+                "Status": h.status.as_str(),
+                "ActivityId": h.activity.0.simple().to_string(),
+                "EnvironmentId": env.simple(),
+                "ProjectId": project.0,
+            })
+        })
+        .collect();
+    Ok(paged(items, page, state.trace_id()))
+}
+
+async fn rsat(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let env = env_id(&env)?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    tenant.lcs_project_for(project, user)?.environment(env)?;
+    throttle(
+        &state,
+        &mut tenant,
+        &[budget(
+            format!("rsat:{env}"),
+            1,
+            60,
+            "1 call per environment per minute",
+        )],
+        "environmentinfo/v1/rsatdownload",
+        now,
+    )?;
+    let password: String = {
+        let rng = &mut tenant.state.rng;
+        (0..24)
+            .map(|_| {
+                const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+                CHARS[rng.random_range(0..CHARS.len())] as char
+            })
+            .collect()
+    };
+    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let thumbprint: String = format!(
+        "{:032X}{:08X}",
+        e.id.0.as_u128() ^ 0x5a5a,
+        e.id.0.as_u128() as u32 ^ 0xA5A5_A5A5
+    );
+    let bundle = files::rsat_bundle(&e.name, &thumbprint, &password, now);
+    let expires = now + SignedDuration::from_hours(365 * 24);
+    Ok(ok(
+        state.trace_id(),
+        json!({
+            "ResultPageCurrent": 1,
+            "ResultHasMorePages": false,
+            "Data": {
+                "CertificateZipEncoded": BASE64.encode(&bundle.zip),
+                "CertificateSecretEncoded": BASE64.encode(bundle.password.as_bytes()),
+                "CertificateThumbprint": bundle.thumbprint,
+                "ExpirationDateTimeUTC": expires.strftime("%A, %B %-d, %Y %-I:%M:%S %p").to_string(),
+                "ExpirationISODateTimeUTC": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "Filename": bundle.file_name,
+            }
+        }),
+    ))
+}
+
+// ---- start / stop / package deployment ----
+
+fn start_stop_budgets(action: &str, env: EnvironmentId, user: ObjectId) -> [Budget; 2] {
+    [
+        budget(
+            format!("{action}:{env}"),
+            1,
+            300,
+            "1 call per environment per 5 minutes",
+        ),
+        budget(
+            format!("{action}-user:{user}"),
+            30,
+            1800,
+            "30 calls per user per 30 minutes",
+        ),
+    ]
+}
+
+async fn start(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let env = env_id(&env)?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    tenant.lcs_project_for(project, user)?.environment(env)?;
+    throttle(
+        &state,
+        &mut tenant,
+        &start_stop_budgets("start", env, user),
+        "environment/v1/start",
+        now,
+    )?;
+    let id = tenant.start_environment(project, user, env, now)?;
+    Ok(ok(
+        id.map_or_else(|| state.trace_id(), |id| id.0),
+        json!({}),
+    ))
+}
+
+async fn stop(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let env = env_id(&env)?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    tenant.lcs_project_for(project, user)?.environment(env)?;
+    throttle(
+        &state,
+        &mut tenant,
+        &start_stop_budgets("stop", env, user),
+        "environment/v1/stop",
+        now,
+    )?;
+    let id = tenant.stop_environment(project, user, env, now)?;
+    Ok(ok(id.0, json!({})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UpdateQuery {
+    #[serde(rename = "updateName")]
+    update_name: Option<String>,
+}
+
+async fn apply_update(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env, asset)): ApiPath<(String, String, String)>,
+    ApiQuery(query): ApiQuery<UpdateQuery>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let env = env_id(&env)?;
+    let asset = AssetId::parse(&asset)?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    let id = tenant.apply_package(project, user, env, asset, query.update_name.as_deref(), now)?;
+    Ok(ok(id.0, json!({})))
+}
+
+// ---- asset library ----
+
+#[derive(Debug, Default, Deserialize)]
+struct AssetQuery {
+    #[serde(rename = "assetId")]
+    asset_id: Option<String>,
+    #[serde(rename = "fileType")]
+    file_type: Option<String>,
+}
+
+impl AssetQuery {
+    fn asset(&self) -> Result<AssetId, SimError> {
+        match self.asset_id.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(a) => AssetId::parse(a),
+            None => Err(SimError::new(
+                ErrorCode::InvalidAssetId,
+                "The assetId query parameter is required (?assetId=<the Id CreateFileAsset returned>)",
+            )
+            .at("assetId")),
+        }
+    }
+
+    fn file_type(&self) -> Result<Option<FileType>, SimError> {
+        self.file_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(parse_file_type)
+            .transpose()
+    }
+}
+
+fn parse_file_type(text: &str) -> Result<FileType, SimError> {
+    match text.parse::<u64>() {
+        Ok(n) => FileType::from_number(n),
+        Err(_) => FileTypeName::from_name(text).map(FileType).ok_or_else(|| {
+            SimError::new(
+                ErrorCode::InvalidAsset,
+                format!("'{text}' is not an asset file type (e.g. 10 = SoftwareDeployablePackage)"),
+            )
+            .at("fileType")
+        }),
+    }
+}
+
+fn asset_item(a: &Asset, now: Timestamp) -> Map<String, Value> {
+    let validation = a.validation(now);
+    let mut m = Map::new();
+    for (k, v) in [
+        ("Id", json!(a.id)),
+        ("Name", json!(a.name)),
+        ("Version", json!("1")),
+        ("FileName", json!(a.file_name)),
+        ("FileDescription", json!(a.description)),
+        ("FileType", json!(a.file_type.number())),
+        ("SizeByte", json!(a.declared_size)),
+        ("ModifiedDate", json!(lcs_date(a.modified))),
+        ("CreatedDate", json!(lcs_date(a.created))),
+        ("CreatedByName", json!(a.created_by)),
+        ("DisplayStatus", json!(validation.display())),
+        ("FileLocation", Value::Null),
+    ] {
+        m.insert(k.into(), v);
+    }
+    m
+}
+
+fn shared_item(a: &SharedAsset) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (k, v) in [
+        ("Id", json!(a.id)),
+        ("Name", json!(a.name)),
+        ("Version", json!(a.version)),
+        ("FileName", json!(a.file_name)),
+        ("FileDescription", json!(a.description)),
+        ("FileType", json!(FileType(a.file_type).number())),
+        ("ModifiedDate", json!(a.modified)),
+        ("CreatedDate", json!(a.modified)),
+        ("CreatedByName", json!("Microsoft")),
+        ("DisplayStatus", json!("Valid")),
+        ("FileLocation", Value::Null),
+    ] {
+        m.insert(k.into(), v);
+    }
+    m
+}
+
+/// CreateFileAsset's body, read case-insensitively as ASP.NET binds it.
+fn asset_spec(bytes: &[u8]) -> Result<AssetSpec, SimError> {
+    let value: Value = super::extract::parse_json(bytes)?;
+    let Value::Object(fields) = value else {
+        return Err(SimError::new(
+            ErrorCode::InvalidBody,
+            "The body must be a JSON object with Name, FileName, FileDescription, SizeByte and FileType",
+        ));
+    };
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null())
+    };
+    let text = |name: &str| -> Result<Option<String>, SimError> {
+        match get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(SimError::new(
+                ErrorCode::InvalidAsset,
+                format!("{name} must be a string, not {other}"),
+            )
+            .at(name)),
+        }
+    };
+    let required = |name: &str| {
+        text(name)?.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+            SimError::new(ErrorCode::InvalidAsset, format!("{name} is required")).at(name)
+        })
+    };
+    let file_type = match get("FileType") {
+        Some(Value::Number(n)) => FileType::from_number(n.as_u64().unwrap_or(u64::MAX))?,
+        Some(Value::String(s)) => parse_file_type(s)?,
+        _ => {
+            return Err(SimError::new(
+                ErrorCode::InvalidAsset,
+                "FileType is required (e.g. 10 for a software deployable package, 17 for a database backup)",
+            )
+            .at("FileType"));
+        }
+    };
+    let size = match get("SizeByte") {
+        None => 0,
+        Some(v) => v.as_u64().ok_or_else(|| {
+            SimError::new(
+                ErrorCode::InvalidAsset,
+                "SizeByte must be a whole number of bytes",
+            )
+            .at("SizeByte")
+        })?,
+    };
+    let file_name = required("FileName")?;
+    let name = match text("Name")?.filter(|n| !n.trim().is_empty()) {
+        Some(n) => n,
+        None => file_name.clone(),
+    };
+    Ok(AssetSpec {
+        name,
+        file_name,
+        description: text("FileDescription")?,
+        file_type,
+        size,
+    })
+}
+
+async fn create_asset(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base_url: BaseUrl,
+    ApiPath(project): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let spec = asset_spec(&body)?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    let asset = tenant.create_asset(project, user, spec, now)?.clone();
+    let mut fields = asset_item(&asset, now);
+    fields.insert(
+        "FileLocation".into(),
+        json!(asset_sas(
+            &state,
+            &base_url.0,
+            &tenant,
+            &asset,
+            Access::ReadWrite,
+            now
+        )),
+    );
+    Ok(ok(state.trace_id(), Value::Object(fields)))
+}
+
+async fn commit_asset(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AssetQuery>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let asset = query.asset()?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    tenant.commit_asset(project, user, asset, now)?;
+    Ok(ok(state.trace_id(), json!({ "Id": asset })))
+}
+
+async fn validation_status(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AssetQuery>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let asset = query.asset()?;
+    let (user, tenant, now) = open(&state, &caller)?;
+    let p = tenant.lcs_project_for(project, user)?;
+    let validation = Tenant::live_asset(p, asset, now)?.validation(now);
+    let message = match &validation {
+        Validation::Invalid(why) => Some(why.clone()),
+        _ => None,
+    };
+    Ok(ok(
+        state.trace_id(),
+        json!({ "Id": asset, "DisplayStatus": validation.display(), "ValidationMessage": message }),
+    ))
+}
+
+async fn list_assets(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AssetQuery>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let file_type = query.file_type()?;
+    let (user, tenant, now) = open(&state, &caller)?;
+    let p = tenant.lcs_project_for(project, user)?;
+    let items: Vec<Value> = p
+        .assets
+        .iter()
+        .filter(|a| a.is_committed() && file_type.is_none_or(|t| a.file_type == t))
+        .map(|a| Value::Object(asset_item(a, now)))
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+async fn shared_assets(
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AssetQuery>,
+) -> Result<Json<Value>, SimError> {
+    let file_type = query.file_type()?;
+    caller.user()?;
+    let items: Vec<Value> = SHARED_ASSETS
+        .iter()
+        .filter(|a| file_type.is_none_or(|t| FileType(a.file_type) == t))
+        .map(|a| Value::Object(shared_item(a)))
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+async fn get_asset(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base_url: BaseUrl,
+    ApiPath(project): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AssetQuery>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let asset = query.asset()?;
+    let (user, tenant, now) = open(&state, &caller)?;
+    let p = tenant.lcs_project_for(project, user)?;
+    let fields = match SharedAsset::find(asset.0) {
+        Some(shared) => {
+            let mut m = shared_item(shared);
+            let url = blob::sas_url(
+                &state,
+                &base_url.0,
+                SHARED_ACCOUNT,
+                ASSET_CONTAINER,
+                &shared.id.simple().to_string(),
+                Access::Read,
+                now + SAS_LIFETIME,
+            );
+            m.insert("FileLocation".into(), json!(url));
+            m
+        }
+        None => {
+            let a = Tenant::live_asset(p, asset, now)?;
+            let mut m = asset_item(a, now);
+            if a.is_committed() {
+                m.insert(
+                    "FileLocation".into(),
+                    json!(asset_sas(
+                        &state,
+                        &base_url.0,
+                        &tenant,
+                        a,
+                        Access::Read,
+                        now
+                    )),
+                );
+            }
+            m
+        }
+    };
+    Ok(ok(state.trace_id(), Value::Object(fields)))
+}
+
+async fn delete_asset(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(project): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AssetQuery>,
+) -> Result<Json<Value>, SimError> {
+    let project = ProjectId::parse(&project)?;
+    let asset = query.asset()?;
+    let (user, mut tenant, now) = open(&state, &caller)?;
+    tenant.delete_asset(project, user, asset, now)?;
+    Ok(ok(state.trace_id(), json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_look_like_lcs_dates() {
+        let t = Timestamp::constant(1_628_167_320, 123_000_000);
+        assert_eq!(lcs_date(t), "2021-08-05T12:42:00.123");
+        assert_eq!(us_date(t), "8/5/2021 12:42 PM");
+    }
+
+    #[test]
+    fn create_asset_bodies_bind_case_insensitively() -> Result<(), SimError> {
+        let spec = asset_spec(
+            br#"{"fileType": 10, "name": "Main", "FILENAME": "Main.zip", "SizeByte": 0}"#,
+        )?;
+        assert_eq!(spec.file_type, FileType::PACKAGE);
+        assert_eq!(spec.name, "Main");
+        assert_eq!(spec.file_name, "Main.zip");
+        let err = asset_spec(br#"{"Name": "x", "FileName": "x.zip", "FileType": 99}"#).err();
+        assert_eq!(err.map(|e| e.code), Some(ErrorCode::InvalidAsset));
+        Ok(())
+    }
+}
