@@ -137,6 +137,24 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_string()
     }
 
+    /// Any request with a bearer token and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.unwrap()).await
+    }
+
     /// Advances the shared clock.
     pub async fn advance(&self, by: &str) -> Value {
         let (status, body) = self.post("/_sim/clock/advance", json!({ "by": by })).await;

@@ -4,9 +4,13 @@
 mod auth;
 mod cli;
 mod clock;
+mod d365fo;
 mod health;
 mod helpers;
 mod journal;
+mod lcs;
+mod lcs_assets;
+mod lcs_portal;
 mod operations;
 mod seed;
 mod tenants;

@@ -400,10 +400,11 @@ impl Effect for LcsEffect {
                 _ => {}
             }
         }
-        if succeeded && matches!(self.action, Action::Delete) {
-            if let Ok(project) = tenant.lcs.project_mut(self.project) {
-                project.environments.retain(|e| e.id != self.env);
-            }
+        if succeeded
+            && matches!(self.action, Action::Delete)
+            && let Ok(project) = tenant.lcs.project_mut(self.project)
+        {
+            project.environments.retain(|e| e.id != self.env);
         }
         if let Some((backup_name, source, data)) = new_asset {
             let id = AssetId(Uuid::from_u128(tenant.rng.random()));
