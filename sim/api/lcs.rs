@@ -417,10 +417,17 @@ fn page_number(page: Option<&str>) -> Result<usize, SimError> {
     }
 }
 
-fn paged(items: Vec<Value>, page: usize, activity: Uuid) -> Json<Value> {
+/// One page of `items`, rendering only the items on it.
+fn paged<T>(
+    items: impl Iterator<Item = T>,
+    page: usize,
+    render: impl Fn(T) -> Value,
+    activity: Uuid,
+) -> Json<Value> {
     let start = (page - 1).saturating_mul(PAGE_SIZE);
-    let more = items.len() > start.saturating_add(PAGE_SIZE);
-    let data: Vec<Value> = items.into_iter().skip(start).take(PAGE_SIZE).collect();
+    let mut rest = items.skip(start);
+    let data: Vec<Value> = rest.by_ref().take(PAGE_SIZE).map(render).collect();
+    let more = rest.next().is_some();
     ok(
         activity,
         json!({ "ResultPageCurrent": page, "ResultHasMorePages": more, "Data": data }),
@@ -507,10 +514,13 @@ async fn metadata(
         .environments
         .iter()
         .filter(|e| wanted_id.is_none_or(|id| e.id == id))
-        .filter(|e| name.is_none_or(|n| e.name.eq_ignore_ascii_case(n)))
-        .map(|e| metadata_item(project, e))
-        .collect();
-    Ok(paged(items, page, state.trace_id()))
+        .filter(|e| name.is_none_or(|n| e.name.eq_ignore_ascii_case(n)));
+    Ok(paged(
+        items,
+        page,
+        |e| metadata_item(project, e),
+        state.trace_id(),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -550,25 +560,25 @@ async fn history(
         now,
     )?;
     let e = tenant.lcs_project_for(project, user)?.environment(env)?;
-    let items = e
-        .history
-        .iter()
-        .rev()
-        .map(|h| {
-            json!({
-                "Name": h.name,
-                "Type": h.kind.as_str(),
-                "TypeDisplay": h.kind.display(),
-                "StartDateTimeUTC": lcs_date(h.started),
-                "EndDateTimeUTC": h.ended.map(lcs_date),
-                "Status": h.status.as_str(),
-                "ActivityId": h.activity.0.simple().to_string(),
-                "EnvironmentId": env.simple(),
-                "ProjectId": project.0,
-            })
+    let render = |h: &HistoryEntry| {
+        json!({
+            "Name": h.name,
+            "Type": h.kind.as_str(),
+            "TypeDisplay": h.kind.display(),
+            "StartDateTimeUTC": lcs_date(h.started),
+            "EndDateTimeUTC": h.ended.map(lcs_date),
+            "Status": h.status.as_str(),
+            "ActivityId": h.activity.0.simple().to_string(),
+            "EnvironmentId": env.simple(),
+            "ProjectId": project.0,
         })
-        .collect();
-    Ok(paged(items, page, state.trace_id()))
+    };
+    Ok(paged(
+        e.history.iter().rev(),
+        page,
+        render,
+        state.trace_id(),
+    ))
 }
 
 async fn rsat(
