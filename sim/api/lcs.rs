@@ -434,7 +434,11 @@ fn paged<T>(
     )
 }
 
-fn topology(e: &FoEnvironment) -> String {
+/// `TopologyDisplayName`: the name given at deployment, or the one LCS derives.
+pub(crate) fn topology(e: &FoEnvironment) -> String {
+    if let Some(t) = &e.topology {
+        return t.clone();
+    }
     if e.infrastructure == Infrastructure::SelfService {
         return "AXHA".to_string();
     }

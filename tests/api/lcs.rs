@@ -56,6 +56,87 @@ async fn the_token_endpoint_echoes_the_resource_that_becomes_the_api_base() {
 }
 
 #[tokio::test]
+async fn a_refresh_token_keeps_the_api_base_even_with_an_empty_resource() {
+    let app = lcs_app().await;
+    let uri = app.sim.uri().to_string();
+    let form = [
+        ("resource", uri.as_str()),
+        ("grant_type", "password"),
+        ("client_id", "6f8a6e6e-1111-4222-8333-944444444444"),
+        ("username", ADMIN),
+        ("password", "secret"),
+        ("scope", "openid"),
+    ];
+    let (_, first) = app.token("common", "v1", &form).await;
+    // Invoke-D365LcsApiRefreshToken always sends `resource`, empty on a refresh.
+    let refresh = [
+        ("resource", ""),
+        ("grant_type", "refresh_token"),
+        ("client_id", "6f8a6e6e-1111-4222-8333-944444444444"),
+        ("refresh_token", first["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, second) = app.token("common", "v1", &refresh).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["resource"], json!(uri));
+    assert!(
+        second["expires_on"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .is_ok()
+    );
+    let url = format!("{uri}/environmentinfo/v1/detail/project/{PROJECT}");
+    let r = app
+        .client
+        .get(url)
+        .bearer_auth(second["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn history_pages_through_many_operations_newest_first() {
+    let app = lcs_app().await;
+    for kind in ["lcs.start", "lcs.stop"] {
+        let r = app
+            .client
+            .put(app.url(&format!("/_sim/tenants/{DEFAULT_TENANT}/durations/{kind}")))
+            .json(&json!({"duration": "1m"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let lcs = D365::default(&app).await;
+    for _ in 0..12 {
+        accepted(&lcs.start_stop("stop", DEV).await);
+        app.advance("1m").await;
+        accepted(&lcs.start_stop("start", DEV).await);
+        app.advance("1m").await;
+    }
+    let first = lcs.history(DEV, 1).await;
+    assert_eq!(first["ResultHasMorePages"], json!(true));
+    assert_eq!(first["Data"].as_array().unwrap().len(), 20);
+    assert_eq!(first["Data"][0]["Type"], json!("Start"));
+    assert_eq!(first["Data"][0]["Status"], json!("Completed"));
+    let second = lcs.history(DEV, 2).await;
+    assert_eq!(second["ResultPageCurrent"], json!(2));
+    assert_eq!(second["ResultHasMorePages"], json!(false));
+    assert_eq!(second["Data"].as_array().unwrap().len(), 4);
+    assert_eq!(second["Data"][3]["Type"], json!("Stop"));
+    assert_eq!(
+        second["Data"][3]["StartDateTimeUTC"],
+        json!("2026-01-01T09:00:00.000")
+    );
+    assert_eq!(
+        second["Data"][3]["EndDateTimeUTC"],
+        json!("2026-01-01T09:01:00.000")
+    );
+}
+
+#[tokio::test]
 async fn metadata_describes_the_environments_with_the_real_fields() {
     let app = lcs_app().await;
     let lcs = D365::default(&app).await;

@@ -24,7 +24,8 @@ async fn deploying_an_environment_shows_in_metadata_and_history_while_it_runs() 
             Method::POST,
             &envs(""),
             &token,
-            Some(json!({"name": "Contoso-TEST", "type": "Sandbox", "region": "eastus", "version": "10.0.45"})),
+            Some(json!({"name": "Contoso-TEST", "type": "Sandbox", "region": "eastus", "version": "10.0.45",
+                        "topology": "Finance and Operations - Standard Acceptance Test"})),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{op}");
@@ -39,6 +40,10 @@ async fn deploying_an_environment_shows_in_metadata_and_history_while_it_runs() 
     assert_eq!(meta["DeploymentStatusDisplay"], json!("Deploying"));
     assert_eq!(meta["DeploymentState"], json!("InProgress"));
     assert_eq!(meta["DeployedOnUTC"], Value::Null);
+    assert_eq!(
+        meta["TopologyDisplayName"],
+        json!("Finance and Operations - Standard Acceptance Test")
+    );
     assert_eq!(
         meta["EnvironmentEndpointBaseUrl"],
         json!("https://contoso-test.sandbox.operations.dynamics.com/")

@@ -100,6 +100,7 @@ pub struct EnvironmentBody {
     administrator: Option<String>,
     state: Option<String>,
     database_size_gb: Option<u64>,
+    topology: Option<String>,
 }
 
 fn wire<T>(
@@ -164,6 +165,7 @@ impl EnvironmentBody {
                 })
                 .transpose()?,
             database_size_gb: self.database_size_gb,
+            topology: self.topology.clone(),
         })
     }
 }
@@ -297,6 +299,7 @@ struct EnvironmentDto {
     #[serde(rename = "type")]
     env_type: &'static str,
     infrastructure: &'static str,
+    topology: String,
     region: &'static str,
     disaster_recovery_region: &'static str,
     application_release: String,
@@ -413,6 +416,7 @@ fn environment_dto(
         name: e.name.clone(),
         env_type: e.env_type.as_str(),
         infrastructure: e.infrastructure.as_str(),
+        topology: crate::api::lcs::topology(e),
         region: e.region.name,
         disaster_recovery_region: e.region.pair,
         application_release: e.release.to_string(),

@@ -185,6 +185,8 @@ pub struct EnvironmentSpec {
     pub state: Option<EnvironmentState>,
     /// Database size in GB; default [`DEFAULT_DATABASE_GB`].
     pub database_size_gb: Option<u64>,
+    /// Topology name shown as `TopologyDisplayName`; derived from type and release when absent.
+    pub topology: Option<String>,
 }
 
 impl EnvironmentSpec {
@@ -200,6 +202,7 @@ impl EnvironmentSpec {
             administrator: None,
             state: None,
             database_size_gb: None,
+            topology: None,
         }
     }
 }
@@ -682,6 +685,16 @@ impl Tenant {
             .at("databaseSizeGb"));
         }
         let release = spec.release.unwrap_or(DEFAULT_RELEASE);
+        let topology = match spec.topology.as_deref().map(str::trim) {
+            Some(t) if t.is_empty() || t.chars().count() > 200 => {
+                return Err(SimError::new(
+                    ErrorCode::InvalidEnvironmentSpec,
+                    "a topology name has 1 to 200 characters",
+                )
+                .at("topology"));
+            }
+            t => t.map(str::to_string),
+        };
         let url = Self::endpoint_url(state, &spec.name, spec.env_type, infrastructure);
         Ok(FoEnvironment {
             id,
@@ -704,6 +717,7 @@ impl Tenant {
             busy: None,
             history: Vec::new(),
             packages: Vec::new(),
+            topology,
         })
     }
 

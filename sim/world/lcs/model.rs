@@ -605,6 +605,8 @@ pub struct FoEnvironment {
     pub history: Vec<HistoryEntry>,
     /// Names of the packages applied, oldest first.
     pub packages: Vec<String>,
+    /// The topology chosen at deployment, if one was named.
+    pub topology: Option<String>,
 }
 
 impl FoEnvironment {
