@@ -199,6 +199,16 @@ fn truncate_ms(t: Timestamp) -> Timestamp {
     Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t)
 }
 
+/// `t + by`, clamped to the representable range (for deadlines and expiries that may lie past the
+/// end of time when the clock has been advanced far).
+pub fn saturating_add(t: Timestamp, by: SignedDuration) -> Timestamp {
+    t.checked_add(by).unwrap_or(if by.is_negative() {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
 /// Parses a duration such as `"90m"`, `"1h30m"`, `"1h 30m"`, `"2d"`, `"45s"` or ISO 8601
 /// `"PT1H30M"`. Days count as 24 hours; months and years are refused (their length varies).
 pub fn parse_duration(text: &str) -> Result<SignedDuration, SimError> {

@@ -13,6 +13,7 @@ use super::blob::{self, Access, SHARED_ACCOUNT};
 use super::extract::{ApiPath, ApiQuery, BaseUrl};
 use super::{Envelope, envelope, set_retry_after};
 use crate::app::AppState;
+use crate::clock;
 use crate::error::{ErrorClass, ErrorCode, SimError};
 use crate::world::identity::ObjectId;
 use crate::world::lcs::files::{self, SHARED_ASSETS, SharedAsset};
@@ -103,6 +104,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/environmentinfo/{*rest}", any(no_resource))
         .route("/environment/{*rest}", any(no_resource))
         .route("/box/{*rest}", any(no_resource))
+        .method_not_allowed_fallback(not_this_method)
         .layer(middleware::from_fn_with_state(state, envelope::<LcsApi>))
 }
 
@@ -114,6 +116,13 @@ async fn no_resource(uri: axum::http::Uri) -> SimError {
              the LCS API reference (the README lists the routes the simulator serves)",
             uri.path()
         ),
+    )
+}
+
+async fn not_this_method(method: axum::http::Method) -> SimError {
+    SimError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("The requested resource does not support http method '{method}'."),
     )
 }
 
@@ -328,7 +337,7 @@ fn asset_sas(
         ASSET_CONTAINER,
         &asset.blob,
         access,
-        now + SAS_LIFETIME,
+        clock::saturating_add(now, SAS_LIFETIME),
     )
 }
 
@@ -622,7 +631,7 @@ async fn rsat(
         e.id.0.as_u128() as u32 ^ 0xA5A5_A5A5
     );
     let bundle = files::rsat_bundle(&e.name, &thumbprint, &password, now);
-    let expires = now + SignedDuration::from_hours(365 * 24);
+    let expires = clock::saturating_add(now, SignedDuration::from_hours(365 * 24));
     Ok(ok(
         state.trace_id(),
         json!({
@@ -990,7 +999,7 @@ async fn get_asset(
                 ASSET_CONTAINER,
                 &shared.id.simple().to_string(),
                 Access::Read,
-                now + SAS_LIFETIME,
+                clock::saturating_add(now, SAS_LIFETIME),
             );
             m.insert("FileLocation".into(), json!(url));
             m

@@ -679,6 +679,22 @@ async fn the_envelope_and_status_codes_match_lcs() {
             .unwrap()
             .starts_with("No HTTP resource was found")
     );
+    // A known path with the wrong method is ASP.NET's 405.
+    let (status, body) = lcs
+        .invoke(
+            Method::PUT,
+            &format!(
+                "{}/databasemovement/v1/databases/project/{PROJECT}",
+                lcs.api
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        body["Message"],
+        json!("The requested resource does not support http method 'PUT'.")
+    );
     // A non-numeric project id and an unknown activity: 200 with IsSuccess false.
     assert!(
         refused(

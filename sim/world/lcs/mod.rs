@@ -14,6 +14,7 @@ pub use model::*;
 use super::identity::{ObjectId, Upn};
 use super::operations::{Effect, Portal, Target, Work};
 use super::tenant::{Tenant, TenantState};
+use crate::clock;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{OpError, Operation, OperationId, RunState, StageSpec};
 use bytes::Bytes;
@@ -1480,8 +1481,9 @@ impl Tenant {
             .map_or_else(String::new, |u| u.display_name.clone());
         let id = AssetId(Uuid::from_u128(self.state.rng.random()));
         let p = self.state.lcs.project_mut(project)?;
-        p.assets
-            .retain(|a| a.is_committed() || a.created + PENDING_ASSET_LIFETIME > now);
+        p.assets.retain(|a| {
+            a.is_committed() || clock::saturating_add(a.created, PENDING_ASSET_LIFETIME) > now
+        });
         p.assets.push(Asset {
             id,
             name: spec.name.trim().to_string(),
@@ -1527,7 +1529,7 @@ impl Tenant {
             })?;
         let outcome = files::validate(a.file_type, &blob.data);
         let secs = self.state.rng.random_range(60..=180);
-        let until = now + SignedDuration::from_secs(secs);
+        let until = clock::saturating_add(now, SignedDuration::from_secs(secs));
         let a = self
             .state
             .lcs
@@ -1563,7 +1565,7 @@ impl Tenant {
     /// An asset that has not expired unfinished.
     pub fn live_asset(p: &Project, asset: AssetId, now: Timestamp) -> Result<&Asset, SimError> {
         let a = p.asset(asset)?;
-        if !a.is_committed() && a.created + PENDING_ASSET_LIFETIME <= now {
+        if !a.is_committed() && clock::saturating_add(a.created, PENDING_ASSET_LIFETIME) <= now {
             return Err(refuse(
                 ErrorCode::AssetNotFound,
                 format!(
@@ -1613,7 +1615,7 @@ impl Tenant {
     /// The documented budget: 3 database operations per environment per 24 hours (portal
     /// operations count; only the API is refused).
     fn check_budget(e: &FoEnvironment, via: Via, now: Timestamp) -> Result<(), SimError> {
-        let since = now - SignedDuration::from_hours(24);
+        let since = clock::saturating_add(now, SignedDuration::from_hours(-24));
         if via == Via::Api
             && e.database_operations_since(since).len() >= DATABASE_OPERATIONS_PER_DAY
         {
