@@ -237,7 +237,7 @@ async fn read(
             .state
             .blobs
             .get(&container, &name)
-            .cloned()
+            .map(Blob::properties)
             .ok_or_else(|| not_found(&resource))?
     };
     let range = headers
@@ -374,7 +374,7 @@ async fn write(
             }
             blobs
                 .put(&container, &name, data, content_type, now)
-                .clone()
+                .properties()
         }
         Some("block") => {
             let id = query.blockid.as_deref().ok_or_else(|| {
@@ -397,7 +397,7 @@ async fn write(
             let list = parse_block_list(&data)?;
             blobs
                 .commit_block_list(&container, &name, &list, content_type, now)?
-                .clone()
+                .properties()
         }
         Some(other) => {
             return Err(SimError::new(

@@ -19,8 +19,8 @@ use crate::world::identity::ObjectId;
 use crate::world::lcs::files::{self, SHARED_ASSETS, SharedAsset};
 use crate::world::lcs::{
     ASSET_CONTAINER, Asset, AssetId, AssetSpec, Budget, EnvironmentId, EnvironmentType, FileType,
-    FileTypeName, FoEnvironment, HistoryEntry, Infrastructure, OpStatus, Project, ProjectId,
-    Validation, Via,
+    FileTypeName, FoEnvironment, HistoryEntry, Infrastructure, OpStatus, ProjectId, Validation,
+    Via,
 };
 use crate::world::tenant::Tenant;
 use axum::extract::State;
@@ -261,33 +261,6 @@ fn budget(key: String, limit: usize, secs: i64, rule: &'static str) -> Budget {
     }
 }
 
-/// An environment that may belong to another tenant: the cross-tenant rule names it.
-fn find_environment<'a>(
-    state: &AppState,
-    caller: &Caller,
-    project: &'a Project,
-    id: EnvironmentId,
-) -> Result<&'a FoEnvironment, SimError> {
-    project.environment(id).map_err(|not_here| {
-        let elsewhere = state.world.tenants().into_iter().any(|t| {
-            !Arc::ptr_eq(&t, &caller.tenant)
-                && t.try_lock()
-                    .is_some_and(|t| t.state.lcs.find_environment(id).is_some())
-        });
-        if elsewhere {
-            SimError::new(
-                ErrorCode::OperationNotAllowed,
-                format!(
-                    "Environment {id} belongs to another tenant. Database refresh between \
-                     tenants is not supported: both environments must be in the same tenant"
-                ),
-            )
-        } else {
-            not_here
-        }
-    })
-}
-
 // ---- database movement ----
 
 async fn backups(
@@ -350,8 +323,9 @@ async fn refresh(
     let (source, target) = (env_id(&source)?, env_id(&target)?);
     let (user, mut tenant, now) = open(&state, &caller)?;
     let p = tenant.lcs_project_for(project, user)?;
-    find_environment(&state, &caller, p, source)?;
-    find_environment(&state, &caller, p, target)?;
+    for env in [source, target] {
+        state.world.lcs_environment_of(p, env, caller.tenant_id)?;
+    }
     let id = tenant.database_refresh(project, user, source, target, Via::Api, now)?;
     Ok(ok(id.0, json!({})))
 }

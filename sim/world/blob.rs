@@ -8,6 +8,7 @@
 use crate::error::{ErrorCode, SimError};
 use bytes::{Bytes, BytesMut};
 use jiff::Timestamp;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 /// Azure's limit on uncommitted blocks per blob.
@@ -32,6 +33,21 @@ pub struct Blob {
     pub etag: String,
     /// The committed block list (id, size), empty for blobs written in one shot.
     pub blocks: Vec<(String, usize)>,
+}
+
+impl Blob {
+    /// Content and properties without the committed block list, which can hold 50,000 entries:
+    /// what a read or a write answer needs, cheap to copy out of the locked store.
+    pub fn properties(&self) -> Blob {
+        Blob {
+            data: self.data.clone(),
+            content_type: self.content_type.clone(),
+            created: self.created,
+            modified: self.modified,
+            etag: self.etag.clone(),
+            blocks: Vec::new(),
+        }
+    }
 }
 
 /// Which list a block in a Put Block List request comes from.
@@ -202,9 +218,13 @@ impl BlobStore {
             etag,
             blocks,
         };
-        let slot = self.blobs.entry(key).or_insert_with(|| blob.clone());
-        *slot = blob;
-        slot
+        match self.blobs.entry(key) {
+            Entry::Occupied(mut slot) => {
+                slot.insert(blob);
+                slot.into_mut()
+            }
+            Entry::Vacant(slot) => slot.insert(blob),
+        }
     }
 }
 

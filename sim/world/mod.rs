@@ -128,6 +128,34 @@ impl World {
         all.into_iter().map(|(_, t)| t).collect()
     }
 
+    /// The environment `id` of `project` (a project of tenant `owner`). When it is not there but
+    /// another tenant has it, the refusal is the cross-tenant rule rather than "not found". Never
+    /// blocks: a tenant locked by another request is skipped.
+    pub fn lcs_environment_of<'p>(
+        &self,
+        project: &'p lcs::Project,
+        id: lcs::EnvironmentId,
+        owner: TenantId,
+    ) -> Result<&'p lcs::FoEnvironment, SimError> {
+        project.environment(id).map_err(|not_here| {
+            let elsewhere = self.tenants().into_iter().any(|t| {
+                t.try_lock()
+                    .is_some_and(|t| t.id() != owner && t.state.lcs.find_environment(id).is_some())
+            });
+            if elsewhere {
+                SimError::new(
+                    ErrorCode::OperationNotAllowed,
+                    format!(
+                        "Environment {id} belongs to another tenant. Database refresh between \
+                         tenants is not supported: both environments must be in the same tenant"
+                    ),
+                )
+            } else {
+                not_here
+            }
+        })
+    }
+
     /// Deletes a tenant; its tokens stop working.
     pub fn delete_tenant(&self, id: TenantId) -> Result<(), SimError> {
         self.registry

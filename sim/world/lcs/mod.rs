@@ -11,7 +11,7 @@ pub mod model;
 
 pub use model::*;
 
-use super::identity::{ObjectId, Upn};
+use super::identity::{ObjectId, Upn, random_uuid};
 use super::operations::{Effect, Portal, Target, Work};
 use super::tenant::{Tenant, TenantState};
 use crate::clock;
@@ -21,7 +21,6 @@ use bytes::Bytes;
 use jiff::{SignedDuration, Timestamp};
 use rand::RngExt;
 use std::collections::{HashMap, VecDeque};
-use uuid::Uuid;
 
 /// The container of a tenant's blob storage that holds asset-library files.
 pub const ASSET_CONTAINER: &str = "assets";
@@ -411,7 +410,7 @@ impl Effect for LcsEffect {
             project.environments.retain(|e| e.id != self.env);
         }
         if let Some((backup_name, source, data)) = new_asset {
-            let id = AssetId(Uuid::from_u128(tenant.rng.random()));
+            let id = AssetId(random_uuid(&mut tenant.rng));
             let content = Bytes::from(files::bacpac(&source, &data, at));
             let blob = id.0.simple().to_string();
             tenant
@@ -452,10 +451,6 @@ pub struct AssetSpec {
     pub file_type: FileType,
     /// `SizeByte`.
     pub size: u64,
-}
-
-fn refuse(code: ErrorCode, message: impl Into<String>) -> SimError {
-    SimError::new(code, message)
 }
 
 fn check_name(name: &str, what: &str, max: usize) -> Result<(), SimError> {
@@ -537,6 +532,11 @@ impl Tenant {
                 .collect(),
         };
         let id = Self::new_project_id(state, spec.id)?;
+        let fallback_admin = members
+            .iter()
+            .find(|m| m.role == ProjectRole::Owner)
+            .or(members.first())
+            .map(|m| m.user);
         state.lcs.projects.push(Project {
             id,
             name: spec.name.clone(),
@@ -546,15 +546,7 @@ impl Tenant {
             assets: Vec::new(),
         });
         for (i, env) in spec.environments.iter().enumerate() {
-            let fallback = state
-                .lcs
-                .project(id)?
-                .members
-                .iter()
-                .find(|m| m.role == ProjectRole::Owner)
-                .or(state.lcs.project(id)?.members.first())
-                .map(|m| m.user);
-            let mut environment = Self::new_environment(state, id, env, fallback, now)
+            let mut environment = Self::new_environment(state, id, env, fallback_admin, now)
                 .map_err(|e| e.within(format!("environments[{i}]")))?;
             environment.state = match env.state {
                 None | Some(EnvironmentState::Deployed) => EnvironmentState::Deployed,
@@ -671,7 +663,7 @@ impl Tenant {
                 .at("id"));
             }
             Some(id) => id,
-            None => EnvironmentId(Uuid::from_u128(state.rng.random())),
+            None => EnvironmentId(random_uuid(&mut state.rng)),
         };
         let size_gb = spec.database_size_gb.unwrap_or(DEFAULT_DATABASE_GB);
         if size_gb == 0 || size_gb * 1024 > spec.env_type.max_database_mb() {
@@ -790,7 +782,7 @@ impl Tenant {
         let p = self.state.lcs.project(project)?;
         match p.member(user) {
             Some(m) if m.role.may_manage() => Ok(p),
-            Some(m) => Err(refuse(
+            Some(m) => Err(SimError::new(
                 ErrorCode::ProjectAccessDenied,
                 format!(
                     "You are a {} of project {project}; this needs the Project owner or \
@@ -798,7 +790,7 @@ impl Tenant {
                     m.role.as_str()
                 ),
             )),
-            None => Err(refuse(
+            None => Err(SimError::new(
                 ErrorCode::ProjectAccessDenied,
                 format!(
                     "You are not a member of project {project}, or have not accepted the \
@@ -858,7 +850,7 @@ impl Tenant {
     ) -> Result<(), SimError> {
         let p = self.lcs_project_for(project, actor)?;
         if p.member(actor).map(|m| m.role) != Some(ProjectRole::Owner) {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::ProjectAccessDenied,
                 "Only a project owner can add members or change roles",
             ));
@@ -908,7 +900,7 @@ impl Tenant {
     ) -> Result<OperationId, SimError> {
         let p = self.lcs_project_for(project, actor)?;
         if source == target {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 "The source and target environments are the same; a refresh copies one \
                  environment's database over another's",
@@ -918,7 +910,7 @@ impl Tenant {
         let t = p.environment(target)?;
         match (s.env_type, t.env_type, via) {
             (_, EnvironmentType::Production, Via::Api) => {
-                return Err(refuse(
+                return Err(SimError::new(
                     ErrorCode::OperationNotAllowed,
                     format!(
                         "{} is a production environment. The API refreshes sandbox environments \
@@ -929,14 +921,14 @@ impl Tenant {
             }
             (EnvironmentType::Sandbox, EnvironmentType::Production, Via::Portal) => {}
             (_, EnvironmentType::Production, Via::Portal) => {
-                return Err(refuse(
+                return Err(SimError::new(
                     ErrorCode::OperationNotAllowed,
                     "Only a sandbox can be copied to production",
                 ));
             }
             (st, tt, _) if st.is_tier1() || tt.is_tier1() => {
                 let tier1 = if st.is_tier1() { s } else { t };
-                return Err(refuse(
+                return Err(SimError::new(
                     ErrorCode::OperationNotAllowed,
                     format!(
                         "{} is a Tier-1 ({}) environment. Database refresh is supported between \
@@ -952,7 +944,7 @@ impl Tenant {
         Self::check_ready(s)?;
         Self::check_ready(t)?;
         if s.region.name != t.region.name {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "The databases must be in the same Azure region: {} is in {}, {} is in {}",
@@ -961,7 +953,7 @@ impl Tenant {
             ));
         }
         if s.release != t.release {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "The application releases differ: {} runs {}, {} runs {}. Update one so \
@@ -971,7 +963,7 @@ impl Tenant {
             ));
         }
         if s.database.size_mb > t.env_type.max_database_mb() {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{}'s database ({} GB) exceeds what {} can hold ({} GB)",
@@ -1014,13 +1006,13 @@ impl Tenant {
         let e = p.environment(env)?;
         let name = backup_name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.contains(['/', '\\']) {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::InvalidAsset,
                 "The backup name must have 1 to 100 characters and no slashes",
             ));
         }
         if e.env_type != EnvironmentType::Sandbox {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{} is a {} environment; databases can be exported only from sandbox (UAT) \
@@ -1032,7 +1024,7 @@ impl Tenant {
         }
         Self::check_ready(e)?;
         if e.database.size_mb > MAX_EXPORT_MB {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{}'s database is {} GB; exports are limited to 50 GB. Clean up data \
@@ -1103,7 +1095,7 @@ impl Tenant {
                 Via::Api,
                 now,
             ),
-            EnvironmentState::Stopped | EnvironmentState::Deallocated => Err(refuse(
+            EnvironmentState::Stopped | EnvironmentState::Deallocated => Err(SimError::new(
                 ErrorCode::EnvironmentNotReady,
                 format!("{} is already stopped", e.name),
             )),
@@ -1113,7 +1105,7 @@ impl Tenant {
 
     fn check_start_stop(e: &FoEnvironment, verb: &str) -> Result<(), SimError> {
         if e.infrastructure != Infrastructure::CustomerManaged {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{} is {}; only customer-managed environments can be {verb} through the API",
@@ -1139,7 +1131,7 @@ impl Tenant {
         let e = p.environment(env)?;
         let a = Self::live_asset(p, asset, now)?;
         if a.file_type != FileType::PACKAGE {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::AssetNotReady,
                 format!(
                     "Asset '{}' is a {}; only software deployable packages can be deployed",
@@ -1151,7 +1143,7 @@ impl Tenant {
         match a.validation(now) {
             Validation::Valid => {}
             Validation::Process => {
-                return Err(refuse(
+                return Err(SimError::new(
                     ErrorCode::AssetNotReady,
                     format!(
                         "Asset '{}' is still being validated; wait until its status is Valid",
@@ -1160,7 +1152,7 @@ impl Tenant {
                 ));
             }
             Validation::NotCommitted => {
-                return Err(refuse(
+                return Err(SimError::new(
                     ErrorCode::AssetNotReady,
                     format!(
                         "Asset '{}' has not been committed; upload and commit it first",
@@ -1169,14 +1161,14 @@ impl Tenant {
                 ));
             }
             Validation::Invalid(why) => {
-                return Err(refuse(
+                return Err(SimError::new(
                     ErrorCode::AssetNotReady,
                     format!("Asset '{}' failed validation: {why}", a.name),
                 ));
             }
         }
         if e.env_type == EnvironmentType::Production {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{} is a production environment; package deployment to production cannot be \
@@ -1187,7 +1179,7 @@ impl Tenant {
         }
         let update_name = update_name.map(str::trim).filter(|n| !n.is_empty());
         if e.infrastructure == Infrastructure::SelfService && update_name.is_none() {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{} is self-service; name the update with ?updateName=",
@@ -1217,7 +1209,7 @@ impl Tenant {
     ) -> Result<OperationId, SimError> {
         let e = self.lcs_project_for(project, actor)?.environment(env)?;
         if e.infrastructure != Infrastructure::CustomerManaged {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{} is {}; only customer-managed (cloud-hosted) environments can be \
@@ -1252,7 +1244,7 @@ impl Tenant {
         let e = self.lcs_project_for(project, actor)?.environment(env)?;
         Self::check_idle(e)?;
         if e.env_type == EnvironmentType::Production && e.state != EnvironmentState::Failed {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{} is a production environment; LCS does not delete production \
@@ -1264,7 +1256,7 @@ impl Tenant {
         if e.infrastructure == Infrastructure::CustomerManaged
             && e.state == EnvironmentState::Deployed
         {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::EnvironmentNotReady,
                 format!(
                     "{} is running; stop or deallocate it before deleting it",
@@ -1295,13 +1287,13 @@ impl Tenant {
         let e = p.environment(env)?;
         let a = Self::live_asset(p, backup, now)?;
         if a.file_type != FileType::BACKUP || a.validation(now) != Validation::Valid {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::AssetNotReady,
                 format!("Asset '{}' is not a valid database backup", a.name),
             ));
         }
         if e.env_type != EnvironmentType::Sandbox {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{} is a {} environment; backups can be imported into sandbox environments only",
@@ -1348,7 +1340,7 @@ impl Tenant {
             _ => e,
         };
         if e.env_type != EnvironmentType::Sandbox {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "{} is a {} environment; point-in-time restore targets sandbox environments \
@@ -1359,7 +1351,7 @@ impl Tenant {
             ));
         }
         if s.id != e.id && s.env_type != EnvironmentType::Production {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "Point-in-time restore into a sandbox comes from production or from the \
@@ -1379,7 +1371,7 @@ impl Tenant {
             .unwrap_or(Timestamp::MIN)
             .max(s.created);
         if point > now || point < oldest {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
                 format!(
                     "The point in time must be between {oldest} and {now} ({} keeps {} days of \
@@ -1420,7 +1412,7 @@ impl Tenant {
         wanted: &str,
     ) -> Result<(), SimError> {
         let e = self.lcs_project_for(project, actor)?.environment(env)?;
-        Err(refuse(
+        Err(SimError::new(
             ErrorCode::EnvironmentTypeImmutable,
             format!(
                 "{} is a {} environment and LCS cannot change an environment's type (asked for \
@@ -1444,7 +1436,7 @@ impl Tenant {
             .ok()
             .and_then(|id| e.entry(id))
             .ok_or_else(|| {
-                refuse(
+                SimError::new(
                     ErrorCode::ActivityNotFound,
                     format!(
                         "Operation activity '{activity}' was not found for environment {env}. \
@@ -1479,7 +1471,7 @@ impl Tenant {
             .state
             .user_by_id(actor)
             .map_or_else(String::new, |u| u.display_name.clone());
-        let id = AssetId(Uuid::from_u128(self.state.rng.random()));
+        let id = AssetId(random_uuid(&mut self.state.rng));
         let p = self.state.lcs.project_mut(project)?;
         p.assets.retain(|a| {
             a.is_committed() || clock::saturating_add(a.created, PENDING_ASSET_LIFETIME) > now
@@ -1519,7 +1511,7 @@ impl Tenant {
             .blobs
             .get(ASSET_CONTAINER, &a.blob)
             .ok_or_else(|| {
-                refuse(
+                SimError::new(
                     ErrorCode::AssetNotReady,
                     format!(
                         "Nothing has been uploaded for asset {asset}; PUT the file to its \
@@ -1566,7 +1558,7 @@ impl Tenant {
     pub fn live_asset(p: &Project, asset: AssetId, now: Timestamp) -> Result<&Asset, SimError> {
         let a = p.asset(asset)?;
         if !a.is_committed() && clock::saturating_add(a.created, PENDING_ASSET_LIFETIME) <= now {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::AssetNotFound,
                 format!(
                     "Asset {asset} was created at {} and never committed; pending assets expire \
@@ -1580,7 +1572,7 @@ impl Tenant {
 
     fn check_idle(e: &FoEnvironment) -> Result<(), SimError> {
         match e.busy {
-            Some((activity, kind)) => Err(refuse(
+            Some((activity, kind)) => Err(SimError::new(
                 ErrorCode::EnvironmentBusy,
                 format!(
                     "{} is undergoing another operation ({}, activity {activity}); wait for it \
@@ -1602,7 +1594,7 @@ impl Tenant {
     }
 
     fn not_ready(e: &FoEnvironment) -> SimError {
-        refuse(
+        SimError::new(
             ErrorCode::EnvironmentNotReady,
             format!(
                 "{} is {}; this needs a deployed, running environment",
@@ -1619,7 +1611,7 @@ impl Tenant {
         if via == Via::Api
             && e.database_operations_since(since).len() >= DATABASE_OPERATIONS_PER_DAY
         {
-            return Err(refuse(
+            return Err(SimError::new(
                 ErrorCode::DatabaseOperationLimit,
                 format!(
                     "Maximum allowed API operations are {DATABASE_OPERATIONS_PER_DAY} from {}",
