@@ -68,6 +68,19 @@ pub struct Config {
     pub lcs_throttling: bool,
     /// Largest body the blob endpoint accepts per request.
     pub max_upload_bytes: usize,
+    /// How Power Platform operation polls answer while running.
+    pub pp_polling: PollStyle,
+}
+
+/// How a poll of a running Power Platform lifecycle operation answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PollStyle {
+    /// 202 for api-versions before 2020 (the PowerShell module's), 200 otherwise.
+    Auto,
+    /// Always 200 with `Retry-After` until terminal.
+    Ok,
+    /// Always 202 until terminal.
+    Accepted,
 }
 
 impl Default for Config {
@@ -87,6 +100,7 @@ impl Default for Config {
             enforce_token_expiry: false,
             lcs_throttling: true,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            pp_polling: PollStyle::Auto,
         }
     }
 }
@@ -155,7 +169,6 @@ pub struct Cli {
     #[arg(long, env = "LIFECYCLE_SIM_ENFORCE_TOKEN_EXPIRY")]
     pub enforce_token_expiry: bool,
 
-    /// Log format: text or json (one object per line)
     /// LCS API throttles (6 metadata calls per project per minute, start/stop once per 5
     /// minutes...): `on` as documented, `off` for suites that do not want 429s.
     #[arg(long, env = "LIFECYCLE_SIM_LCS_THROTTLING", value_enum, default_value_t = Switch::On)]
@@ -165,6 +178,13 @@ pub struct Cli {
     #[arg(long, env = "LIFECYCLE_SIM_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: usize,
 
+    /// How Power Platform lifecycle-operation polls answer while the operation runs: `ok` (200
+    /// with Retry-After, what current clients expect), `accepted` (202, what the old PowerShell
+    /// module's wait loop expects), `auto` (202 for api-versions before 2020, else 200)
+    #[arg(long, env = "LIFECYCLE_SIM_PP_POLLING", value_enum, default_value_t = PollStyle::Auto)]
+    pub pp_polling: PollStyle,
+
+    /// Log format: text or json (one object per line)
     #[arg(long, env = "LIFECYCLE_SIM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
@@ -191,6 +211,7 @@ impl Cli {
             enforce_token_expiry: self.enforce_token_expiry,
             lcs_throttling: self.lcs_throttling == Switch::On,
             max_upload_bytes: self.max_upload_bytes,
+            pp_polling: self.pp_polling,
         }
     }
 }

@@ -195,6 +195,35 @@ error_codes! {
     /// A requested byte range lies outside the blob.
     InvalidRange => BadRequest,
 
+    // Power Platform (BAP admin API and Power Platform API)
+    /// Another lifecycle operation is running on the environment; retry when it has finished.
+    OperationNotStartable => Conflict,
+    /// The tenant has less than 1 GB of free database capacity (BAP:
+    /// `InsufficientCapacity_StorageDriven`).
+    InsufficientCapacity => Conflict,
+    /// A Dataverse domain name is malformed.
+    InvalidDomainName => BadRequest,
+    /// A Dataverse domain name is taken (or blocked after a recent delete).
+    DomainNameInUse => BadRequest,
+    /// The tenant restricts environment creation to admins and the caller is none.
+    EnvironmentCreationRestricted => Forbidden,
+    /// A template needs a Dynamics 365 licence the tenant does not have.
+    DynamicsEntitlementMissing => BadRequest,
+    /// The environment's type, state or link does not allow this lifecycle operation.
+    LifecycleOperationNotAllowed => BadRequest,
+    /// Copy and restore only write into sandbox environments.
+    TargetEnvironmentMustBeSandbox => BadRequest,
+    /// A location, region, language, currency or SKU is unknown or not allowed here.
+    InvalidEnvironmentRequest => BadRequest,
+    /// `usedBy` was sent for an environment that is not a developer environment.
+    UsedByInvalidInRequest => BadRequest,
+    /// No backup with this id, or no restore point at the requested time.
+    BackupNotFound => NotFound,
+    /// No such application package in the catalogue or environment.
+    PackageNotFound => NotFound,
+    /// The caller may not act on environments at the admin scope.
+    Forbidden => Forbidden,
+
     /// The simulator's configuration is contradictory.
     InvalidConfig => BadRequest,
     /// A bug in the simulator; the message says what happened.

@@ -6,11 +6,13 @@
 //! that attachment. The journal middleware reads it too, to record the error code.
 
 pub mod auth;
+pub mod bap;
 pub mod blob;
 pub mod control;
 pub mod extract;
 pub mod lcs;
 pub mod portal;
+pub mod pp;
 
 use crate::app::AppState;
 use crate::clock::{self, Stopwatch};
@@ -81,6 +83,7 @@ fn surfaces(state: Arc<AppState>) -> Router {
         .merge(auth::router(state.clone()))
         .merge(blob::router(state.clone()))
         .merge(lcs::router(state.clone()))
+        .merge(bap::router(state.clone()))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -9,6 +9,7 @@ pub mod blob;
 pub mod identity;
 pub mod lcs;
 pub mod operations;
+pub mod ppac;
 pub mod tenant;
 
 use crate::error::{ErrorCode, SimError};

@@ -12,6 +12,7 @@ use super::identity::{
 };
 use super::lcs::{Lcs, ProjectSpec};
 use super::operations::Work;
+use super::ppac::Ppac;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{
@@ -234,6 +235,8 @@ pub struct TenantState {
     pub lcs: Lcs,
     /// Blob storage behind the asset library's SAS URLs.
     pub blobs: BlobStore,
+    /// Power Platform environments, operations and settings.
+    pub ppac: Ppac,
     /// Total-duration overrides by operation kind (e.g. `lcs.databaseRefresh`).
     pub durations: BTreeMap<String, DurationOverride>,
 }
@@ -402,6 +405,7 @@ impl Tenant {
             clock_offset: SignedDuration::ZERO,
             lcs: Lcs::default(),
             blobs: BlobStore::default(),
+            ppac: Ppac::default(),
             durations: BTreeMap::new(),
         };
         let users = match &spec.users {
@@ -435,6 +439,7 @@ impl Tenant {
             state.applications.push(app);
         }
         Self::build_projects(&mut state, &spec.projects, created_at)?;
+        Self::build_ppac(&mut state, created_at);
         Ok(state)
     }
 
@@ -545,13 +550,14 @@ impl Tenant {
         kind: &str,
         duration: Option<DurationOverride>,
     ) -> Result<(), SimError> {
-        let known = super::lcs::operation_kinds().any(|k| k == kind);
+        let kinds = || super::lcs::operation_kinds().chain(super::ppac::operation_kinds());
+        let known = kinds().any(|k| k == kind);
         if !known {
             return Err(SimError::new(
                 ErrorCode::InvalidDurationOverride,
                 format!(
                     "'{kind}' is not an operation kind; use one of: {}",
-                    super::lcs::operation_kinds().collect::<Vec<_>>().join(", ")
+                    kinds().collect::<Vec<_>>().join(", ")
                 ),
             ));
         }

@@ -180,6 +180,7 @@ macro_rules! wire_enum {
         }
     };
 }
+pub(crate) use wire_enum;
 
 wire_enum! {
     /// An F&O environment's type, fixed at deployment.

@@ -1,0 +1,1203 @@
+//! The BAP admin API (`api.bap.microsoft.com`, `/providers/Microsoft.BusinessAppPlatform/...`):
+//! environments and their lifecycle as Terraform's power-platform provider, the
+//! Microsoft.PowerApps.Administration.PowerShell module and the pac CLI call it.
+//!
+//! Errors use `{"error":{"code","message"}}`; a DELETE that conflicts with a running operation
+//! gets 409 with an empty body. Mutations answer 202 with absolute `Location` and
+//! `Operation-Location` headers pointing at `lifecycleOperations/{id}` on the simulator's own base
+//! URL; a poll answers 200 with `Retry-After` while running (202 in the PowerShell style, see
+//! `--pp-polling`) and 200 without it once terminal; 404 once the environment is gone.
+
+use super::auth::Caller;
+use super::extract::BaseUrl;
+use super::pp::{self, PpJson, PpQuery, env_id, open, retry_after, running, running_status, ts};
+use super::{Envelope, envelope, set_retry_after, status_of};
+use crate::app::AppState;
+use crate::error::{ErrorCode, SimError};
+use crate::ops::{Operation, OperationId, RunState};
+use crate::world::operations::Work;
+use crate::world::ppac::{
+    self, Actor, Backup, CURRENCIES, CopyRequest, EnvironmentPatch, LANGUAGES, LOCATIONS,
+    LifecycleOp, NewDataverse, NewEnvironment, PpEnvironment, RestoreRequest, Sku, TEMPLATES,
+    enforcement,
+};
+use crate::world::tenant::Tenant;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, delete, get, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Path prefix of every BAP route.
+pub const PREFIX: &str = "/providers/Microsoft.BusinessAppPlatform";
+
+/// The BAP routes, with the BAP envelope.
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    let p = |path: &str| format!("{PREFIX}{path}");
+    Router::new()
+        .route(&p("/scopes/admin/environments"), get(list))
+        .route(&p("/environments"), get(list).post(create))
+        .route(
+            &p("/scopes/admin/environments/{env}"),
+            get(get_one).patch(update).delete(remove),
+        )
+        .route(
+            &p("/environments/{env}"),
+            get(get_one).patch(update).delete(remove),
+        )
+        .route(
+            &p("/scopes/admin/environments/{env}/validateDelete"),
+            post(validate_delete),
+        )
+        .route(
+            &p("/environments/{env}/validateDelete"),
+            post(validate_delete),
+        )
+        .route(
+            &p("/scopes/admin/environments/{env}/modifySku"),
+            post(modify_sku),
+        )
+        .route(&p("/environments/{env}/modifySku"), post(modify_sku))
+        .route(&p("/validateEnvironmentDetails"), post(validate_details))
+        .route(
+            &p("/environments/{env}/provisionInstance"),
+            post(provision_instance),
+        )
+        .route(&p("/environments/{env}/copyTo"), post(copy_to))
+        .route(&p("/environments/{env}/backups"), get(backups).post(backup))
+        .route(
+            &p("/environments/{env}/backups/{backup}"),
+            delete(delete_backup),
+        )
+        .route(&p("/environments/{env}/restoreTo"), post(restore_to))
+        .route(&p("/environments/{env}/reset"), post(reset))
+        .route(&p("/lifecycleOperations"), get(operations))
+        .route(&p("/lifecycleOperations/{op}"), get(operation))
+        .route(&p("/scopes/admin/deletedEnvironments"), get(deleted))
+        .route(
+            &p("/scopes/admin/deletedEnvironments/{env}/recover"),
+            post(recover),
+        )
+        .route(&p("/tenant"), get(tenant))
+        .route(&p("/listTenantSettings"), post(settings))
+        .route(
+            &p("/scopes/admin/updateTenantSettings"),
+            post(update_settings),
+        )
+        .route(&p("/locations"), get(locations))
+        .route(
+            &p("/locations/{loc}/environmentCurrencies"),
+            get(currencies),
+        )
+        .route(&p("/locations/{loc}/environmentLanguages"), get(languages))
+        .route(&p("/locations/{loc}/templates"), get(templates))
+        .route(&p("/{*rest}"), any(no_route))
+        .layer(middleware::from_fn_with_state(state, envelope::<Bap>))
+}
+
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> SimError {
+    SimError::new(
+        ErrorCode::RouteNotFound,
+        format!(
+            "No route for {method} {}. The README lists the BAP routes the simulator serves.",
+            uri.path()
+        ),
+    )
+}
+
+/// The BAP error envelope.
+pub struct Bap;
+
+/// The wire code of an error on the Power Platform surfaces.
+pub fn wire_code(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::InsufficientCapacity => "InsufficientCapacity_StorageDriven",
+        ErrorCode::InvalidJson | ErrorCode::InvalidBody | ErrorCode::InvalidQuery => {
+            "InvalidRequestContent"
+        }
+        ErrorCode::OperationNotFound => "LifecycleOperationNotFound",
+        ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired => {
+            "InvalidAuthenticationToken"
+        }
+        other => other.as_str(),
+    }
+}
+
+impl Envelope for Bap {
+    fn render(_: &AppState, error: &SimError, _: Option<Uuid>) -> Response {
+        let body = json!({"error": {"code": wire_code(error.code), "message": error.message}});
+        let mut response = (status_of(error.code), Json(body)).into_response();
+        set_retry_after(&mut response, error);
+        response
+    }
+}
+
+// ---- rendering ----
+
+fn actor_json(a: &Actor, tenant: &Tenant) -> Value {
+    let mut v = json!({
+        "id": a.id.0,
+        "displayName": a.display_name,
+        "type": a.kind(),
+        "tenantId": tenant.id().0,
+    });
+    if let Some(upn) = &a.upn {
+        v["email"] = json!(upn);
+        v["userPrincipalName"] = json!(upn);
+    }
+    v
+}
+
+fn env_path(id: &str) -> String {
+    format!("{PREFIX}/scopes/admin/environments/{id}")
+}
+
+/// An environment as BAP shows it (reference §4.1); capacity, addons and permissions only when
+/// `$expand`ed.
+pub fn environment(t: &Tenant, e: &PpEnvironment, q: &PpQuery, now: Timestamp) -> Value {
+    let geo = e.location.as_str();
+    let mut props = json!({
+        "tenantId": t.id().0,
+        "azureRegion": e.azure_region,
+        "displayName": e.display_name,
+        "description": e.description,
+        "createdTime": ts(e.created_at),
+        "createdBy": actor_json(&e.created_by, t),
+        "lastModifiedTime": ts(e.modified_at),
+        "lastModifiedBy": actor_json(&e.modified_by, t),
+        "provisioningState": e.provisioning.as_str(),
+        "creationType": if e.is_default() { "DefaultTenant" } else { "User" },
+        "environmentSku": e.sku.as_str(),
+        "isDefault": e.is_default(),
+        "billingPolicy": null,
+        "clientUris": {
+            "admin": format!("https://admin.powerplatform.microsoft.com/environments/environment/{}/hub", e.id),
+            "maker": format!("https://make.powerapps.com/environments/{}/home", e.id),
+        },
+        "runtimeEndpoints": {
+            "microsoft.BusinessAppPlatform": format!("https://{geo}.api.bap.microsoft.com"),
+            "microsoft.CommonDataModel": format!("https://{geo}.api.cds.microsoft.com"),
+            "microsoft.PowerApps": format!("https://{geo}.api.powerapps.com"),
+            "microsoft.Flow": format!("https://{geo}.api.flow.microsoft.com"),
+        },
+        "databaseType": if e.dataverse.is_some() { "CommonDataService" } else { "None" },
+        "trialScenarioType": "None",
+        "notificationMetadata": {"state": "NotSpecified", "branding": "NotSpecific"},
+        "retentionPeriod": format!("P{}D", e.retention_days()),
+        "lifecycleAuthority": "Environment",
+        "states": {
+            "management": {"id": if e.busy.is_some() { "Running" } else if e.dataverse.is_some() { "Ready" } else { "NotSpecified" }},
+            "runtime": {
+                "runtimeReasonCode": if e.admin_mode { "AdminMode" } else { "NotSpecified" },
+                "requestedBy": {"displayName": "SYSTEM", "type": "NotSpecified"},
+                "id": if e.admin_mode { "AdminMode" } else { "Enabled" },
+            },
+        },
+        "updateCadence": {"id": e.cadence},
+        "retentionDetails": {
+            "retentionPeriod": format!("P{}D", e.retention_days()),
+            "backupsAvailableFromDateTime": ts(
+                crate::clock::saturating_add(now, jiff::SignedDuration::from_hours(-24 * e.retention_days()))
+                    .max(e.dataverse.as_ref().map_or(e.created_at, |d| d.created_at)),
+            ),
+        },
+        "protectionStatus": {"keyManagedBy": "Microsoft"},
+        "cluster": {"category": "Prod", "environment": "Prod"},
+        "connectedGroups": [],
+        "lifecycleOperationsEnforcement": enforcement_json(e),
+        "governanceConfiguration": {"protectionLevel": if e.managed { "Standard" } else { "Basic" }},
+    });
+    if let (Some(d), Some(url)) = (&e.dataverse, e.instance_url()) {
+        let host = url.trim_end_matches('/').replacen(".crm", ".api.crm", 1);
+        props["linkedEnvironmentMetadata"] = json!({
+            "type": "Dynamics365Instance",
+            "resourceId": d.org_id,
+            "friendlyName": e.display_name,
+            "uniqueName": d.unique_name,
+            "domainName": d.domain,
+            "version": d.version,
+            "instanceUrl": url,
+            "instanceApiUrl": host,
+            "baseLanguage": d.base_language,
+            "instanceState": if e.provisioning == ppac::ProvisioningState::Creating { "NotSpecified" } else { "Ready" },
+            "createdTime": ts(d.created_at),
+            "backgroundOperationsState": if d.background_operations { "Enabled" } else { "Disabled" },
+            "scaleGroup": format!("{}CRMLIVESG1", geo.get(..3).unwrap_or("NAM").to_ascii_uppercase()),
+            "platformSku": "Standard",
+            "schemaType": if d.templates.is_empty() { "Standard" } else { "Full" },
+            "securityGroupId": d.security_group,
+            "template": d.templates,
+        });
+    }
+    if let Some(l) = &e.linked_app {
+        props["linkedAppMetadata"] = json!({"type": l.kind.as_str(), "id": l.id, "url": l.url});
+    }
+    if let Some(at) = e.deleted_at {
+        props["deletedTime"] = json!(ts(at));
+    }
+    if q.expands("capacity") {
+        let (db, file, log) = e
+            .dataverse
+            .as_ref()
+            .map_or((0.0, 0.0, 0.0), |d| (d.database_mb, d.file_mb, d.log_mb));
+        props["capacity"] = json!([
+            {"capacityType": "Database", "actualConsumption": db, "ratedConsumption": db, "capacityUnit": "MB", "updatedOn": ts(now)},
+            {"capacityType": "File", "actualConsumption": file, "ratedConsumption": file, "capacityUnit": "MB", "updatedOn": ts(now)},
+            {"capacityType": "Log", "actualConsumption": log, "ratedConsumption": log, "capacityUnit": "MB", "updatedOn": ts(now)},
+        ]);
+    }
+    if q.expands("addons") {
+        props["addons"] = json!([]);
+    }
+    let mut v = json!({
+        "id": env_path(e.id.as_str()),
+        "type": "Microsoft.BusinessAppPlatform/scopes/environments",
+        "location": e.location,
+        "name": e.id.as_str(),
+        "properties": props,
+    });
+    if q.expands("permissions") {
+        v["properties"]["permissions"] = json!({
+            "CreatePowerApp": {"displayName": "Create PowerApps"},
+            "ReadEnvironment": {"displayName": "Read Environment"},
+            "AdminReadEnvironment": {"displayName": "Admin Read Environment"},
+            "UpdateEnvironment": {"displayName": "Update Environment"},
+            "DeleteEnvironment": {"displayName": "Delete Environment"},
+        });
+    }
+    v
+}
+
+/// `lifecycleOperationsEnforcement`, from the same rules that refuse requests.
+pub fn enforcement_json(e: &PpEnvironment) -> Value {
+    let (mut allowed, mut disallowed) = (Vec::new(), Vec::new());
+    for (op, refusal) in enforcement(e) {
+        match refusal {
+            None => allowed.push(json!({"type": {"id": op.as_str()}})),
+            Some(r) => disallowed.push(json!({
+                "type": {"id": op.as_str()},
+                "reason": {"message": r.message, "type": r.reason.as_str()},
+            })),
+        }
+    }
+    json!({"allowedOperations": allowed, "disallowedOperations": disallowed})
+}
+
+fn stage_state(s: RunState) -> &'static str {
+    match s {
+        RunState::Pending => "NotStarted",
+        RunState::Running => "Running",
+        RunState::Succeeded => "Succeeded",
+        RunState::Failed => "Failed",
+    }
+}
+
+fn lifecycle_json(t: &Tenant, lo: &LifecycleOp, op: &Operation<Work>, now: Timestamp) -> Value {
+    let progress = op.progress(now);
+    let env_link = if lo.op_type == ppac::OpType::Create && op.state() == RunState::Failed {
+        String::new()
+    } else {
+        format!("{PREFIX}/environments/{}", lo.env)
+    };
+    let stages: Vec<Value> = progress
+        .stages
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.name, "name": s.name,
+                "state": {"id": stage_state(s.state)},
+                "firstActionDateTime": s.started_at.map(ts),
+                "lastActionDateTime": if s.state == RunState::Running { s.started_at.map(ts) } else { s.ends_at.map(ts) },
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "id": lo.id.0,
+        "links": {
+            "self": {"path": format!("{PREFIX}/lifecycleOperations/{}", lo.id.0)},
+            "environment": {"path": env_link},
+        },
+        "type": {"id": lo.op_type.as_str()},
+        "typeDisplayName": lo.op_type.display_name(),
+        "state": {"id": stage_state(op.state())},
+        "createdDateTime": ts(op.started_at()),
+        "lastActionDateTime": ts(op.finished_at().unwrap_or(now)),
+        "requestedBy": actor_json(&lo.requested_by, t),
+        "stages": stages,
+    });
+    if let Some(e) = op.error() {
+        v["error"] = json!({"code": e.code, "message": e.message});
+    }
+    v
+}
+
+fn location_url(base: &BaseUrl, op: OperationId, q: &PpQuery) -> String {
+    let version = q.api_version();
+    if version.is_empty() {
+        format!("{}{PREFIX}/lifecycleOperations/{}", base.0, op.0)
+    } else {
+        format!(
+            "{}{PREFIX}/lifecycleOperations/{}?api-version={version}",
+            base.0, op.0
+        )
+    }
+}
+
+/// 202 with `Location`, `Operation-Location` and `Retry-After`.
+fn accepted(
+    state: &AppState,
+    t: &Tenant,
+    base: &BaseUrl,
+    q: &PpQuery,
+    op: OperationId,
+    now: Timestamp,
+    body: Option<Value>,
+) -> Response {
+    let url = location_url(base, op, q);
+    let mut response = match body {
+        Some(b) => (StatusCode::ACCEPTED, Json(b)).into_response(),
+        None => StatusCode::ACCEPTED.into_response(),
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        h.insert(header::LOCATION, v.clone());
+        h.insert("operation-location", v);
+    }
+    let secs = t.operation(op).map_or(5, |o| retry_after(state, o, now));
+    h.insert(header::RETRY_AFTER, secs.into());
+    response
+}
+
+// ---- bodies ----
+
+#[derive(Debug, Deserialize, Default)]
+struct IdObj {
+    id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Currency {
+    code: Option<String>,
+    #[allow(dead_code)]
+    name: Option<Value>,
+    #[allow(dead_code)]
+    symbol: Option<Value>,
+    #[allow(dead_code)]
+    precision: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LinkedMeta {
+    baselanguage: Option<Value>,
+    domainname: Option<String>,
+    currency: Option<Currency>,
+    securitygroupid: Option<String>,
+    templates: Option<Vec<String>>,
+    #[allow(dead_code)]
+    templatemetadata: Option<Value>,
+    #[allow(dead_code)]
+    backgroundoperationsstate: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CreateProps {
+    displayname: Option<String>,
+    description: Option<String>,
+    environmentsku: Option<String>,
+    azureregion: Option<String>,
+    databasetype: Option<String>,
+    billingpolicy: Option<Value>,
+    updatecadence: Option<IdObj>,
+    cluster: Option<Value>,
+    parentenvironmentgroup: Option<Value>,
+    usedby: Option<Value>,
+    bingchatenabled: Option<Value>,
+    copilotpolicies: Option<Value>,
+    governanceconfiguration: Option<Value>,
+    linkedenvironmentmetadata: Option<LinkedMeta>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    location: Option<String>,
+    #[serde(default)]
+    properties: CreateProps,
+}
+
+fn language(v: &Option<Value>) -> Result<Option<u32>, SimError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad_language(s)),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| bad_language(&n.to_string())),
+        Some(other) => Err(bad_language(&other.to_string())),
+    }
+}
+
+fn bad_language(v: &str) -> SimError {
+    SimError::new(
+        ErrorCode::InvalidBody,
+        format!("The request content was invalid: baseLanguage must be a language id such as 1033, not {v}."),
+    )
+    .at("baseLanguage")
+}
+
+fn sku(text: Option<&str>, field: &str) -> Result<Option<Sku>, SimError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => Sku::from_name(t).map(Some).ok_or_else(|| {
+            SimError::new(
+                ErrorCode::InvalidEnvironmentRequest,
+                format!(
+                    "'{t}' is not an environment type; use one of: {}",
+                    Sku::names()
+                ),
+            )
+            .at(field)
+        }),
+    }
+}
+
+fn new_dataverse(m: &LinkedMeta) -> Result<NewDataverse, SimError> {
+    Ok(NewDataverse {
+        domain: m.domainname.clone(),
+        language: language(&m.baselanguage)?,
+        currency: m
+            .currency
+            .as_ref()
+            .and_then(|c| c.code.clone())
+            .filter(|c| !c.is_empty()),
+        templates: m.templates.clone().unwrap_or_default(),
+        security_group: pp::guid_field(m.securitygroupid.as_deref(), "securityGroupId")?,
+    })
+}
+
+// ---- handlers ----
+
+type Answer = Result<Response, SimError>;
+
+async fn list(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
+    let (actor, t, now) = open(&state, &caller)?;
+    let value: Vec<Value> = t
+        .ppac_environments(&actor)
+        .map(|e| environment(&t, e, &q, now))
+        .collect();
+    Ok(Json(json!({ "value": value })).into_response())
+}
+
+async fn get_one(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    q: PpQuery,
+) -> Answer {
+    let id = env_id(&env)?;
+    let (actor, t, now) = open(&state, &caller)?;
+    let e = t.ppac_environment(&actor, &id)?;
+    Ok(Json(environment(&t, e, &q, now)).into_response())
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    PpJson(body): PpJson<CreateBody>,
+) -> Answer {
+    let p = &body.properties;
+    let wants_dataverse = p.linkedenvironmentmetadata.is_some()
+        || p.databasetype
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case("CommonDataService"));
+    let spec = NewEnvironment {
+        display_name: p.displayname.clone().unwrap_or_default(),
+        description: p.description.clone().unwrap_or_default(),
+        sku: sku(p.environmentsku.as_deref(), "properties.environmentSku")?,
+        location: body.location.clone().unwrap_or_default(),
+        azure_region: p.azureregion.clone(),
+        cadence: p.updatecadence.as_ref().and_then(|c| c.id.clone()),
+        used_by: p.usedby.as_ref().is_some_and(|u| !u.is_null()),
+        managed: p
+            .governanceconfiguration
+            .as_ref()
+            .and_then(|g| g.get("protectionlevel"))
+            .and_then(Value::as_str)
+            .is_some_and(|l| l.eq_ignore_ascii_case("Standard")),
+        dataverse: if wants_dataverse {
+            Some(new_dataverse(
+                p.linkedenvironmentmetadata
+                    .as_ref()
+                    .unwrap_or(&LinkedMeta::default()),
+            )?)
+        } else {
+            None
+        },
+    };
+    let (actor, mut t, now) = open(&state, &caller)?;
+    let (id, op) = t.ppac_create(&actor, spec, now)?;
+    let body = t
+        .ppac_environment(&actor, &id)
+        .map(|e| environment(&t, e, &q, now))
+        .ok();
+    Ok(accepted(&state, &t, &base, &q, op, now, body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ValidateDetails {
+    domainname: Option<String>,
+    environmentlocation: Option<String>,
+    environmentname: Option<String>,
+}
+
+async fn validate_details(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PpJson(body): PpJson<ValidateDetails>,
+) -> Answer {
+    let (_, t, now) = open(&state, &caller)?;
+    let except = body.environmentname.as_deref().map(env_id).transpose()?;
+    t.ppac_check_domain(
+        body.domainname.as_deref().unwrap_or(""),
+        except.as_ref(),
+        now,
+    )?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn provision_instance(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    PpJson(body): PpJson<LinkedMeta>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let spec = new_dataverse(&body)?;
+    let (actor, mut t, now) = open(&state, &caller)?;
+    let op = t.ppac_provision_instance(&actor, &id, spec, now)?;
+    let body = t
+        .ppac_environment(&actor, &id)
+        .map(|e| environment(&t, e, &q, now))
+        .ok();
+    Ok(accepted(&state, &t, &base, &q, op, now, body))
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RuntimeState {
+    id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct States {
+    runtime: Option<RuntimeState>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct PatchMeta {
+    backgroundoperationsstate: Option<String>,
+    domainname: Option<String>,
+}
+
+/// PATCH takes the whole environment object back (Terraform sends its full DTO), so members it
+/// does not change are accepted and ignored.
+#[derive(Debug, Deserialize, Default)]
+struct PatchProps {
+    displayname: Option<String>,
+    description: Option<String>,
+    states: Option<States>,
+    linkedenvironmentmetadata: Option<PatchMeta>,
+    updatecadence: Option<IdObj>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct PatchBody {
+    #[serde(default)]
+    properties: PatchProps,
+}
+
+fn enabled(text: &str, field: &str, on: &str, off: &str) -> Result<bool, SimError> {
+    if text.eq_ignore_ascii_case(on) {
+        Ok(true)
+    } else if text.eq_ignore_ascii_case(off) {
+        Ok(false)
+    } else {
+        Err(SimError::new(
+            ErrorCode::InvalidBody,
+            format!(
+                "The request content was invalid: {field} must be {on} or {off}, not '{text}'."
+            ),
+        )
+        .at(field))
+    }
+}
+
+async fn update(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    PpJson(body): PpJson<PatchBody>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let p = body.properties;
+    let meta = p.linkedenvironmentmetadata.unwrap_or_default();
+    let patch = EnvironmentPatch {
+        display_name: p.displayname,
+        description: p.description,
+        admin_mode: p
+            .states
+            .and_then(|s| s.runtime)
+            .and_then(|r| r.id)
+            .map(|id| enabled(&id, "properties.states.runtime.id", "AdminMode", "Enabled"))
+            .transpose()?,
+        background_operations: meta
+            .backgroundoperationsstate
+            .map(|s| {
+                enabled(
+                    &s,
+                    "properties.linkedEnvironmentMetadata.backgroundOperationsState",
+                    "Enabled",
+                    "Disabled",
+                )
+            })
+            .transpose()?,
+        domain: meta.domainname,
+        cadence: p.updatecadence.and_then(|c| c.id),
+    };
+    let (actor, mut t, now) = open(&state, &caller)?;
+    match t.ppac_update(&actor, &id, patch, now)? {
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(op) => Ok(accepted(&state, &t, &base, &q, op, now, None)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SkuBody {
+    environmentsku: Option<String>,
+}
+
+async fn modify_sku(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    PpJson(body): PpJson<SkuBody>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let Some(target) = sku(body.environmentsku.as_deref(), "environmentSku")? else {
+        return Err(SimError::new(
+            ErrorCode::InvalidEnvironmentRequest,
+            "environmentSku is required: Production or Sandbox.",
+        )
+        .at("environmentSku"));
+    };
+    let (actor, mut t, now) = open(&state, &caller)?;
+    let op = t.ppac_modify_sku(&actor, &id, target, now)?;
+    Ok(accepted(&state, &t, &base, &q, op, now, None))
+}
+
+async fn validate_delete(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    axum::extract::Path(env): axum::extract::Path<String>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let (actor, t, _) = open(&state, &caller)?;
+    let check = t.ppac_validate_delete(&actor, &id)?;
+    let mut v = json!({
+        "canInitiateDelete": check.can_delete,
+        "resourcesToBeDeleted": check.resources.iter().map(|(k, n)| json!({"type": k, "name": n})).collect::<Vec<_>>(),
+    });
+    if let Some(r) = check.refusal {
+        v["errors"] = json!([{"code": wire_code(r.code), "message": r.message, "reasonType": r.reason.as_str()}]);
+    }
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[allow(dead_code)]
+struct DeleteBody {
+    code: Option<Value>,
+    message: Option<Value>,
+}
+
+async fn remove(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    PpJson(_body): PpJson<DeleteBody>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let (actor, mut t, now) = open(&state, &caller)?;
+    match t.ppac_delete(&actor, &id, now) {
+        Ok(op) => Ok(accepted(&state, &t, &base, &q, op, now, None)),
+        // The real service answers a conflicting DELETE with 409 and no body at all.
+        Err(e) if e.code == ErrorCode::OperationNotStartable => {
+            Ok(StatusCode::CONFLICT.into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CopyBody {
+    sourceenvironmentid: Option<String>,
+    targetenvironmentname: Option<String>,
+    targetsecuritygroupid: Option<String>,
+    copytype: Option<String>,
+    #[allow(dead_code)]
+    skipauditdata: Option<Value>,
+    #[allow(dead_code)]
+    executeadvancedcopyforfinanceandoperations: Option<Value>,
+}
+
+/// `FullCopy`/`MinimalCopy` (BAP), `Full`/`Minimal` (Power Platform API), `TransactionLess`.
+pub fn copy_kind(text: Option<&str>) -> Result<bool, SimError> {
+    match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("fullcopy") | Some("full") | Some("transactionless") => Ok(true),
+        Some("minimalcopy") | Some("minimal") => Ok(false),
+        Some(other) => Err(SimError::new(
+            ErrorCode::InvalidBody,
+            format!("The request content was invalid: copyType must be FullCopy or MinimalCopy, not '{other}'."),
+        )
+        .at("copyType")),
+    }
+}
+
+fn required(text: Option<String>, field: &str) -> Result<String, SimError> {
+    text.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::InvalidBody,
+            format!("The request content was invalid: '{field}' is required."),
+        )
+        .at(field)
+    })
+}
+
+async fn copy_to(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    PpJson(body): PpJson<CopyBody>,
+) -> Answer {
+    let target = env_id(&env)?;
+    let req = CopyRequest {
+        source: env_id(&required(body.sourceenvironmentid, "SourceEnvironmentId")?)?,
+        full: copy_kind(body.copytype.as_deref())?,
+        name: body.targetenvironmentname.filter(|n| !n.trim().is_empty()),
+        security_group: pp::guid_field(
+            body.targetsecuritygroupid.as_deref(),
+            "TargetSecurityGroupId",
+        )?,
+    };
+    let (actor, mut t, now) = open(&state, &caller)?;
+    let op = t.ppac_copy(&actor, &target, req, now)?;
+    Ok(accepted(&state, &t, &base, &q, op, now, None))
+}
+
+/// A backup as BAP lists it.
+pub fn backup_json(t: &Tenant, b: &Backup) -> Value {
+    json!({
+        "id": b.id,
+        "label": b.label,
+        "notes": b.notes,
+        "backupPointDateTime": ts(b.point),
+        "backupExpiryDateTime": ts(b.expires),
+        "createdBy": actor_json(&b.created_by, t),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupBody {
+    label: Option<String>,
+    notes: Option<String>,
+}
+
+async fn backup(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    PpJson(body): PpJson<BackupBody>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let (actor, mut t, now) = open(&state, &caller)?;
+    let b = t.ppac_backup(&actor, &id, body.label, body.notes, now)?;
+    Ok(Json(backup_json(&t, &b)).into_response())
+}
+
+async fn backups(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    axum::extract::Path(env): axum::extract::Path<String>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let (actor, t, now) = open(&state, &caller)?;
+    let list: Vec<Value> = t
+        .ppac_backups(&actor, &id, now)?
+        .into_iter()
+        .map(|b| backup_json(&t, b))
+        .collect();
+    Ok(Json(json!({ "value": list })).into_response())
+}
+
+async fn delete_backup(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    axum::extract::Path((env, backup)): axum::extract::Path<(String, String)>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let backup = Uuid::try_parse(&backup).map_err(|_| {
+        SimError::new(
+            ErrorCode::BackupNotFound,
+            format!("'{backup}' is not a backup id; list them with GET …/backups"),
+        )
+    })?;
+    let (actor, mut t, _) = open(&state, &caller)?;
+    t.ppac_delete_backup(&actor, &id, backup)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreBody {
+    sourceenvironmentid: Option<String>,
+    targetenvironmentname: Option<String>,
+    targetsecuritygroupid: Option<String>,
+    restorepointdatetime: Option<String>,
+    backupid: Option<String>,
+    #[allow(dead_code)]
+    skipauditdata: Option<Value>,
+}
+
+async fn restore_to(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    PpJson(body): PpJson<RestoreBody>,
+) -> Answer {
+    let target = env_id(&env)?;
+    let req = RestoreRequest {
+        source: env_id(&required(body.sourceenvironmentid, "SourceEnvironmentId")?)?,
+        point: body
+            .restorepointdatetime
+            .as_deref()
+            .filter(|p| !p.trim().is_empty() && !p.eq_ignore_ascii_case("latest"))
+            .map(|p| pp::time_field(p, "RestorePointDateTime"))
+            .transpose()?,
+        backup: pp::guid_field(body.backupid.as_deref(), "BackupId")?,
+        name: body.targetenvironmentname.filter(|n| !n.trim().is_empty()),
+        security_group: pp::guid_field(
+            body.targetsecuritygroupid.as_deref(),
+            "TargetSecurityGroupId",
+        )?,
+    };
+    let (actor, mut t, now) = open(&state, &caller)?;
+    let op = t.ppac_restore(&actor, &target, req, now)?;
+    Ok(accepted(&state, &t, &base, &q, op, now, None))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    friendlyname: Option<String>,
+    domainname: Option<String>,
+    #[allow(dead_code)]
+    purpose: Option<Value>,
+    baselanguagecode: Option<Value>,
+    currency: Option<Currency>,
+    securitygroupid: Option<String>,
+    templates: Option<Vec<String>>,
+}
+
+async fn reset(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    axum::extract::Path(env): axum::extract::Path<String>,
+    PpJson(body): PpJson<ResetBody>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let spec = NewDataverse {
+        domain: body.domainname,
+        language: language(&body.baselanguagecode)?,
+        currency: body.currency.and_then(|c| c.code).filter(|c| !c.is_empty()),
+        templates: body.templates.unwrap_or_default(),
+        security_group: pp::guid_field(body.securitygroupid.as_deref(), "SecurityGroupId")?,
+    };
+    let (actor, mut t, now) = open(&state, &caller)?;
+    let op = t.ppac_reset(
+        &actor,
+        &id,
+        body.friendlyname.filter(|n| !n.trim().is_empty()),
+        spec,
+        now,
+    )?;
+    Ok(accepted(&state, &t, &base, &q, op, now, None))
+}
+
+async fn operation(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    q: PpQuery,
+    axum::extract::Path(op): axum::extract::Path<String>,
+) -> Answer {
+    let id = OperationId::parse(&op).map_err(|_| {
+        SimError::new(
+            ErrorCode::OperationNotFound,
+            format!("The lifecycle operation '{op}' could not be found."),
+        )
+    })?;
+    let (actor, t, now) = open(&state, &caller)?;
+    let (lo, o) = t.ppac_operation(&actor, id)?;
+    let mut body = lifecycle_json(&t, lo, o, now);
+    if lo.op_type == ppac::OpType::Provision
+        && let Ok(e) = t.ppac_environment(&actor, &lo.env)
+    {
+        // Terraform polls provisionInstance's Location expecting the environment itself.
+        let env = environment(&t, e, &q, now);
+        body["name"] = env["name"].clone();
+        body["properties"] = env["properties"].clone();
+    }
+    if running(o) {
+        let mut response = (running_status(&state, q.api_version()), Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after(&state, o, now).into());
+        Ok(response)
+    } else {
+        Ok(Json(body).into_response())
+    }
+}
+
+async fn operations(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
+    let (actor, t, now) = open(&state, &caller)?;
+    let filter = q
+        .get("$filter")
+        .and_then(|f| f.split('\'').nth(1))
+        .map(env_id)
+        .transpose()?;
+    let list: Vec<Value> = match filter {
+        Some(env) => t
+            .ppac_operations_of(&actor, &env)?
+            .into_iter()
+            .map(|(lo, o)| lifecycle_json(&t, lo, o, now))
+            .collect(),
+        None => t
+            .ppac_environments(&actor)
+            .flat_map(|e| t.ppac_operations_of(&actor, &e.id).unwrap_or_default())
+            .map(|(lo, o)| lifecycle_json(&t, lo, o, now))
+            .collect(),
+    };
+    Ok(Json(json!({ "value": list })).into_response())
+}
+
+async fn deleted(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
+    let (actor, t, now) = open(&state, &caller)?;
+    let value: Vec<Value> = t
+        .ppac_deleted(&actor, now)
+        .map(|e| environment(&t, e, &q, now))
+        .collect();
+    Ok(Json(json!({ "value": value })).into_response())
+}
+
+async fn recover(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+    axum::extract::Path(env): axum::extract::Path<String>,
+) -> Answer {
+    let id = env_id(&env)?;
+    let (actor, mut t, now) = open(&state, &caller)?;
+    let op = t.ppac_recover(&actor, &id, now)?;
+    Ok(accepted(&state, &t, &base, &q, op, now, None))
+}
+
+async fn tenant(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
+    let (_, t, _) = open(&state, &caller)?;
+    Ok(Json(json!({
+        "tenantId": t.id().0,
+        "state": "Enabled",
+        "location": "unitedstates",
+        "aadCountryGeo": "unitedstates",
+        "dataStorageGeo": "unitedstates",
+        "defaultEnvironmentGeo": "unitedstates",
+        "aadDataBoundary": "none",
+        "fedRAMPHighCertificationRequired": false,
+    }))
+    .into_response())
+}
+
+async fn settings(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
+    let (_, t, _) = open(&state, &caller)?;
+    Ok(Json(t.ppac_settings()).into_response())
+}
+
+async fn update_settings(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Answer {
+    let patch: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            SimError::new(
+                ErrorCode::InvalidJson,
+                format!("The request content was invalid and could not be deserialized: '{e}'."),
+            )
+        })?
+    };
+    let (actor, mut t, _) = open(&state, &caller)?;
+    if !actor.admin {
+        return Err(SimError::new(
+            ErrorCode::Forbidden,
+            "Only Global admins, Dynamics 365 admins and Power Platform admins can change tenant settings.",
+        ));
+    }
+    Ok(Json(t.ppac_update_settings(&patch)?).into_response())
+}
+
+fn location_of(name: &str) -> Result<&'static ppac::Location, SimError> {
+    ppac::location(name).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::InvalidEnvironmentRequest,
+            format!(
+                "The location '{name}' is not available; use one of: {}",
+                LOCATIONS
+                    .iter()
+                    .map(|l| l.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
+}
+
+async fn locations(_: Caller) -> Answer {
+    let value: Vec<Value> = LOCATIONS
+        .iter()
+        .map(|l| {
+            json!({
+                "id": format!("{PREFIX}/locations/{}", l.name),
+                "type": "Microsoft.BusinessAppPlatform/locations",
+                "name": l.name,
+                "properties": {
+                    "displayName": l.display_name, "code": l.code,
+                    "isDefault": l.name == "unitedstates", "isDisabled": false,
+                    "canProvisionDatabase": true, "canProvisionCustomerEngagementDatabase": true,
+                    "azureRegions": l.regions,
+                },
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "value": value })).into_response())
+}
+
+async fn currencies(_: Caller, axum::extract::Path(loc): axum::extract::Path<String>) -> Answer {
+    let l = location_of(&loc)?;
+    let value: Vec<Value> = CURRENCIES
+        .iter()
+        .map(|(code, symbol, _)| {
+            json!({
+                "name": code,
+                "id": format!("{PREFIX}/locations/{}/environmentCurrencies/{code}", l.name),
+                "type": "Microsoft.BusinessAppPlatform/locations/environmentCurrencies",
+                "properties": {"code": code, "symbol": symbol, "isTenantDefault": *code == "USD"},
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "value": value })).into_response())
+}
+
+async fn languages(_: Caller, axum::extract::Path(loc): axum::extract::Path<String>) -> Answer {
+    let l = location_of(&loc)?;
+    let value: Vec<Value> = LANGUAGES
+        .iter()
+        .map(|(lcid, name)| {
+            json!({
+                "name": lcid.to_string(),
+                "id": format!("{PREFIX}/locations/{}/environmentLanguages/{lcid}", l.name),
+                "type": "Microsoft.BusinessAppPlatform/locations/environmentLanguages",
+                "properties": {"localeId": lcid, "localizedName": name, "displayName": name, "isTenantDefault": *lcid == 1033},
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "value": value })).into_response())
+}
+
+async fn templates(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    axum::extract::Path(loc): axum::extract::Path<String>,
+) -> Answer {
+    let l = location_of(&loc)?;
+    let (_, t, _) = open(&state, &caller)?;
+    let mut out = serde_json::Map::new();
+    for (key, s) in [
+        ("production", Sku::Production),
+        ("sandbox", Sku::Sandbox),
+        ("trial", Sku::Trial),
+        ("developer", Sku::Developer),
+        ("subscriptionBasedTrial", Sku::SubscriptionBasedTrial),
+        ("default", Sku::Default),
+        ("teams", Sku::Teams),
+    ] {
+        let list: Vec<Value> = TEMPLATES
+            .iter()
+            .filter(|tp| tp.skus.contains(&s))
+            .map(|tp| {
+                let mut props = json!({
+                    "displayName": tp.display_name,
+                    "isDisabled": false,
+                    "isCustomerEngagement": !tp.fin_ops,
+                    "isSupportedForResetOperation": !tp.fin_ops,
+                });
+                if !t.ppac_entitled(tp) {
+                    props["isDisabled"] = json!(true);
+                    props["disabledReason"] = json!({
+                        "code": "DynamicsEntitlementMissing",
+                        "message": format!("You do not have the required Dynamics 365 licenses to create databases with the '{}' Dynamics app.", tp.display_name),
+                    });
+                }
+                json!({
+                    "id": format!("{PREFIX}/locations/{}/environmentTemplates/{}", l.name, tp.name),
+                    "name": tp.name,
+                    "location": l.name,
+                    "properties": props,
+                })
+            })
+            .collect();
+        out.insert(key.into(), Value::Array(list));
+    }
+    Ok(Json(Value::Object(out)).into_response())
+}

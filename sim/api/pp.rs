@@ -1,0 +1,264 @@
+//! What the two Power Platform surfaces (BAP admin API, Power Platform API) share: the caller as
+//! an actor, case-insensitive JSON bodies, query options, and the polling answer of long-running
+//! operations.
+
+use super::auth::{Caller, Principal};
+use crate::app::AppState;
+use crate::config::PollStyle;
+use crate::error::{ErrorCode, SimError};
+use crate::ops::{Operation, RunState};
+use crate::world::operations::Work;
+use crate::world::ppac::{Actor, PpEnvId};
+use crate::world::tenant::Tenant;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use jiff::Timestamp;
+use parking_lot::MutexGuard;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Locks the caller's tenant, settles it to now and resolves the caller as an actor.
+pub fn open<'a>(
+    state: &AppState,
+    caller: &'a Caller,
+) -> Result<(Actor, MutexGuard<'a, Tenant>, Timestamp), SimError> {
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    let actor = match caller.principal {
+        Principal::User(id) => tenant.ppac_actor(Some(id), None)?,
+        Principal::Application { object_id, .. } => tenant.ppac_actor(None, Some(object_id))?,
+    };
+    Ok((actor, tenant, now))
+}
+
+/// An environment id from a path segment.
+pub fn env_id(text: &str) -> Result<PpEnvId, SimError> {
+    PpEnvId::parse(text)
+}
+
+/// A JSON body whose member names bind case-insensitively, as the real (.NET) services do:
+/// PowerShell sends `SourceEnvironmentId`, other clients `sourceEnvironmentId`. Keys are
+/// lower-cased before binding, so target structs name their fields in lower case. Unknown members
+/// are refused (`InvalidRequestContent` on the wire) where the struct denies them.
+#[derive(Debug, Clone)]
+pub struct PpJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PpJson<T> {
+    type Rejection = SimError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, SimError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            SimError::new(
+                ErrorCode::InvalidBody,
+                format!("The request content could not be read: {}", e.body_text()),
+            )
+        })?;
+        parse_body(&bytes).map(PpJson)
+    }
+}
+
+/// Parses a body case-insensitively (see [`PpJson`]); an empty body reads as `{}`.
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SimError> {
+    let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice(bytes).map_err(|e| {
+            SimError::new(
+                ErrorCode::InvalidJson,
+                format!(
+                    "The request content was invalid and could not be deserialized: '{e}'. Send \
+                     a JSON object."
+                ),
+            )
+        })?
+    };
+    serde_path_to_error::deserialize(lower_keys(value)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let detail = match inner
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+        {
+            Some((member, _)) => format!("Could not find member '{member}'. Path '{path}'."),
+            None => format!("{inner}. Path '{path}'."),
+        };
+        let error = SimError::new(
+            ErrorCode::InvalidBody,
+            format!("The request content was invalid and could not be deserialized: '{detail}'"),
+        );
+        if path == "." { error } else { error.at(path) }
+    })
+}
+
+/// Lower-cases every object key, recursively.
+pub fn lower_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(lower_keys).collect()),
+        other => other,
+    }
+}
+
+/// Query options with lower-cased names (`api-version`, `$expand`, `$filter`, `$top`...).
+/// Unknown options are ignored, and so are unknown `api-version` values.
+#[derive(Debug, Clone, Default)]
+pub struct PpQuery(pub HashMap<String, String>);
+
+impl PpQuery {
+    /// An option's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// `api-version`, possibly empty.
+    pub fn api_version(&self) -> &str {
+        self.get("api-version").unwrap_or("")
+    }
+
+    /// Whether `$expand` names `what` (either `properties.capacity` or `properties/capacity`).
+    pub fn expands(&self, what: &str) -> bool {
+        self.get("$expand").is_some_and(|e| {
+            e.split(',')
+                .any(|item| item.trim().rsplit(['.', '/']).next() == Some(what))
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PpQuery {
+    type Rejection = SimError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, SimError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|e| {
+                SimError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("The query string could not be read: {e}"),
+                )
+            })?;
+        Ok(PpQuery(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        ))
+    }
+}
+
+/// `Retry-After` for a running operation, in real seconds: the virtual time left divided by the
+/// clock's scale, between 1 and 60 (5 while the clock is paused).
+pub fn retry_after(state: &AppState, op: &Operation<Work>, now: Timestamp) -> u64 {
+    let clock = state.clock.status();
+    if clock.paused {
+        return 5;
+    }
+    let left = op.ends_at().duration_since(now).as_secs_f64().max(0.0);
+    ((left / clock.scale).ceil() as u64).clamp(1, 60)
+}
+
+/// The status of a poll while the operation runs (200, or 202 in the PowerShell style).
+pub fn running_status(state: &AppState, api_version: &str) -> StatusCode {
+    let accepted = match state.config.pp_polling {
+        PollStyle::Ok => false,
+        PollStyle::Accepted => true,
+        PollStyle::Auto => api_version.get(..4).is_some_and(|y| y < "2020"),
+    };
+    if accepted {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// Whether an operation is still running.
+pub fn running(op: &Operation<Work>) -> bool {
+    op.state() == RunState::Running
+}
+
+/// A timestamp as both APIs write it (RFC 3339, UTC).
+pub fn ts(t: Timestamp) -> String {
+    t.to_string()
+}
+
+/// An optional GUID body field; empty and all-zero values read as none.
+pub fn guid_field(text: Option<&str>, field: &str) -> Result<Option<uuid::Uuid>, SimError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => uuid::Uuid::try_parse(t)
+            .map(|g| (!g.is_nil()).then_some(g))
+            .map_err(|_| {
+                SimError::new(
+                    ErrorCode::InvalidBody,
+                    format!(
+                        "The request content was invalid: '{field}' must be a GUID, not '{t}'."
+                    ),
+                )
+                .at(field)
+            }),
+    }
+}
+
+/// A date-time body field: RFC 3339, or `yyyy-MM-dd HH:mm:ss` (UTC) as PowerShell examples write it.
+pub fn time_field(text: &str, field: &str) -> Result<Timestamp, SimError> {
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    let civil = t.replace(' ', "T");
+    civil
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+        .ok_or_else(|| {
+            SimError::new(
+                ErrorCode::InvalidBody,
+                format!(
+                    "The request content was invalid: '{field}' must be a date and time such as \
+                     2026-05-01T10:30:00Z or 2026-05-01 10:30:00, not '{t}'."
+                ),
+            )
+            .at(field)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        sourceenvironmentid: Option<String>,
+    }
+
+    #[test]
+    fn members_bind_in_any_case_and_unknown_ones_are_named() {
+        let b: Result<Body, _> = parse_body(br#"{"SourceEnvironmentId":"x"}"#);
+        assert_eq!(
+            b.ok().and_then(|b| b.sourceenvironmentid).as_deref(),
+            Some("x")
+        );
+        let e = parse_body::<Body>(br#"{"Bogus":1}"#).err();
+        assert!(e.is_some_and(|e| e.message.contains("Could not find member 'bogus'")));
+        assert_eq!(
+            parse_body::<Body>(b"{").err().map(|e| e.code),
+            Some(ErrorCode::InvalidJson)
+        );
+    }
+
+    #[test]
+    fn restore_points_take_both_formats() -> Result<(), SimError> {
+        let a = time_field("2026-05-01 10:30:00", "x")?;
+        let b = time_field("2026-05-01T10:30:00Z", "x")?;
+        assert_eq!(a, b);
+        assert!(time_field("yesterday", "x").is_err());
+        Ok(())
+    }
+}
