@@ -13,6 +13,7 @@ pub mod extract;
 pub mod lcs;
 pub mod portal;
 pub mod pp;
+pub mod ppapi;
 
 use crate::app::AppState;
 use crate::clock::{self, Stopwatch};
@@ -84,6 +85,7 @@ fn surfaces(state: Arc<AppState>) -> Router {
         .merge(blob::router(state.clone()))
         .merge(lcs::router(state.clone()))
         .merge(bap::router(state.clone()))
+        .merge(ppapi::router(state.clone()))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

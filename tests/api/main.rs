@@ -12,5 +12,6 @@ mod lcs;
 mod lcs_assets;
 mod lcs_portal;
 mod operations;
+mod ppac;
 mod seed;
 mod tenants;

@@ -491,7 +491,14 @@ impl Effect for PpacEffect {
                         }
                     }
                 }
-                (Action::Recover, true) => env.deleted_at = None,
+                (Action::Recover, true) => {
+                    env.deleted_at = None;
+                    env.provisioning = ProvisioningState::Succeeded;
+                }
+                (Action::Recover, false) => {
+                    env.deleted_at = Some(op.started_at());
+                    env.provisioning = ProvisioningState::Succeeded;
+                }
                 (Action::Install { .. }, _) => {
                     if let Some(p) = env.packages.iter_mut().find(|p| p.operation == op.id()) {
                         p.state = if ok {

@@ -1,0 +1,994 @@
+//! The Power Platform admin APIs (BAP and the Power Platform API) as real clients drive them:
+//! environments, the lifecycle-operation polling protocol, rules, capacity accounting and
+//! application packages.
+
+use super::helpers::{DEFAULT_TENANT, TestApp, builder, spawn_with};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const P: &str = "/providers/Microsoft.BusinessAppPlatform";
+const V: &str = "api-version=2023-06-01";
+
+struct Pp {
+    app: TestApp,
+    token: String,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Pp {
+    async fn new() -> Pp {
+        Pp::with(json!({"domain": "fabrikam.test"})).await
+    }
+
+    /// A fresh tenant from `spec`, signed in as its first user.
+    async fn with(spec: Value) -> Pp {
+        let app = spawn_with(builder()).await;
+        let tenant = app.create_tenant(spec).await;
+        let id = tenant["id"].as_str().unwrap().to_string();
+        let upn = tenant["users"][0]["upn"].as_str().unwrap().to_string();
+        let token = app.user_token(&id, &upn).await;
+        Pp { app, token }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            self.app.url(path)
+        };
+        let mut request = self.app.client.request(method, url).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Creates a sandbox (or other type) with Dataverse and waits for it; returns its id.
+    async fn environment(&self, name: &str, sku: &str, location: &str) -> String {
+        let a = self
+            .post(
+                &format!("{P}/environments?{V}"),
+                json!({"location": location, "properties": {"displayName": name, "environmentSku": sku,
+                       "databaseType": "CommonDataService",
+                       "linkedEnvironmentMetadata": {"domainName": name.to_lowercase(), "baseLanguage": 1033, "currency": {"code": "USD"}}}}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+        let id = a.body["name"].as_str().unwrap().to_string();
+        self.app.advance("15m").await;
+        let e = self
+            .get(&format!("{P}/scopes/admin/environments/{id}?{V}"))
+            .await;
+        assert_eq!(
+            e.body["properties"]["provisioningState"], "Succeeded",
+            "{}",
+            e.body
+        );
+        id
+    }
+
+    /// Polls a Location URL once.
+    async fn poll(&self, answer: &Answer) -> Answer {
+        let url = location(answer);
+        self.get(&url).await
+    }
+}
+
+fn location(a: &Answer) -> String {
+    a.headers
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location: {} {}", a.status, a.body))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn bap_error(a: &Answer, status: StatusCode, code: &str) -> String {
+    assert_eq!(a.status, status, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], code, "{}", a.body);
+    a.body["error"]["message"].as_str().unwrap().to_string()
+}
+
+fn disallowed(env: &Value, op: &str) -> Option<Value> {
+    env["properties"]["lifecycleOperationsEnforcement"]["disallowedOperations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["type"]["id"] == op)
+        .map(|d| d["reason"].clone())
+}
+
+#[tokio::test]
+async fn every_tenant_starts_with_its_default_environment_and_capacity_shows_only_when_expanded() {
+    let pp = Pp::new().await;
+    let list = pp.get(&format!("{P}/scopes/admin/environments?{V}")).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let envs = list.body["value"].as_array().unwrap();
+    assert_eq!(envs.len(), 1);
+    let d = &envs[0];
+    assert!(d["name"].as_str().unwrap().starts_with("Default-"));
+    assert_eq!(d["properties"]["isDefault"], true);
+    assert_eq!(d["properties"]["environmentSku"], "Default");
+    assert!(d["properties"].get("capacity").is_none());
+    assert_eq!(
+        disallowed(d, "Delete").unwrap()["type"],
+        "EnvironmentSkuType"
+    );
+
+    for expand in [
+        "properties.capacity",
+        "properties/capacity,properties/addons",
+    ] {
+        let one = pp
+            .get(&format!(
+                "{P}/scopes/admin/environments/{}?{V}&$expand={expand}",
+                d["name"].as_str().unwrap()
+            ))
+            .await;
+        let cap = one.body["properties"]["capacity"].as_array().unwrap();
+        assert_eq!(cap[0]["capacityType"], "Database");
+        assert_eq!(cap[0]["actualConsumption"], 1024.0);
+    }
+    let missing = pp
+        .get(&format!(
+            "{P}/scopes/admin/environments/00000000-0000-0000-0000-0000000000ff?{V}"
+        ))
+        .await;
+    let message = bap_error(&missing, StatusCode::NOT_FOUND, "EnvironmentNotFound");
+    assert!(
+        message.contains("could not be found in the tenant"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn create_answers_202_with_location_and_polls_report_running_then_succeeded() {
+    let pp = Pp::new().await;
+    let a = pp
+        .post(
+            &format!("{P}/environments?{V}"),
+            json!({"location": "europe", "properties": {"displayName": "Fabrikam UAT", "environmentSku": "Sandbox",
+                   "databaseType": "CommonDataService",
+                   "linkedEnvironmentMetadata": {"domainName": "fabrikam-uat", "baseLanguage": "1033", "currency": {"code": "EUR"}}}}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    let url = location(&a);
+    assert!(
+        url.starts_with(pp.app.sim.uri()),
+        "absolute on the simulator: {url}"
+    );
+    assert!(url.contains("/lifecycleOperations/") && url.ends_with("api-version=2023-06-01"));
+    assert_eq!(a.headers["operation-location"].to_str().unwrap(), url);
+    assert!(a.headers.contains_key("retry-after"));
+    assert_eq!(a.body["properties"]["provisioningState"], "Creating");
+
+    let running = pp.poll(&a).await;
+    assert_eq!(running.status, StatusCode::OK);
+    assert_eq!(running.body["state"]["id"], "Running");
+    assert_eq!(running.body["type"]["id"], "Create");
+    let retry: u64 = running.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    let stages: Vec<&str> = running.body["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["Validate", "Prepare", "Run", "Finalize"]);
+
+    pp.app.advance("10m").await;
+    let done = pp.poll(&a).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(done.body["state"]["id"], "Succeeded");
+    assert!(!done.headers.contains_key("retry-after"));
+    let env_path = done.body["links"]["environment"]["path"].as_str().unwrap();
+    let id = env_path.rsplit('/').next().unwrap();
+    let env = pp
+        .get(&format!("{P}/scopes/admin/environments/{id}?{V}"))
+        .await;
+    let meta = &env.body["properties"]["linkedEnvironmentMetadata"];
+    assert_eq!(
+        meta["instanceUrl"],
+        "https://fabrikam-uat.crm4.dynamics.com/"
+    );
+    assert_eq!(
+        env.body["properties"]["states"]["management"]["id"],
+        "Ready"
+    );
+    assert_eq!(env.body["properties"]["azureRegion"], "westeurope");
+}
+
+#[tokio::test]
+async fn old_api_versions_poll_with_202_while_running_as_the_powershell_module_expects() {
+    let pp = Pp::new().await;
+    let a = pp
+        .post(&format!("{P}/environments?api-version=2019-05-01"), json!({"location": "unitedstates", "properties": {"displayName": "No DB", "environmentSku": "Production"}}))
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    assert_eq!(pp.poll(&a).await.status, StatusCode::ACCEPTED);
+    pp.app.advance("1m").await;
+    let done = pp.poll(&a).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(done.body["state"]["id"], "Succeeded");
+}
+
+#[tokio::test]
+async fn a_running_operation_blocks_other_mutations_and_delete_gets_an_empty_409() {
+    let pp = Pp::new().await;
+    let a = pp
+        .post(&format!("{P}/environments?{V}"), json!({"location": "unitedstates", "properties": {"displayName": "Busy", "environmentSku": "Sandbox", "databaseType": "CommonDataService"}}))
+        .await;
+    let id = a.body["name"].as_str().unwrap().to_string();
+    let patch = pp
+        .call(
+            Method::PATCH,
+            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
+            Some(json!({"properties": {"description": "x"}})),
+        )
+        .await;
+    let message = bap_error(&patch, StatusCode::CONFLICT, "OperationNotStartable");
+    assert!(message.contains("active lifecycle operation"), "{message}");
+    let delete = pp
+        .call(
+            Method::DELETE,
+            &format!("{P}/scopes/admin/environments/{id}?{V}"),
+            None,
+        )
+        .await;
+    assert_eq!(delete.status, StatusCode::CONFLICT);
+    assert_eq!(delete.body, Value::Null);
+    pp.app.advance("15m").await;
+    let patch = pp
+        .call(
+            Method::PATCH,
+            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
+            Some(json!({"properties": {"description": "x"}})),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::ACCEPTED, "{}", patch.body);
+    pp.app.advance("1m").await;
+    let same = pp
+        .call(
+            Method::PATCH,
+            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
+            Some(json!({"properties": {"description": "x"}})),
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::NO_CONTENT, "nothing to change");
+}
+
+#[tokio::test]
+async fn capacity_is_accounted_create_needs_one_free_gigabyte_and_delete_frees_it() {
+    let pp = Pp::with(json!({"domain": "small.test", "capacity": {"databaseMb": 2048}})).await;
+    let cap = || async {
+        pp.get("/licensing/tenantCapacity?api-version=2022-03-01-preview")
+            .await
+            .body
+    };
+    let before = cap().await;
+    assert_eq!(before["tenantCapacities"][0]["capacityType"], "Database");
+    assert_eq!(before["tenantCapacities"][0]["totalCapacity"], 2048.0);
+    assert_eq!(
+        before["tenantCapacities"][0]["consumption"]["actual"],
+        1024.0
+    );
+
+    let id = pp.environment("First", "Sandbox", "unitedstates").await;
+    assert_eq!(
+        cap().await["tenantCapacities"][0]["consumption"]["actual"],
+        2048.0
+    );
+    let env = pp
+        .get(&format!(
+            "{P}/scopes/admin/environments/{id}?{V}&$expand=properties.capacity"
+        ))
+        .await;
+    assert_eq!(
+        env.body["properties"]["capacity"][0]["actualConsumption"],
+        1024.0
+    );
+
+    let refused = pp
+        .post(&format!("{P}/environments?{V}"), json!({"location": "unitedstates", "properties": {"displayName": "Second", "environmentSku": "Sandbox"}}))
+        .await;
+    let message = bap_error(
+        &refused,
+        StatusCode::CONFLICT,
+        "InsufficientCapacity_StorageDriven",
+    );
+    assert!(
+        message.contains("at least 1 GB") && message.contains("0 MB"),
+        "{message}"
+    );
+
+    let del = pp
+        .call(
+            Method::DELETE,
+            &format!("{P}/scopes/admin/environments/{id}?{V}"),
+            Some(json!({"code": "7", "message": "Deleted"})),
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::ACCEPTED, "{}", del.body);
+    pp.app.advance("10m").await;
+    assert_eq!(
+        cap().await["tenantCapacities"][0]["consumption"]["actual"],
+        1024.0
+    );
+    let again = pp
+        .post(&format!("{P}/environments?{V}"), json!({"location": "unitedstates", "properties": {"displayName": "Second", "environmentSku": "Sandbox"}}))
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+}
+
+#[tokio::test]
+async fn delete_is_refused_for_the_default_environment_and_soft_deletes_others_for_seven_days() {
+    let pp = Pp::new().await;
+    let default = format!(
+        "Default-{}",
+        pp.get(&format!("{P}/tenant?api-version=2020-08-01"))
+            .await
+            .body["tenantId"]
+            .as_str()
+            .unwrap()
+    );
+    let check = pp
+        .post(
+            &format!(
+                "{P}/scopes/admin/environments/{default}/validateDelete?api-version=2021-04-01"
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(check.body["canInitiateDelete"], false);
+    assert_eq!(
+        check.body["errors"][0]["code"],
+        "LifecycleOperationNotAllowed"
+    );
+    let refused = pp
+        .call(
+            Method::DELETE,
+            &format!("{P}/scopes/admin/environments/{default}?{V}"),
+            None,
+        )
+        .await;
+    bap_error(
+        &refused,
+        StatusCode::BAD_REQUEST,
+        "LifecycleOperationNotAllowed",
+    );
+
+    let id = pp.environment("Gone", "Sandbox", "unitedstates").await;
+    let check = pp
+        .post(
+            &format!("{P}/scopes/admin/environments/{id}/validateDelete?api-version=2021-04-01"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(check.body["canInitiateDelete"], true);
+    assert_eq!(
+        check.body["resourcesToBeDeleted"].as_array().unwrap().len(),
+        2
+    );
+    let del = pp
+        .call(
+            Method::DELETE,
+            &format!("{P}/scopes/admin/environments/{id}?{V}"),
+            None,
+        )
+        .await;
+    assert_eq!(pp.poll(&del).await.body["state"]["id"], "Running");
+    pp.app.advance("10m").await;
+    assert_eq!(
+        pp.poll(&del).await.status,
+        StatusCode::NOT_FOUND,
+        "polling an operation of a deleted environment"
+    );
+    assert_eq!(
+        pp.get(&format!("{P}/scopes/admin/environments/{id}?{V}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let deleted = pp
+        .get(&format!(
+            "{P}/scopes/admin/deletedEnvironments?api-version=2019-05-01"
+        ))
+        .await;
+    assert_eq!(deleted.body["value"][0]["name"], id.as_str());
+
+    let domain = pp
+        .post(
+            &format!("{P}/validateEnvironmentDetails?api-version=2021-04-01"),
+            json!({"domainName": "gone", "environmentLocation": "unitedstates"}),
+        )
+        .await;
+    bap_error(&domain, StatusCode::BAD_REQUEST, "DomainNameInUse");
+    let bad = pp
+        .post(
+            &format!("{P}/validateEnvironmentDetails?api-version=2021-04-01"),
+            json!({"domainName": "-bad-"}),
+        )
+        .await;
+    bap_error(&bad, StatusCode::BAD_REQUEST, "InvalidDomainName");
+
+    let rec = pp
+        .post(
+            &format!("{P}/scopes/admin/deletedEnvironments/{id}/recover?api-version=2019-05-01"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(rec.status, StatusCode::ACCEPTED, "{}", rec.body);
+    pp.app.advance("10m").await;
+    assert_eq!(
+        pp.get(&format!("{P}/scopes/admin/environments/{id}?{V}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let del = pp
+        .call(
+            Method::DELETE,
+            &format!("{P}/scopes/admin/environments/{id}?{V}"),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::ACCEPTED);
+    pp.app.advance("8d").await;
+    let deleted = pp
+        .get(&format!(
+            "{P}/scopes/admin/deletedEnvironments?api-version=2019-05-01"
+        ))
+        .await;
+    assert_eq!(
+        deleted.body["value"],
+        json!([]),
+        "gone after the recovery window"
+    );
+    let free = pp
+        .post(
+            &format!("{P}/validateEnvironmentDetails?api-version=2021-04-01"),
+            json!({"domainName": "gone"}),
+        )
+        .await;
+    assert_eq!(
+        free.status,
+        StatusCode::OK,
+        "domain reusable after 24 h: {}",
+        free.body
+    );
+}
+
+#[tokio::test]
+async fn copy_backup_and_restore_target_sandboxes_in_one_region_and_leave_them_in_admin_mode() {
+    let pp = Pp::new().await;
+    let source = pp.environment("Source", "Production", "europe").await;
+    let target = pp.environment("Target", "Sandbox", "europe").await;
+    let far = pp.environment("Far", "Sandbox", "unitedstates").await;
+
+    let backup = pp
+        .post(
+            &format!("{P}/environments/{source}/backups?api-version=2019-05-01"),
+            json!({"Label": "before go-live", "Notes": "n"}),
+        )
+        .await;
+    assert_eq!(backup.status, StatusCode::OK, "{}", backup.body);
+    let list = pp
+        .get(&format!(
+            "{P}/environments/{source}/backups?api-version=2019-05-01"
+        ))
+        .await;
+    assert_eq!(list.body["value"][0]["label"], "before go-live");
+    assert!(list.body["value"][0]["backupPointDateTime"].is_string());
+
+    let into_prod = pp
+        .post(
+            &format!("{P}/environments/{source}/copyTo?api-version=2021-04-01"),
+            json!({"SourceEnvironmentId": target, "CopyType": "FullCopy"}),
+        )
+        .await;
+    bap_error(
+        &into_prod,
+        StatusCode::BAD_REQUEST,
+        "TargetEnvironmentMustBeSandbox",
+    );
+    let across = pp
+        .post(
+            &format!("{P}/environments/{far}/copyTo?api-version=2021-04-01"),
+            json!({"SourceEnvironmentId": source, "CopyType": "FullCopy"}),
+        )
+        .await;
+    assert!(
+        bap_error(
+            &across,
+            StatusCode::BAD_REQUEST,
+            "LifecycleOperationNotAllowed"
+        )
+        .contains("region")
+    );
+
+    let copy = pp
+        .post(&format!("{P}/environments/{target}/copyTo?api-version=2021-04-01"), json!({"SourceEnvironmentId": source, "TargetEnvironmentName": "Copied", "CopyType": "MinimalCopy", "SkipAuditData": true}))
+        .await;
+    assert_eq!(copy.status, StatusCode::ACCEPTED, "{}", copy.body);
+    assert!(copy.headers.contains_key("operation-location"));
+    assert_eq!(pp.poll(&copy).await.body["type"]["id"], "Copy");
+    pp.app.advance("5h").await;
+    assert_eq!(pp.poll(&copy).await.body["state"]["id"], "Succeeded");
+    let t = pp
+        .get(&format!("{P}/scopes/admin/environments/{target}?{V}"))
+        .await
+        .body;
+    assert_eq!(t["properties"]["displayName"], "Copied");
+    assert_eq!(t["properties"]["states"]["runtime"]["id"], "AdminMode");
+    assert_eq!(
+        t["properties"]["linkedEnvironmentMetadata"]["backgroundOperationsState"],
+        "Disabled"
+    );
+    assert_eq!(
+        t["properties"]["linkedEnvironmentMetadata"]["domainName"], "target",
+        "the target keeps its URL"
+    );
+
+    let restore = pp
+        .post(&format!("{P}/environments/{target}/restoreTo?api-version=2019-05-01"), json!({"SourceEnvironmentId": source, "RestorePointDateTime": "2000-01-01 10:30:00", "TargetEnvironmentName": "Restored"}))
+        .await;
+    bap_error(&restore, StatusCode::NOT_FOUND, "BackupNotFound");
+    let restore = pp
+        .post(
+            &format!("{P}/environments/{target}/restoreTo?api-version=2019-05-01"),
+            json!({"SourceEnvironmentId": source, "TargetEnvironmentName": "Restored"}),
+        )
+        .await;
+    assert_eq!(restore.status, StatusCode::ACCEPTED, "{}", restore.body);
+    pp.app.advance("5h").await;
+    let t = pp
+        .get(&format!("{P}/scopes/admin/environments/{target}?{V}"))
+        .await
+        .body;
+    assert_eq!(t["properties"]["displayName"], "Restored");
+}
+
+#[tokio::test]
+async fn reset_only_on_sandboxes_and_convert_changes_what_is_allowed() {
+    let pp = Pp::new().await;
+    let id = pp.environment("Flip", "Sandbox", "unitedstates").await;
+    let reset = pp.post(&format!("{P}/environments/{id}/reset?api-version=2019-05-01"), json!({"FriendlyName": "Fresh", "DomainName": "fresh", "BaseLanguageCode": 1033, "Currency": {"Code": "USD"}, "Templates": []})).await;
+    assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.body);
+    pp.app.advance("1h").await;
+    let e = pp
+        .get(&format!("{P}/scopes/admin/environments/{id}?{V}"))
+        .await
+        .body;
+    assert_eq!(e["properties"]["displayName"], "Fresh");
+    assert_eq!(
+        e["properties"]["linkedEnvironmentMetadata"]["domainName"],
+        "fresh"
+    );
+
+    let sku = pp
+        .post(
+            &format!("{P}/scopes/admin/environments/{id}/modifySku?api-version=2021-04-01"),
+            json!({"environmentSku": "Production"}),
+        )
+        .await;
+    assert_eq!(sku.status, StatusCode::ACCEPTED, "{}", sku.body);
+    assert!(sku.headers.contains_key("operation-location"));
+    pp.app.advance("10m").await;
+    let e = pp
+        .get(&format!("{P}/scopes/admin/environments/{id}?{V}"))
+        .await
+        .body;
+    assert_eq!(e["properties"]["environmentSku"], "Production");
+    assert_eq!(
+        disallowed(&e, "Reset").unwrap()["type"],
+        "EnvironmentSkuType"
+    );
+    let refused = pp
+        .post(
+            &format!("{P}/environments/{id}/reset?api-version=2019-05-01"),
+            json!({}),
+        )
+        .await;
+    bap_error(
+        &refused,
+        StatusCode::BAD_REQUEST,
+        "LifecycleOperationNotAllowed",
+    );
+    let same = pp
+        .post(
+            &format!("{P}/scopes/admin/environments/{id}/modifySku?api-version=2021-04-01"),
+            json!({"environmentSku": "Production"}),
+        )
+        .await;
+    bap_error(
+        &same,
+        StatusCode::BAD_REQUEST,
+        "LifecycleOperationNotAllowed",
+    );
+}
+
+#[tokio::test]
+async fn restricted_creation_needs_an_admin_role_and_the_tenant_setting_is_the_same_switch() {
+    let pp = Pp::with(json!({"domain": "gov.test", "users": [
+        {"upn": "admin@gov.test", "roles": ["Global admin"], "licenses": []},
+        {"upn": "maker@gov.test", "roles": [], "licenses": []}]}))
+    .await;
+    let tenant = pp
+        .get(&format!("{P}/tenant?api-version=2020-08-01"))
+        .await
+        .body["tenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let maker = pp.app.user_token(&tenant, "maker@gov.test").await;
+    let set = pp
+        .post(
+            &format!("{P}/scopes/admin/updateTenantSettings?{V}"),
+            json!({"DisableEnvironmentCreationByNonAdminUsers": true}),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["disableEnvironmentCreationByNonAdminUsers"], true);
+    let (_, t) = pp.app.get(&format!("/_sim/tenants/{tenant}")).await;
+    assert_eq!(
+        t["governance"]["restrictEnvironmentCreationToAdmins"], true,
+        "{t}"
+    );
+
+    let body = json!({"location": "unitedstates", "properties": {"displayName": "Mine", "environmentSku": "Sandbox"}});
+    let refused = pp
+        .call_as(
+            &maker,
+            Method::POST,
+            &format!("{P}/environments?{V}"),
+            Some(body.clone()),
+        )
+        .await;
+    bap_error(
+        &refused,
+        StatusCode::FORBIDDEN,
+        "EnvironmentCreationRestricted",
+    );
+    let by_admin = pp
+        .post(&format!("{P}/environments?{V}"), body.clone())
+        .await;
+    assert_eq!(by_admin.status, StatusCode::ACCEPTED);
+    let settings = pp
+        .post(&format!("{P}/listTenantSettings?{V}"), json!({}))
+        .await;
+    assert_eq!(
+        settings.body["disableEnvironmentCreationByNonAdminUsers"],
+        true
+    );
+    assert!(settings.body["powerPlatform"]["governance"].is_object());
+    let unknown = pp
+        .post(
+            &format!("{P}/scopes/admin/updateTenantSettings?{V}"),
+            json!({"noSuchSetting": true}),
+        )
+        .await;
+    bap_error(&unknown, StatusCode::BAD_REQUEST, "InvalidRequestContent");
+    let by_maker = pp
+        .call_as(
+            &maker,
+            Method::POST,
+            &format!("{P}/scopes/admin/updateTenantSettings?{V}"),
+            Some(json!({"walkMeOptOut": true})),
+        )
+        .await;
+    bap_error(&by_maker, StatusCode::FORBIDDEN, "Forbidden");
+}
+
+#[tokio::test]
+async fn templates_needing_a_dynamics_licence_are_disabled_and_refused() {
+    let pp = Pp::new().await;
+    let templates = pp
+        .get(&format!("{P}/locations/unitedstates/templates?{V}"))
+        .await
+        .body;
+    let sales = templates["production"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "D365_Sales")
+        .unwrap();
+    assert_eq!(sales["properties"]["isDisabled"], true);
+    assert_eq!(
+        sales["properties"]["disabledReason"]["code"],
+        "DynamicsEntitlementMissing"
+    );
+    let finance = templates["sandbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "D365_FinOps_Finance")
+        .unwrap();
+    assert_eq!(
+        finance["properties"]["isDisabled"], false,
+        "the default admin holds the Unified Operations Plan"
+    );
+    let refused = pp
+        .post(&format!("{P}/environments?{V}"), json!({"location": "unitedstates", "properties": {"displayName": "Sales", "environmentSku": "Production",
+               "linkedEnvironmentMetadata": {"templates": ["D365_Sales"]}}}))
+        .await;
+    let message = bap_error(
+        &refused,
+        StatusCode::BAD_REQUEST,
+        "DynamicsEntitlementMissing",
+    );
+    assert!(message.contains("Sales Enterprise"), "{message}");
+    let locations = pp.get(&format!("{P}/locations?{V}")).await.body;
+    assert!(
+        locations["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "europe")
+    );
+    let cur = pp
+        .get(&format!("{P}/locations/europe/environmentCurrencies?{V}"))
+        .await
+        .body;
+    assert!(
+        cur["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "EUR")
+    );
+    let lang = pp
+        .get(&format!("{P}/locations/europe/environmentLanguages?{V}"))
+        .await
+        .body;
+    assert_eq!(lang["value"][0]["properties"]["localeId"], 1033);
+}
+
+#[tokio::test]
+async fn bodies_bind_case_insensitively_and_bad_ones_get_the_invalid_request_content_envelope() {
+    let pp = Pp::new().await;
+    let a = pp
+        .post(&format!("{P}/environments?api-version=2021-04-01"), json!({"Location": "unitedstates", "Properties": {"DisplayName": "Pascal", "EnvironmentSku": "sandbox"}}))
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    let unknown = pp
+        .post(&format!("{P}/environments?{V}"), json!({"location": "unitedstates", "properties": {"displayName": "X", "environmentSku": "Sandbox", "colour": "red"}}))
+        .await;
+    let message = bap_error(&unknown, StatusCode::BAD_REQUEST, "InvalidRequestContent");
+    assert!(
+        message.contains("Could not find member 'colour'"),
+        "{message}"
+    );
+    let url = pp.app.url(&format!("{P}/environments?{V}"));
+    let raw = pp
+        .app
+        .client
+        .post(url)
+        .bearer_auth(&pp.token)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    let body: Value = raw.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "InvalidRequestContent");
+    let unknown_version = pp
+        .get(&format!(
+            "{P}/scopes/admin/environments?api-version=1999-01-01"
+        ))
+        .await;
+    assert_eq!(unknown_version.status, StatusCode::OK);
+}
+
+// ---- Power Platform API ----
+
+#[tokio::test]
+async fn power_platform_api_lists_provisions_and_polls_with_operation_execution_results() {
+    let pp = Pp::new().await;
+    let list = pp
+        .get("/environmentmanagement/environments?api-version=2022-03-01-preview")
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["value"][0]["type"], "Default");
+
+    let a = pp
+        .post("/environmentmanagement/provisioning/environments?api-version=2024-10-01",
+              json!({"displayName": "Api Sandbox", "environmentSku": "Sandbox", "location": "europe", "databaseType": "CommonDataService",
+                     "linkedEnvironmentMetadata": {"domainName": "api-sandbox", "baseLanguageCode": 1033, "currency": {"code": "EUR"}}}))
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    assert_eq!(a.body["status"], "InProgress");
+    assert_eq!(a.body["name"], "Create");
+    let url = a.headers["operation-location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(url.contains("/environmentmanagement/environments/") && url.contains("/operations/"));
+    let running = pp.get(&url).await;
+    assert_eq!(running.status, StatusCode::OK);
+    assert!(running.headers.contains_key("retry-after"));
+    pp.app.advance("15m").await;
+    let done = pp.get(&url).await;
+    assert_eq!(done.body["status"], "Succeeded");
+    assert_eq!(done.body["stageStatuses"][3]["status"], "Succeeded");
+    let id = done.body["updatedEnvironment"]["environmentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let same = pp
+        .get(&format!(
+            "/environmentmanagement/operations/{}?api-version=2024-10-01",
+            a.body["operationId"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(same.body["status"], "Succeeded");
+    let env = pp
+        .get(&format!(
+            "/environmentmanagement/environments/{id}?api-version=2024-10-01"
+        ))
+        .await
+        .body;
+    assert_eq!(env["type"], "Sandbox");
+    assert_eq!(env["url"], "https://api-sandbox.crm4.dynamics.com/");
+    assert_eq!(env["state"], "Ready");
+
+    let conflict = pp
+        .post(
+            &format!("/environmentmanagement/environments/{id}/modifySku?api-version=2024-10-01"),
+            json!({"environmentSku": "Sandbox"}),
+        )
+        .await;
+    assert_eq!(conflict.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        conflict.body["errorDetail"]["code"],
+        "LifecycleOperationNotAllowed"
+    );
+    let del = pp
+        .call(
+            Method::DELETE,
+            &format!("/environmentmanagement/environments/{id}?api-version=2024-10-01"),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::ACCEPTED);
+    let again = pp
+        .call(
+            Method::DELETE,
+            &format!("/environmentmanagement/environments/{id}?api-version=2024-10-01"),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["errorDetail"]["code"], "OperationNotStartable");
+    let ops = pp
+        .get(&format!(
+            "/environmentmanagement/environments/{id}/operations?api-version=2024-10-01"
+        ))
+        .await;
+    assert_eq!(ops.body["collection"][0]["name"], "Delete");
+}
+
+#[tokio::test]
+async fn application_packages_install_as_operations_and_platform_tools_come_first() {
+    let pp = Pp::new().await;
+    let id = pp.environment("Apps", "Sandbox", "unitedstates").await;
+    let catalogue = pp
+        .get("/appmanagement/applicationPackages?api-version=2022-03-01-preview")
+        .await
+        .body;
+    assert!(
+        catalogue["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["uniqueName"] == "msprov_fnouploadersolution")
+    );
+
+    let path = |name: &str| {
+        format!(
+            "/appmanagement/environments/{id}/applicationPackages/{name}/install?api-version=2022-03-01-preview"
+        )
+    };
+    let early = pp
+        .post(
+            &path("msdyn_FinanceAndOperationsProvisioningAppAnchor"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::ACCEPTED, "{}", early.body);
+    let url = early.headers["operation-location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        early.body["lastOperation"]["operationId"].as_str().unwrap(),
+        url.split("/operations/")
+            .nth(1)
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+    );
+    pp.app.advance("1m").await;
+    let failed = pp.get(&url).await.body;
+    assert_eq!(failed["status"], "Failed");
+    assert!(
+        failed["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Platform Tools application before"),
+        "{failed}"
+    );
+
+    let tools = pp
+        .post(&path("msprov_fnouploadersolution"), json!({}))
+        .await;
+    let url = tools.headers["operation-location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(pp.get(&url).await.body["status"], "Running");
+    pp.app.advance("15m").await;
+    assert_eq!(pp.get(&url).await.body["status"], "Succeeded");
+    let installed = pp.get(&format!("/appmanagement/environments/{id}/applicationPackages?appInstallState=Installed&api-version=2022-03-01-preview")).await.body;
+    let names: Vec<&str> = installed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["uniqueName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["msprov_fnouploadersolution"]);
+    let unknown = pp.post(&path("NoSuchPackage"), json!({})).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.body["error"]["code"], "PackageNotFound");
+}
+
+#[tokio::test]
+async fn the_default_tenant_is_served_without_a_token_under_auth_none() {
+    let app = spawn_with(builder().auth(lifecycle_sim::AuthMode::None)).await;
+    let (status, body) = app.get(&format!("{P}/scopes/admin/environments?{V}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["value"][0]["properties"]["tenantId"], DEFAULT_TENANT);
+}
