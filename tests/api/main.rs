@@ -13,5 +13,6 @@ mod lcs_assets;
 mod lcs_portal;
 mod operations;
 mod ppac;
+mod python_sdk;
 mod seed;
 mod tenants;
