@@ -992,3 +992,216 @@ async fn the_default_tenant_is_served_without_a_token_under_auth_none() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["value"][0]["properties"]["tenantId"], DEFAULT_TENANT);
 }
+
+#[tokio::test]
+async fn the_remaining_routes_answer_in_their_real_shapes() {
+    let pp = Pp::new().await;
+    let tenant = pp
+        .get(&format!("{P}/tenant?api-version=2020-08-01"))
+        .await
+        .body["tenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // BAP: add Dataverse to an environment without one; its poll carries the environment.
+    let a = pp.post(&format!("{P}/environments?{V}"), json!({"location": "unitedstates", "properties": {"displayName": "Bare", "environmentSku": "Sandbox"}})).await;
+    let bare = a.body["name"].as_str().unwrap().to_string();
+    pp.app.advance("1m").await;
+    let add = pp
+        .post(
+            &format!("{P}/environments/{bare}/provisionInstance?api-version=2021-04-01"),
+            json!({"baseLanguage": 1033, "domainName": "bare", "currency": {"code": "USD"}}),
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::ACCEPTED, "{}", add.body);
+    let poll = pp.poll(&add).await.body;
+    assert_eq!(
+        poll["properties"]["provisioningState"],
+        "LinkedDatabaseProvisioning"
+    );
+    pp.app.advance("10m").await;
+    assert_eq!(
+        pp.poll(&add).await.body["properties"]["provisioningState"],
+        "Succeeded"
+    );
+    let ops = pp
+        .get(&format!(
+            "{P}/lifecycleOperations?api-version=2024-05-01&$filter=environment eq '{bare}'"
+        ))
+        .await
+        .body;
+    let types: Vec<&str> = ops["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["type"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["Provision", "Create"], "newest first");
+
+    // BAP backups can be deleted.
+    let b = pp
+        .post(
+            &format!("{P}/environments/{bare}/backups?api-version=2019-05-01"),
+            json!({"label": "x"}),
+        )
+        .await
+        .body;
+    let del = pp
+        .call(
+            Method::DELETE,
+            &format!(
+                "{P}/environments/{bare}/backups/{}?api-version=2019-05-01",
+                b["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    let again = pp
+        .call(
+            Method::DELETE,
+            &format!(
+                "{P}/environments/{bare}/backups/{}?api-version=2019-05-01",
+                b["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    bap_error(&again, StatusCode::NOT_FOUND, "BackupNotFound");
+
+    // Power Platform API: link, candidates, backups, recover, catalogues, legacy capacity.
+    let em = "/environmentmanagement";
+    let q = "api-version=2024-10-01";
+    let a = pp.post(&format!("{em}/provisioning/environments?{q}"), json!({"displayName": "Second bare", "environmentSku": "Sandbox", "location": "unitedstates"})).await;
+    let id = a.body["updatedEnvironment"]["environmentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    pp.app.advance("1m").await;
+    let link = pp
+        .call(
+            Method::PATCH,
+            &format!("{em}/provisioning/environments/{id}/link?{q}"),
+            Some(json!({"domainName": "second", "baseLanguageCode": 1033})),
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::ACCEPTED, "{}", link.body);
+    pp.app.advance("10m").await;
+    let candidates = pp
+        .get(&format!("{em}/environments/{id}/copyCandidates?{q}"))
+        .await
+        .body;
+    let names: Vec<&str> = candidates["collection"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Bare"],
+        "same geography, with Dataverse, not the default"
+    );
+    assert_eq!(
+        pp.get(&format!("{em}/environments/{id}/restoreCandidates?{q}"))
+            .await
+            .body["collection"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let backup = pp
+        .post(
+            &format!("{em}/environments/{id}/backups?{q}"),
+            json!({"label": "api"}),
+        )
+        .await;
+    assert_eq!(backup.status, StatusCode::CREATED);
+    let gone = pp
+        .call(
+            Method::DELETE,
+            &format!(
+                "{em}/environments/{id}/backups/{}?{q}",
+                backup.body["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    pp.call(Method::DELETE, &format!("{em}/environments/{id}?{q}"), None)
+        .await;
+    pp.app.advance("10m").await;
+    let rec = pp
+        .post(&format!("{em}/environments/{id}/recover?{q}"), json!({}))
+        .await;
+    assert_eq!(rec.status, StatusCode::ACCEPTED, "{}", rec.body);
+    pp.app.advance("10m").await;
+    assert_eq!(
+        pp.get(&format!("{em}/environments/{id}?{q}")).await.body["state"],
+        "Ready"
+    );
+
+    let locations = pp
+        .get(&format!("{em}/provisioning/locations?{q}"))
+        .await
+        .body;
+    assert!(
+        locations["collection"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "europe")
+    );
+    assert!(
+        pp.get(&format!(
+            "{em}/provisioning/locations/europe/currencies?{q}"
+        ))
+        .await
+        .body["collection"][0]["code"]
+            .is_string()
+    );
+    assert_eq!(
+        pp.get(&format!("{em}/provisioning/locations/europe/languages?{q}"))
+            .await
+            .body["collection"][0]["localeId"],
+        1033
+    );
+    let templates = pp
+        .get(&format!("{em}/provisioning/locations/europe/templates?{q}"))
+        .await
+        .body;
+    let sales = templates["collection"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "D365_Sales")
+        .unwrap();
+    assert_eq!(
+        sales["availability"][0]["disabledReason"]["code"],
+        "DynamicsEntitlementMissing"
+    );
+    let unknown = pp
+        .get(&format!(
+            "{em}/provisioning/locations/atlantis/currencies?{q}"
+        ))
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    let field = &unknown.body["errorDetail"]["fieldErrors"]["location"]["errorMessages"][0];
+    assert!(
+        field.as_str().unwrap().contains("atlantis"),
+        "{}",
+        unknown.body
+    );
+    let legacy = pp
+        .get(&format!(
+            "/licensing/v0.1-alpha/tenants/{tenant}/TenantCapacity"
+        ))
+        .await
+        .body;
+    let current = pp
+        .get("/licensing/tenantCapacity?api-version=2022-03-01-preview")
+        .await
+        .body;
+    assert_eq!(legacy["tenantCapacities"], current["tenantCapacities"]);
+}

@@ -1112,7 +1112,7 @@ impl Tenant {
             }
             Some(s) => s,
         };
-        if spec.used_by != (sku == Sku::Developer) && spec.used_by {
+        if spec.used_by && sku != Sku::Developer {
             return Err(SimError::new(
                 ErrorCode::UsedByInvalidInRequest,
                 "The provisioning request included a used by field which is improperly formed or \
