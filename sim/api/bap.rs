@@ -168,9 +168,9 @@ pub fn environment(t: &Tenant, e: &PpEnvironment, q: &PpQuery, now: Timestamp) -
         "displayName": e.display_name,
         "description": e.description,
         "createdTime": ts(e.created_at),
-        "createdBy": actor_json(&e.created_by, t),
+        "createdBy": null,
         "lastModifiedTime": ts(e.modified_at),
-        "lastModifiedBy": actor_json(&e.modified_by, t),
+        "lastModifiedBy": null,
         "provisioningState": e.provisioning.as_str(),
         "creationType": if e.is_default() { "DefaultTenant" } else { "User" },
         "environmentSku": e.sku.as_str(),
@@ -210,9 +210,16 @@ pub fn environment(t: &Tenant, e: &PpEnvironment, q: &PpQuery, now: Timestamp) -
         "protectionStatus": {"keyManagedBy": "Microsoft"},
         "cluster": {"category": "Prod", "environment": "Prod"},
         "connectedGroups": [],
-        "lifecycleOperationsEnforcement": enforcement_json(e),
+        "lifecycleOperationsEnforcement": null,
         "governanceConfiguration": {"protectionLevel": if e.managed { "Standard" } else { "Basic" }},
     });
+    pp::put(&mut props, "createdBy", actor_json(&e.created_by, t));
+    pp::put(&mut props, "lastModifiedBy", actor_json(&e.modified_by, t));
+    pp::put(
+        &mut props,
+        "lifecycleOperationsEnforcement",
+        enforcement_json(e),
+    );
     if let (Some(d), Some(url)) = (&e.dataverse, e.instance_url()) {
         let host = url.trim_end_matches('/').replacen(".crm", ".api.crm", 1);
         props["linkedEnvironmentMetadata"] = json!({
@@ -260,8 +267,8 @@ pub fn environment(t: &Tenant, e: &PpEnvironment, q: &PpQuery, now: Timestamp) -
         "type": "Microsoft.BusinessAppPlatform/scopes/environments",
         "location": e.location,
         "name": e.id.as_str(),
-        "properties": props,
     });
+    pp::put(&mut v, "properties", props);
     if q.expands("permissions") {
         v["properties"]["permissions"] = json!({
             "CreatePowerApp": {"displayName": "Create PowerApps"},
@@ -286,7 +293,9 @@ pub fn enforcement_json(e: &PpEnvironment) -> Value {
             })),
         }
     }
-    json!({"allowedOperations": allowed, "disallowedOperations": disallowed})
+    let mut v = pp::wrap("allowedOperations", allowed);
+    pp::put(&mut v, "disallowedOperations", Value::Array(disallowed));
+    v
 }
 
 fn stage_state(s: RunState) -> &'static str {
@@ -328,9 +337,9 @@ fn lifecycle_json(t: &Tenant, lo: &LifecycleOp, op: &Operation<Work>, now: Times
         "state": {"id": stage_state(op.state())},
         "createdDateTime": ts(op.started_at()),
         "lastActionDateTime": ts(op.finished_at().unwrap_or(now)),
-        "requestedBy": actor_json(&lo.requested_by, t),
-        "stages": stages,
     });
+    pp::put(&mut v, "requestedBy", actor_json(&lo.requested_by, t));
+    pp::put(&mut v, "stages", Value::Array(stages));
     if let Some(e) = op.error() {
         v["error"] = json!({"code": e.code, "message": e.message});
     }
@@ -496,7 +505,7 @@ async fn list(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) ->
         .ppac_environments(&actor)
         .map(|e| environment(&t, e, &q, now))
         .collect();
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(pp::wrap("value", value)).into_response())
 }
 
 async fn get_one(
@@ -863,7 +872,7 @@ async fn backups(
         .into_iter()
         .map(|b| backup_json(&t, b))
         .collect();
-    Ok(Json(json!({ "value": list })).into_response())
+    Ok(Json(pp::wrap("value", list)).into_response())
 }
 
 async fn delete_backup(
@@ -1017,7 +1026,7 @@ async fn operations(State(state): State<Arc<AppState>>, caller: Caller, q: PpQue
             .map(|(lo, o)| lifecycle_json(&t, lo, o, now))
             .collect(),
     };
-    Ok(Json(json!({ "value": list })).into_response())
+    Ok(Json(pp::wrap("value", list)).into_response())
 }
 
 async fn deleted(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
@@ -1026,7 +1035,7 @@ async fn deleted(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery)
         .ppac_deleted(&actor, now)
         .map(|e| environment(&t, e, &q, now))
         .collect();
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(pp::wrap("value", value)).into_response())
 }
 
 async fn recover(
@@ -1120,7 +1129,7 @@ async fn locations(_: Caller) -> Answer {
             })
         })
         .collect();
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(pp::wrap("value", value)).into_response())
 }
 
 async fn currencies(_: Caller, axum::extract::Path(loc): axum::extract::Path<String>) -> Answer {
@@ -1136,7 +1145,7 @@ async fn currencies(_: Caller, axum::extract::Path(loc): axum::extract::Path<Str
             })
         })
         .collect();
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(pp::wrap("value", value)).into_response())
 }
 
 async fn languages(_: Caller, axum::extract::Path(loc): axum::extract::Path<String>) -> Answer {
@@ -1152,7 +1161,7 @@ async fn languages(_: Caller, axum::extract::Path(loc): axum::extract::Path<Stri
             })
         })
         .collect();
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(pp::wrap("value", value)).into_response())
 }
 
 async fn templates(

@@ -181,6 +181,21 @@ pub fn running(op: &Operation<Work>) -> bool {
     op.state() == RunState::Running
 }
 
+/// `{key: [items]}`, moving the items. (`json!` would serialize an interpolated `Value` again: a
+/// deep copy per nesting level, which dominated the cost of large listings.)
+pub fn wrap(key: &str, items: Vec<Value>) -> Value {
+    let mut map = Map::new();
+    map.insert(key.into(), Value::Array(items));
+    Value::Object(map)
+}
+
+/// Moves `value` into `object[key]` (see [`wrap`] for why not through `json!`).
+pub fn put(object: &mut Value, key: &str, value: Value) {
+    if let Some(map) = object.as_object_mut() {
+        map.insert(key.into(), value);
+    }
+}
+
 /// A timestamp as both APIs write it (RFC 3339, UTC).
 pub fn ts(t: Timestamp) -> String {
     t.to_string()

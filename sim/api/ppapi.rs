@@ -140,6 +140,13 @@ impl Envelope for PpApi {
 
 // ---- rendering ----
 
+/// `{"collection": [...], "continuationToken": ...}`.
+fn paged(items: Vec<Value>, next: Option<String>) -> Value {
+    let mut v = pp::wrap("collection", items);
+    pp::put(&mut v, "continuationToken", json!(next));
+    v
+}
+
 fn state_name(e: &PpEnvironment) -> &'static str {
     match e.provisioning {
         ppac::ProvisioningState::Succeeded if e.deleted_at.is_some() => "Deleted",
@@ -205,27 +212,41 @@ fn execution_result(t: &Tenant, lo: &LifecycleOp, op: &Operation<Work>, now: Tim
     let error = op
         .error()
         .map(|e| json!({"code": e.code, "message": e.message, "fieldErrors": {}}));
-    json!({
+    let mut v = json!({
         "operationId": lo.id.0,
         "name": lo.op_type.as_str(),
         "status": step_status(op.state()),
         "startTime": ts(op.started_at()),
         "endTime": op.finished_at().map(ts),
-        "requestedBy": identity(&lo.requested_by, t),
-        "stageStatuses": progress.stages.iter().map(|s| json!({
-            "name": s.name,
-            "status": step_status(s.state),
-            "startTime": s.started_at.map(ts),
-            "endTime": if s.state == RunState::Running { None } else { s.ends_at.map(ts) },
-            "errorDetail": null,
-        })).collect::<Vec<_>>(),
-        "errorDetail": error,
-        "updatedEnvironment": env.map(|e| json!({
-            "environmentId": e.id.as_str(),
-            "displayName": e.display_name,
-            "dataverseOrganizationUrl": e.instance_url(),
-        })),
-    })
+    });
+    let stages = progress
+        .stages
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "status": step_status(s.state),
+                "startTime": s.started_at.map(ts),
+                "endTime": if s.state == RunState::Running { None } else { s.ends_at.map(ts) },
+                "errorDetail": null,
+            })
+        })
+        .collect();
+    pp::put(&mut v, "requestedBy", identity(&lo.requested_by, t));
+    pp::put(&mut v, "stageStatuses", Value::Array(stages));
+    pp::put(&mut v, "errorDetail", error.unwrap_or(Value::Null));
+    pp::put(
+        &mut v,
+        "updatedEnvironment",
+        env.map_or(Value::Null, |e| {
+            json!({
+                "environmentId": e.id.as_str(),
+                "displayName": e.display_name,
+                "dataverseOrganizationUrl": e.instance_url(),
+            })
+        }),
+    );
+    v
 }
 
 fn op_url(base: &BaseUrl, area: &str, env: &PpEnvId, op: OperationId, q: &PpQuery) -> String {
@@ -368,7 +389,7 @@ async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
         .ppac_environments(&actor)
         .map(|e| environment(&t, e, now))
         .collect();
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(pp::wrap("value", value)).into_response())
 }
 
 async fn get_one(
@@ -506,7 +527,7 @@ async fn candidates(
         .filter(|e| e.id != me.id && e.location == me.location && e.dataverse.is_some() && !matches!(e.sku, Sku::Default | Sku::Trial))
         .map(|e| json!({"environmentId": e.id.as_str(), "displayName": e.display_name, "dataverseOrganizationUrl": e.instance_url()}))
         .collect();
-    Ok(Json(json!({"collection": list, "continuationToken": null})).into_response())
+    Ok(Json(paged(list, None)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -638,7 +659,7 @@ async fn backups(
         .into_iter()
         .map(|b| backup_json(&t, b))
         .collect();
-    Ok(Json(json!({"collection": list, "continuationToken": null})).into_response())
+    Ok(Json(paged(list, None)).into_response())
 }
 
 async fn delete_backup(
@@ -806,7 +827,7 @@ async fn operations(
         .map(|(lo, o)| execution_result(&t, lo, o, now))
         .collect();
     let next = (skip + limit < all.len()).then(|| (skip + limit).to_string());
-    Ok(Json(json!({"collection": page, "continuationToken": next})).into_response())
+    Ok(Json(paged(page, next)).into_response())
 }
 
 async fn locations(_: Caller) -> Answer {
@@ -843,7 +864,7 @@ async fn currencies(_: Caller, Path(loc): Path<String>) -> Answer {
         .iter()
         .map(|(c, s, _)| json!({"code": c, "symbol": s, "isTenantDefault": *c == "USD"}))
         .collect();
-    Ok(Json(json!({ "collection": list })).into_response())
+    Ok(Json(pp::wrap("collection", list)).into_response())
 }
 
 async fn languages(_: Caller, Path(loc): Path<String>) -> Answer {
@@ -852,7 +873,7 @@ async fn languages(_: Caller, Path(loc): Path<String>) -> Answer {
         .iter()
         .map(|(l, n)| json!({"localeId": l, "localizedName": n, "isTenantDefault": *l == 1033}))
         .collect();
-    Ok(Json(json!({ "collection": list })).into_response())
+    Ok(Json(pp::wrap("collection", list)).into_response())
 }
 
 async fn templates(
@@ -882,7 +903,7 @@ async fn templates(
             })
         })
         .collect();
-    Ok(Json(json!({ "collection": list })).into_response())
+    Ok(Json(pp::wrap("collection", list)).into_response())
 }
 
 fn capacity_body(t: &Tenant, now: Timestamp) -> Value {
@@ -976,7 +997,7 @@ fn catalogue_entry(p: &ppac::CatalogPackage) -> Value {
 
 async fn catalogue(_: Caller) -> Answer {
     let value: Vec<Value> = PACKAGES.iter().map(catalogue_entry).collect();
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(pp::wrap("value", value)).into_response())
 }
 
 fn package_json(p: &ppac::CatalogPackage, installed: Option<&InstalledPackage>) -> Value {
@@ -1030,7 +1051,7 @@ async fn env_packages(
         })
         .map(|(p, i)| package_json(p, i))
         .collect();
-    Ok(Json(json!({ "value": value })).into_response())
+    Ok(Json(pp::wrap("value", value)).into_response())
 }
 
 fn install_state(s: RunState) -> &'static str {
