@@ -763,9 +763,7 @@ async fn remove(
     match t.ppac_delete(&actor, &id, now) {
         Ok(op) => Ok(accepted(&state, &t, &base, &q, op, now, None)),
         // The real service answers a conflicting DELETE with 409 and no body at all.
-        Err(e) if e.code == ErrorCode::OperationNotStartable => {
-            Ok(StatusCode::CONFLICT.into_response())
-        }
+        Err(e) if e.code == ErrorCode::OperationNotStartable => Ok(e.bodiless()),
         Err(e) => Err(e),
     }
 }

@@ -142,6 +142,22 @@ pub fn error_of(response: &Response) -> Option<Arc<SimError>> {
     response.extensions().get::<Arc<SimError>>().cloned()
 }
 
+/// Marks an error response whose body must stay empty (BAP answers a DELETE that conflicts with a
+/// running operation with a bare 409); [`envelope`] passes it through, and the journal still sees
+/// its error.
+#[derive(Debug, Clone, Copy)]
+pub struct Bodiless;
+
+impl SimError {
+    /// This error's status with an empty body, still carrying the error for the journal.
+    pub fn bodiless(self) -> Response {
+        let mut response = status_of(self.code).into_response();
+        response.extensions_mut().insert(Arc::new(self));
+        response.extensions_mut().insert(Bodiless);
+        response
+    }
+}
+
 /// A surface's own error envelope. Wrap the surface's routes in
 /// `middleware::from_fn_with_state(state, envelope::<MySurface>)`.
 pub trait Envelope {
@@ -165,6 +181,9 @@ pub async fn envelope<E: Envelope>(
     let Some(error) = error_of(&response) else {
         return response;
     };
+    if response.extensions().get::<Bodiless>().is_some() {
+        return response;
+    }
     let mut rendered = E::render(&state, &error, correlation);
     rendered.extensions_mut().insert(error);
     rendered

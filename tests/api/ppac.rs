@@ -279,6 +279,18 @@ async fn a_running_operation_blocks_other_mutations_and_delete_gets_an_empty_409
         .await;
     assert_eq!(delete.status, StatusCode::CONFLICT);
     assert_eq!(delete.body, Value::Null);
+    let (_, journal) = pp.app.get("/_sim/journal").await;
+    let entry = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["method"] == "DELETE")
+        .unwrap();
+    assert_eq!(entry["status"], 409);
+    assert_eq!(
+        entry["errorCode"], "OperationNotStartable",
+        "the journal still names the error"
+    );
     pp.app.advance("15m").await;
     let patch = pp
         .call(
@@ -1204,4 +1216,133 @@ async fn the_remaining_routes_answer_in_their_real_shapes() {
         .await
         .body;
     assert_eq!(legacy["tenantCapacities"], current["tenantCapacities"]);
+}
+
+#[tokio::test]
+async fn retry_after_is_the_virtual_time_left_in_real_seconds_at_the_clock_scale() {
+    for (scale, low, high) in [(1.0, 17, 25), (10.0, 2, 3)] {
+        let app = spawn_with(
+            lifecycle_sim::Simulator::builder()
+                .seed(7)
+                .time_scale(scale)
+                .auth(lifecycle_sim::AuthMode::None),
+        )
+        .await;
+        let url = app.url(&format!("{P}/environments?{V}"));
+        let body = json!({"location": "unitedstates", "properties": {"displayName": "Quick", "environmentSku": "Sandbox"}});
+        let a = app.client.post(url).json(&body).send().await.unwrap();
+        assert_eq!(a.status(), StatusCode::ACCEPTED);
+        let retry: u64 = a.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (low..=high).contains(&retry),
+            "scale {scale}: Retry-After {retry} not in {low}..={high}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn copy_and_restore_need_capacity_and_the_default_environment_is_never_a_source() {
+    let pp = Pp::with(json!({"domain": "tight.test", "capacity": {"databaseMb": 3072}})).await;
+    let default = format!(
+        "Default-{}",
+        pp.get(&format!("{P}/tenant?api-version=2020-08-01"))
+            .await
+            .body["tenantId"]
+            .as_str()
+            .unwrap()
+    );
+    let a = pp.environment("Alpha", "Sandbox", "unitedstates").await;
+    let b = pp.environment("Beta", "Sandbox", "unitedstates").await;
+    let from_default = pp
+        .post(
+            &format!("{P}/environments/{b}/copyTo?api-version=2021-04-01"),
+            json!({"SourceEnvironmentId": default}),
+        )
+        .await;
+    assert!(
+        bap_error(
+            &from_default,
+            StatusCode::BAD_REQUEST,
+            "LifecycleOperationNotAllowed"
+        )
+        .contains("Default")
+    );
+    let backup = pp
+        .post(
+            &format!("{P}/environments/{a}/backups?api-version=2019-05-01"),
+            json!({"Label": "week"}),
+        )
+        .await
+        .body;
+    let point: jiff::Timestamp = backup["backupPointDateTime"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expiry: jiff::Timestamp = backup["backupExpiryDateTime"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        expiry.duration_since(point),
+        jiff::SignedDuration::from_hours(7 * 24),
+        "sandbox backups are kept 7 days"
+    );
+    let no_backup_of_default = pp
+        .post(
+            &format!("{P}/environments/{default}/backups?api-version=2019-05-01"),
+            json!({"Label": "x"}),
+        )
+        .await;
+    bap_error(
+        &no_backup_of_default,
+        StatusCode::BAD_REQUEST,
+        "LifecycleOperationNotAllowed",
+    );
+    // 3 GB total, 3 GB used: no room for a copy or a restore.
+    let copy = pp
+        .post(
+            &format!("{P}/environments/{b}/copyTo?api-version=2021-04-01"),
+            json!({"SourceEnvironmentId": a}),
+        )
+        .await;
+    bap_error(
+        &copy,
+        StatusCode::CONFLICT,
+        "InsufficientCapacity_StorageDriven",
+    );
+    let restore = pp
+        .post(
+            &format!("{P}/environments/{b}/restoreTo?api-version=2019-05-01"),
+            json!({"SourceEnvironmentId": a}),
+        )
+        .await;
+    bap_error(
+        &restore,
+        StatusCode::CONFLICT,
+        "InsufficientCapacity_StorageDriven",
+    );
+    let (status, _) = pp
+        .app
+        .patch(
+            &format!(
+                "/_sim/tenants/{}/capacity",
+                default.trim_start_matches("Default-")
+            ),
+            json!({"databaseMb": 4096}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let copy = pp
+        .post(
+            &format!("{P}/environments/{b}/copyTo?api-version=2021-04-01"),
+            json!({"SourceEnvironmentId": a}),
+        )
+        .await;
+    assert_eq!(copy.status, StatusCode::ACCEPTED, "{}", copy.body);
 }

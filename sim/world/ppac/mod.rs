@@ -2002,6 +2002,64 @@ fn default_settings() -> Value {
 mod tests {
     use super::*;
 
+    fn sandbox() -> PpEnvironment {
+        let actor = Actor {
+            id: ObjectId(Uuid::nil()),
+            display_name: "a".into(),
+            upn: None,
+            admin: true,
+        };
+        PpEnvironment {
+            id: PpEnvId::from_uuid(Uuid::nil()),
+            display_name: "S".into(),
+            description: String::new(),
+            sku: Sku::Sandbox,
+            location: "europe".into(),
+            azure_region: "westeurope".into(),
+            created_at: Timestamp::UNIX_EPOCH,
+            created_by: actor.clone(),
+            modified_at: Timestamp::UNIX_EPOCH,
+            modified_by: actor,
+            provisioning: ProvisioningState::Succeeded,
+            admin_mode: false,
+            managed: false,
+            cadence: "Moderate".into(),
+            dataverse: None,
+            linked_app: None,
+            backups: Vec::new(),
+            packages: Vec::new(),
+            busy: None,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn an_lcs_link_disallows_delete_and_reset_with_its_own_reason_and_names_the_lcs_environment() {
+        let mut env = sandbox();
+        assert!(refusal(&env, OpType::Delete).is_none());
+        let lcs = Uuid::from_u128(7);
+        env.linked_app = Some(LinkedApp {
+            kind: LinkedAppKind::Linked,
+            id: lcs,
+            url: "https://s.sandbox.operations.dynamics.com/".into(),
+        });
+        for op in [OpType::Delete, OpType::Reset] {
+            let r = refusal(&env, op);
+            assert_eq!(r.as_ref().map(|r| r.reason), Some(ReasonType::FinOpsLinked));
+            assert!(r.is_some_and(|r| r.message.contains(&lcs.to_string())));
+        }
+        assert!(
+            refusal(&env, OpType::Convert).is_none(),
+            "convert stays allowed"
+        );
+        let listed = enforcement(&env);
+        assert!(
+            listed
+                .iter()
+                .any(|(op, r)| *op == OpType::Delete && r.is_some())
+        );
+    }
+
     #[test]
     fn domain_form_rules() {
         assert_eq!(
