@@ -1346,3 +1346,126 @@ async fn copy_and_restore_need_capacity_and_the_default_environment_is_never_a_s
         .await;
     assert_eq!(copy.status, StatusCode::ACCEPTED, "{}", copy.body);
 }
+
+#[tokio::test]
+async fn non_admins_see_the_default_environment_and_their_own_only() {
+    let pp = Pp::with(json!({"domain": "mixed.test", "users": [
+        {"upn": "admin@mixed.test", "roles": ["Power Platform admin"], "licenses": []},
+        {"upn": "maker@mixed.test", "roles": [], "licenses": []}]}))
+    .await;
+    let tenant = pp
+        .get(&format!("{P}/tenant?api-version=2020-08-01"))
+        .await
+        .body["tenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let maker = pp.app.user_token(&tenant, "maker@mixed.test").await;
+    let admins = pp
+        .environment("AdminOwned", "Sandbox", "unitedstates")
+        .await;
+    let body = json!({"location": "unitedstates", "properties": {"displayName": "MakerOwned", "environmentSku": "Sandbox"}});
+    let mine = pp
+        .call_as(
+            &maker,
+            Method::POST,
+            &format!("{P}/environments?{V}"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::ACCEPTED, "{}", mine.body);
+    let list = pp
+        .call_as(
+            &maker,
+            Method::GET,
+            &format!("{P}/scopes/admin/environments?{V}"),
+            None,
+        )
+        .await
+        .body;
+    let mut names: Vec<&str> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["properties"]["displayName"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["MakerOwned", "mixed.test (default)"]);
+    let hidden = pp
+        .call_as(
+            &maker,
+            Method::GET,
+            &format!("{P}/scopes/admin/environments/{admins}?{V}"),
+            None,
+        )
+        .await;
+    bap_error(&hidden, StatusCode::NOT_FOUND, "EnvironmentNotFound");
+    let all = pp
+        .get(&format!("{P}/scopes/admin/environments?{V}"))
+        .await
+        .body;
+    assert_eq!(
+        all["value"].as_array().unwrap().len(),
+        3,
+        "admins see every environment"
+    );
+
+    let (_, t) = pp.app.get(&format!("/_sim/tenants/{tenant}")).await;
+    assert_eq!(
+        t["powerPlatformEnvironments"].as_array().unwrap().len(),
+        3,
+        "{t}"
+    );
+    assert_eq!(
+        t["capacityUsed"]["databaseMb"], 2048.0,
+        "the maker's environment has no Dataverse: {t}"
+    );
+}
+
+#[tokio::test]
+async fn a_finance_and_operations_template_makes_a_unified_environment_that_cannot_be_reset() {
+    let pp = Pp::new().await;
+    let a = pp
+        .post(&format!("{P}/environments?{V}"), json!({"location": "europe", "properties": {"displayName": "Unified", "environmentSku": "Sandbox",
+               "databaseType": "CommonDataService",
+               "linkedEnvironmentMetadata": {"domainName": "unified", "templates": ["D365_FinOps_Finance"],
+                   "templateMetadata": {"PostProvisioningPackages": [{"applicationUniqueName": "msdyn_FinanceAndOperationsProvisioningAppAnchor", "parameters": "DevToolsEnabled=true|DemoDataEnabled=true"}]}}}}))
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+    let id = a.body["name"].as_str().unwrap().to_string();
+    pp.app.advance("30m").await;
+    assert_eq!(
+        pp.poll(&a).await.body["state"]["id"],
+        "Running",
+        "finance and operations take about an hour"
+    );
+    pp.app.advance("1h").await;
+    assert_eq!(pp.poll(&a).await.body["state"]["id"], "Succeeded");
+    let env = pp
+        .get(&format!("{P}/scopes/admin/environments/{id}?{V}"))
+        .await
+        .body;
+    assert_eq!(env["properties"]["linkedAppMetadata"]["type"], "Internal");
+    assert_eq!(
+        env["properties"]["linkedAppMetadata"]["url"],
+        "https://unified.operations.eu.dynamics.com/"
+    );
+    assert_eq!(disallowed(&env, "Reset").unwrap()["type"], "FinOpsLinked");
+    let apps = pp.get(&format!("/appmanagement/environments/{id}/applicationPackages?appInstallState=Installed&api-version=2022-03-01-preview")).await.body;
+    assert_eq!(
+        apps["value"].as_array().unwrap().len(),
+        2,
+        "platform tools and the provisioning app"
+    );
+    let reset = pp
+        .post(
+            &format!("{P}/environments/{id}/reset?api-version=2019-05-01"),
+            json!({}),
+        )
+        .await;
+    bap_error(
+        &reset,
+        StatusCode::BAD_REQUEST,
+        "LifecycleOperationNotAllowed",
+    );
+}

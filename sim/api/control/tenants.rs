@@ -230,7 +230,11 @@ pub(super) struct TenantDto {
     users: Vec<UserDto>,
     applications: Vec<ApplicationDto>,
     capacity: CapacityDto,
+    /// What the tenant's live Power Platform environments consume, MB.
+    capacity_used: CapacityUsedDto,
     governance: GovernanceDto,
+    /// Live Power Platform environments (ids to use with the BAP and Power Platform APIs).
+    power_platform_environments: Vec<PpEnvironmentSummary>,
     /// LCS projects with their environments (ids to use with the LCS API).
     lcs_projects: Vec<ProjectSummary>,
 }
@@ -263,6 +267,26 @@ pub(super) struct CapacityDto {
     database_mb: u64,
     file_mb: u64,
     log_mb: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CapacityUsedDto {
+    database_mb: f64,
+    file_mb: f64,
+    log_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PpEnvironmentSummary {
+    id: String,
+    display_name: String,
+    #[serde(rename = "type")]
+    sku: &'static str,
+    provisioning_state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain_name: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -324,7 +348,28 @@ fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
         users: s.users.iter().map(UserDto::from).collect(),
         applications: s.applications.iter().map(ApplicationDto::from).collect(),
         capacity: s.capacity.into(),
+        capacity_used: {
+            let used = tenant.ppac_consumption();
+            CapacityUsedDto {
+                database_mb: used.database_mb,
+                file_mb: used.file_mb,
+                log_mb: used.log_mb,
+            }
+        },
         governance: s.governance.into(),
+        power_platform_environments: s
+            .ppac
+            .environments
+            .iter()
+            .filter(|e| e.live())
+            .map(|e| PpEnvironmentSummary {
+                id: e.id.to_string(),
+                display_name: e.display_name.clone(),
+                sku: e.sku.as_str(),
+                provisioning_state: e.provisioning.as_str(),
+                domain_name: e.dataverse.as_ref().map(|d| d.domain.clone()),
+            })
+            .collect(),
         lcs_projects: s.lcs.projects.iter().map(ProjectSummary::from).collect(),
     }
 }

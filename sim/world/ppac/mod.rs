@@ -121,6 +121,20 @@ pub fn refusal(env: &PpEnvironment, op: OpType) -> Option<Refusal> {
                 ),
             )
         }
+        OpType::Reset
+            if env
+                .linked_app
+                .as_ref()
+                .is_some_and(|l| l.kind == LinkedAppKind::Internal) =>
+        {
+            refuse(
+                ReasonType::FinOpsLinked,
+                ErrorCode::LifecycleOperationNotAllowed,
+                "Reset is not available for environments with finance and operations apps \
+                 (the Provisioning App is installed); copy or restore into them instead."
+                    .into(),
+            )
+        }
         OpType::Reset if env.sku != Sku::Sandbox => refuse(
             ReasonType::EnvironmentSkuType,
             ErrorCode::LifecycleOperationNotAllowed,
