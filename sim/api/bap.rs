@@ -10,7 +10,7 @@
 
 use super::auth::Caller;
 use super::extract::BaseUrl;
-use super::pp::{self, PpJson, PpQuery, env_id, open, retry_after, running, running_status, ts};
+use super::pp::{self, Currency, PpJson, PpQuery, env_id, open, ts};
 use super::{Envelope, envelope, set_retry_after, status_of};
 use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
@@ -23,7 +23,7 @@ use crate::world::ppac::{
 };
 use crate::world::tenant::Tenant;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
@@ -358,7 +358,7 @@ fn location_url(base: &BaseUrl, op: OperationId, q: &PpQuery) -> String {
     }
 }
 
-/// 202 with `Location`, `Operation-Location` and `Retry-After`.
+/// 202 pointing at the lifecycle operation (see [`pp::accepted`]).
 fn accepted(
     state: &AppState,
     t: &Tenant,
@@ -368,19 +368,7 @@ fn accepted(
     now: Timestamp,
     body: Option<Value>,
 ) -> Response {
-    let url = location_url(base, op, q);
-    let mut response = match body {
-        Some(b) => (StatusCode::ACCEPTED, Json(b)).into_response(),
-        None => StatusCode::ACCEPTED.into_response(),
-    };
-    let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&url) {
-        h.insert(header::LOCATION, v.clone());
-        h.insert("operation-location", v);
-    }
-    let secs = t.operation(op).map_or(5, |o| retry_after(state, o, now));
-    h.insert(header::RETRY_AFTER, secs.into());
-    response
+    pp::accepted(state, t, &location_url(base, op, q), op, now, body)
 }
 
 // ---- bodies ----
@@ -388,17 +376,6 @@ fn accepted(
 #[derive(Debug, Deserialize, Default)]
 struct IdObj {
     id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct Currency {
-    code: Option<String>,
-    #[allow(dead_code)]
-    name: Option<Value>,
-    #[allow(dead_code)]
-    symbol: Option<Value>,
-    #[allow(dead_code)]
-    precision: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -465,31 +442,11 @@ fn bad_language(v: &str) -> SimError {
     .at("baseLanguage")
 }
 
-fn sku(text: Option<&str>, field: &str) -> Result<Option<Sku>, SimError> {
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(t) => Sku::from_name(t).map(Some).ok_or_else(|| {
-            SimError::new(
-                ErrorCode::InvalidEnvironmentRequest,
-                format!(
-                    "'{t}' is not an environment type; use one of: {}",
-                    Sku::names()
-                ),
-            )
-            .at(field)
-        }),
-    }
-}
-
 fn new_dataverse(m: &LinkedMeta) -> Result<NewDataverse, SimError> {
     Ok(NewDataverse {
         domain: m.domainname.clone(),
         language: language(&m.baselanguage)?,
-        currency: m
-            .currency
-            .as_ref()
-            .and_then(|c| c.code.clone())
-            .filter(|c| !c.is_empty()),
+        currency: Currency::code_of(m.currency.as_ref()),
         templates: m.templates.clone().unwrap_or_default(),
         security_group: pp::guid_field(m.securitygroupid.as_deref(), "securityGroupId")?,
     })
@@ -535,7 +492,7 @@ async fn create(
     let spec = NewEnvironment {
         display_name: p.displayname.clone().unwrap_or_default(),
         description: p.description.clone().unwrap_or_default(),
-        sku: sku(p.environmentsku.as_deref(), "properties.environmentSku")?,
+        sku: pp::sku(p.environmentsku.as_deref(), "properties.environmentSku")?,
         location: body.location.clone().unwrap_or_default(),
         azure_region: p.azureregion.clone(),
         cadence: p.updatecadence.as_ref().and_then(|c| c.id.clone()),
@@ -713,7 +670,7 @@ async fn modify_sku(
     PpJson(body): PpJson<SkuBody>,
 ) -> Answer {
     let id = env_id(&env)?;
-    let Some(target) = sku(body.environmentsku.as_deref(), "environmentSku")? else {
+    let Some(target) = pp::sku(body.environmentsku.as_deref(), "environmentSku")? else {
         return Err(SimError::new(
             ErrorCode::InvalidEnvironmentRequest,
             "environmentSku is required: Production or Sandbox.",
@@ -879,12 +836,7 @@ async fn delete_backup(
     axum::extract::Path((env, backup)): axum::extract::Path<(String, String)>,
 ) -> Answer {
     let id = env_id(&env)?;
-    let backup = Uuid::try_parse(&backup).map_err(|_| {
-        SimError::new(
-            ErrorCode::BackupNotFound,
-            format!("'{backup}' is not a backup id; list them with GET …/backups"),
-        )
-    })?;
+    let backup = pp::backup_id(&backup)?;
     let (actor, mut t, _) = open(&state, &caller)?;
     t.ppac_delete_backup(&actor, &id, backup)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -956,7 +908,7 @@ async fn reset(
     let spec = NewDataverse {
         domain: body.domainname,
         language: language(&body.baselanguagecode)?,
-        currency: body.currency.and_then(|c| c.code).filter(|c| !c.is_empty()),
+        currency: Currency::code_of(body.currency.as_ref()),
         templates: body.templates.unwrap_or_default(),
         security_group: pp::guid_field(body.securitygroupid.as_deref(), "SecurityGroupId")?,
     };
@@ -990,19 +942,11 @@ async fn operation(
         && let Ok(e) = t.ppac_environment(&actor, &lo.env)
     {
         // Terraform polls provisionInstance's Location expecting the environment itself.
-        let env = environment(&t, e, &q, now);
-        body["name"] = env["name"].clone();
-        body["properties"] = env["properties"].clone();
+        let mut env = environment(&t, e, &q, now);
+        body["name"] = env["name"].take();
+        body["properties"] = env["properties"].take();
     }
-    if running(o) {
-        let mut response = (running_status(&state, q.api_version()), Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after(&state, o, now).into());
-        Ok(response)
-    } else {
-        Ok(Json(body).into_response())
-    }
+    Ok(pp::poll_answer(&state, &q, o, now, body))
 }
 
 async fn operations(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
@@ -1019,8 +963,7 @@ async fn operations(State(state): State<Arc<AppState>>, caller: Caller, q: PpQue
             .map(|(lo, o)| lifecycle_json(&t, lo, o, now))
             .collect(),
         None => t
-            .ppac_environments(&actor)
-            .flat_map(|e| t.ppac_operations_of(&actor, &e.id).unwrap_or_default())
+            .ppac_all_operations(&actor)
             .map(|(lo, o)| lifecycle_json(&t, lo, o, now))
             .collect(),
     };
@@ -1094,22 +1037,6 @@ async fn update_settings(
     Ok(Json(t.ppac_update_settings(&patch)?).into_response())
 }
 
-fn location_of(name: &str) -> Result<&'static ppac::Location, SimError> {
-    ppac::location(name).ok_or_else(|| {
-        SimError::new(
-            ErrorCode::InvalidEnvironmentRequest,
-            format!(
-                "The location '{name}' is not available; use one of: {}",
-                LOCATIONS
-                    .iter()
-                    .map(|l| l.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-    })
-}
-
 async fn locations(_: Caller) -> Answer {
     let value: Vec<Value> = LOCATIONS
         .iter()
@@ -1131,7 +1058,7 @@ async fn locations(_: Caller) -> Answer {
 }
 
 async fn currencies(_: Caller, axum::extract::Path(loc): axum::extract::Path<String>) -> Answer {
-    let l = location_of(&loc)?;
+    let l = ppac::find_location(&loc)?;
     let value: Vec<Value> = CURRENCIES
         .iter()
         .map(|(code, symbol, _)| {
@@ -1147,7 +1074,7 @@ async fn currencies(_: Caller, axum::extract::Path(loc): axum::extract::Path<Str
 }
 
 async fn languages(_: Caller, axum::extract::Path(loc): axum::extract::Path<String>) -> Answer {
-    let l = location_of(&loc)?;
+    let l = ppac::find_location(&loc)?;
     let value: Vec<Value> = LANGUAGES
         .iter()
         .map(|(lcid, name)| {
@@ -1167,7 +1094,7 @@ async fn templates(
     caller: Caller,
     axum::extract::Path(loc): axum::extract::Path<String>,
 ) -> Answer {
-    let l = location_of(&loc)?;
+    let l = ppac::find_location(&loc)?;
     let (_, t, _) = open(&state, &caller)?;
     let mut out = serde_json::Map::new();
     for (key, s) in [

@@ -6,14 +6,17 @@ use super::auth::{Caller, Principal};
 use crate::app::AppState;
 use crate::config::PollStyle;
 use crate::error::{ErrorCode, SimError};
+use crate::ops::OperationId;
 use crate::ops::{Operation, RunState};
 use crate::world::operations::Work;
-use crate::world::ppac::{Actor, PpEnvId};
+use crate::world::ppac::{Actor, PpEnvId, Sku};
 use crate::world::tenant::Tenant;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use parking_lot::MutexGuard;
 use serde::de::DeserializeOwned;
@@ -176,9 +179,95 @@ pub fn running_status(state: &AppState, api_version: &str) -> StatusCode {
     }
 }
 
-/// Whether an operation is still running.
-pub fn running(op: &Operation<Work>) -> bool {
-    op.state() == RunState::Running
+/// 202 with absolute `Location` and `Operation-Location` (both `url`) and `Retry-After`, and
+/// `body` when there is one.
+pub fn accepted(
+    state: &AppState,
+    t: &Tenant,
+    url: &str,
+    op: OperationId,
+    now: Timestamp,
+    body: Option<Value>,
+) -> Response {
+    let mut response = match body {
+        Some(b) => (StatusCode::ACCEPTED, Json(b)).into_response(),
+        None => StatusCode::ACCEPTED.into_response(),
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(url) {
+        h.insert(header::LOCATION, v.clone());
+        h.insert("operation-location", v);
+    }
+    let secs = t.operation(op).map_or(5, |o| retry_after(state, o, now));
+    h.insert(header::RETRY_AFTER, secs.into());
+    response
+}
+
+/// A poll's answer: while `op` runs, 200 (or 202, see [`running_status`]) with `Retry-After`;
+/// once terminal, 200 without it.
+pub fn poll_answer(
+    state: &AppState,
+    q: &PpQuery,
+    op: &Operation<Work>,
+    now: Timestamp,
+    body: Value,
+) -> Response {
+    if op.state() == RunState::Running {
+        let mut response = (running_status(state, q.api_version()), Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after(state, op, now).into());
+        response
+    } else {
+        Json(body).into_response()
+    }
+}
+
+/// An optional `environmentSku` body field.
+pub fn sku(text: Option<&str>, field: &str) -> Result<Option<Sku>, SimError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => Sku::from_name(t).map(Some).ok_or_else(|| {
+            SimError::new(
+                ErrorCode::InvalidEnvironmentRequest,
+                format!(
+                    "'{t}' is not an environment type; use one of: {}",
+                    Sku::names()
+                ),
+            )
+            .at(field)
+        }),
+    }
+}
+
+/// A backup id from a path segment; 404 when it is not one.
+pub fn backup_id(text: &str) -> Result<uuid::Uuid, SimError> {
+    uuid::Uuid::try_parse(text).map_err(|_| {
+        SimError::new(
+            ErrorCode::BackupNotFound,
+            format!("'{text}' is not a backup id; list them with GET …/backups"),
+        )
+    })
+}
+
+/// A `currency` body member; only the code is used (PowerShell also sends name and symbol).
+#[derive(Debug, serde::Deserialize, Default)]
+#[allow(dead_code)]
+pub struct Currency {
+    /// ISO code, e.g. `EUR`.
+    pub code: Option<String>,
+    name: Option<Value>,
+    symbol: Option<Value>,
+    precision: Option<Value>,
+}
+
+impl Currency {
+    /// The code, if a non-empty one was sent.
+    pub fn code_of(currency: Option<&Currency>) -> Option<String> {
+        currency
+            .and_then(|c| c.code.clone())
+            .filter(|c| !c.is_empty())
+    }
 }
 
 /// `{key: [items]}`, moving the items. (`json!` would serialize an interpolated `Value` again: a

@@ -11,7 +11,7 @@
 use super::auth::Caller;
 use super::bap::{copy_kind, wire_code};
 use super::extract::BaseUrl;
-use super::pp::{self, PpJson, PpQuery, env_id, open, retry_after, running, running_status, ts};
+use super::pp::{self, Currency, PpJson, PpQuery, env_id, open, ts};
 use super::{Envelope, envelope, set_retry_after, status_of};
 use crate::app::AppState;
 use crate::error::{ErrorClass, ErrorCode, SimError};
@@ -20,11 +20,11 @@ use crate::world::operations::Work;
 use crate::world::ppac::{
     self, Actor, Backup, CURRENCIES, CopyRequest, InstalledPackage, LANGUAGES, LOCATIONS,
     LifecycleOp, NewDataverse, NewEnvironment, PACKAGES, PackageState, PpEnvId, PpEnvironment,
-    RestoreRequest, Sku, TEMPLATES,
+    RestoreRequest, TEMPLATES,
 };
 use crate::world::tenant::Tenant;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, patch, post};
@@ -262,28 +262,6 @@ fn op_url(base: &BaseUrl, area: &str, env: &PpEnvId, op: OperationId, q: &PpQuer
     )
 }
 
-fn accepted(
-    state: &AppState,
-    t: &Tenant,
-    url: String,
-    op: OperationId,
-    now: Timestamp,
-    body: Option<Value>,
-) -> Response {
-    let mut response = match body {
-        Some(b) => (StatusCode::ACCEPTED, Json(b)).into_response(),
-        None => StatusCode::ACCEPTED.into_response(),
-    };
-    let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&url) {
-        h.insert(header::LOCATION, v.clone());
-        h.insert("operation-location", v);
-    }
-    let secs = t.operation(op).map_or(5, |o| retry_after(state, o, now));
-    h.insert(header::RETRY_AFTER, secs.into());
-    response
-}
-
 fn env_accepted(
     state: &AppState,
     t: &Tenant,
@@ -293,10 +271,10 @@ fn env_accepted(
     op: OperationId,
     now: Timestamp,
 ) -> Response {
-    accepted(
+    pp::accepted(
         state,
         t,
-        op_url(base, "environmentmanagement", env, op, q),
+        &op_url(base, "environmentmanagement", env, op, q),
         op,
         now,
         None,
@@ -304,15 +282,6 @@ fn env_accepted(
 }
 
 // ---- bodies ----
-
-#[derive(Debug, Deserialize, Default)]
-#[allow(dead_code)]
-struct Currency {
-    code: Option<String>,
-    name: Option<Value>,
-    symbol: Option<Value>,
-    precision: Option<Value>,
-}
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -363,22 +332,6 @@ struct CreateBody {
     linkedenvironmentmetadata: Option<LinkedMetadata>,
 }
 
-fn sku(text: Option<&str>) -> Result<Option<Sku>, SimError> {
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(t) => Sku::from_name(t).map(Some).ok_or_else(|| {
-            SimError::new(
-                ErrorCode::InvalidEnvironmentRequest,
-                format!(
-                    "'{t}' is not an environment type; use one of: {}",
-                    Sku::names()
-                ),
-            )
-            .at("environmentSku")
-        }),
-    }
-}
-
 // ---- handlers ----
 
 type Answer = Result<Response, SimError>;
@@ -416,7 +369,7 @@ async fn create(
     let spec = NewEnvironment {
         display_name: b.displayname.clone().unwrap_or_default(),
         description: b.description.clone().unwrap_or_default(),
-        sku: sku(b.environmentsku.as_deref())?,
+        sku: pp::sku(b.environmentsku.as_deref(), "environmentSku")?,
         location: b.location.clone().unwrap_or_default(),
         azure_region: b.azureregion.clone(),
         cadence: None,
@@ -442,7 +395,7 @@ async fn create(
     let (lo, o) = t.ppac_operation(&actor, op)?;
     let body = execution_result(&t, lo, o, now);
     let url = op_url(&base, "environmentmanagement", &id, op, &q);
-    Ok(accepted(&state, &t, url, op, now, Some(body)))
+    Ok(pp::accepted(&state, &t, &url, op, now, Some(body)))
 }
 
 async fn link(
@@ -512,8 +465,7 @@ async fn copy(
     Ok(env_accepted(&state, &t, &base, &q, &target, op, now))
 }
 
-/// Copy and restore candidates: other live sandboxes-or-not with Dataverse in the same geography
-/// (the sources this environment can take a copy or restore from).
+/// Copy and restore candidates: the environments this one can take a copy or restore from.
 async fn candidates(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -521,10 +473,8 @@ async fn candidates(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, t, _) = open(&state, &caller)?;
-    let me = t.ppac_environment(&actor, &id)?;
     let list: Vec<Value> = t
-        .ppac_environments(&actor)
-        .filter(|e| e.id != me.id && e.location == me.location && e.dataverse.is_some() && !matches!(e.sku, Sku::Default | Sku::Trial))
+        .ppac_copy_candidates(&actor, &id)?
         .map(|e| json!({"environmentId": e.id.as_str(), "displayName": e.display_name, "dataverseOrganizationUrl": e.instance_url()}))
         .collect();
     Ok(Json(paged(list, None)).into_response())
@@ -668,12 +618,7 @@ async fn delete_backup(
     Path((env, backup)): Path<(String, String)>,
 ) -> Answer {
     let id = env_id(&env)?;
-    let backup = Uuid::try_parse(&backup).map_err(|_| {
-        SimError::new(
-            ErrorCode::BackupNotFound,
-            format!("'{backup}' is not a backup id; list them with GET …/backups"),
-        )
-    })?;
+    let backup = pp::backup_id(&backup)?;
     let (actor, mut t, _) = open(&state, &caller)?;
     t.ppac_delete_backup(&actor, &id, backup)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -694,7 +639,7 @@ async fn modify_sku(
     PpJson(b): PpJson<SkuBody>,
 ) -> Answer {
     let id = env_id(&env)?;
-    let Some(target) = sku(b.environmentsku.as_deref())? else {
+    let Some(target) = pp::sku(b.environmentsku.as_deref(), "environmentSku")? else {
         return Err(SimError::new(
             ErrorCode::InvalidEnvironmentRequest,
             "environmentSku is required: Production or Sandbox.",
@@ -741,24 +686,6 @@ fn parse_op(op: &str) -> Result<OperationId, SimError> {
     })
 }
 
-fn poll_answer(
-    state: &AppState,
-    q: &PpQuery,
-    op: &Operation<Work>,
-    now: Timestamp,
-    body: Value,
-) -> Response {
-    if running(op) {
-        let mut response = (running_status(state, q.api_version()), Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after(state, op, now).into());
-        response
-    } else {
-        Json(body).into_response()
-    }
-}
-
 async fn operation(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -768,7 +695,7 @@ async fn operation(
     let id = parse_op(&op)?;
     let (actor, t, now) = open(&state, &caller)?;
     let (lo, o) = t.ppac_operation(&actor, id)?;
-    Ok(poll_answer(
+    Ok(pp::poll_answer(
         &state,
         &q,
         o,
@@ -793,7 +720,7 @@ async fn env_operation(
             format!("The operation '{op}' does not belong to environment {env}."),
         ));
     }
-    Ok(poll_answer(
+    Ok(pp::poll_answer(
         &state,
         &q,
         o,
@@ -841,25 +768,8 @@ async fn locations(_: Caller) -> Answer {
     )
 }
 
-fn location_of(name: &str) -> Result<&'static ppac::Location, SimError> {
-    ppac::location(name).ok_or_else(|| {
-        SimError::new(
-            ErrorCode::InvalidEnvironmentRequest,
-            format!(
-                "The location '{name}' is not available; use one of: {}",
-                LOCATIONS
-                    .iter()
-                    .map(|l| l.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-        .at("location")
-    })
-}
-
 async fn currencies(_: Caller, Path(loc): Path<String>) -> Answer {
-    location_of(&loc)?;
+    ppac::find_location(&loc)?;
     let list: Vec<Value> = CURRENCIES
         .iter()
         .map(|(c, s, _)| json!({"code": c, "symbol": s, "isTenantDefault": *c == "USD"}))
@@ -868,7 +778,7 @@ async fn currencies(_: Caller, Path(loc): Path<String>) -> Answer {
 }
 
 async fn languages(_: Caller, Path(loc): Path<String>) -> Answer {
-    location_of(&loc)?;
+    ppac::find_location(&loc)?;
     let list: Vec<Value> = LANGUAGES
         .iter()
         .map(|(l, n)| json!({"localeId": l, "localizedName": n, "isTenantDefault": *l == 1033}))
@@ -881,7 +791,7 @@ async fn templates(
     caller: Caller,
     Path(loc): Path<String>,
 ) -> Answer {
-    location_of(&loc)?;
+    ppac::find_location(&loc)?;
     let (_, t, _) = open(&state, &caller)?;
     let list: Vec<Value> = TEMPLATES
         .iter()
@@ -1110,7 +1020,14 @@ async fn install(
         },
     });
     let url = op_url(&base, "appmanagement", &id, record.operation, &q);
-    Ok(accepted(&state, &t, url, record.operation, now, Some(body)))
+    Ok(pp::accepted(
+        &state,
+        &t,
+        &url,
+        record.operation,
+        now,
+        Some(body),
+    ))
 }
 
 async fn install_status(
@@ -1137,5 +1054,5 @@ async fn install_status(
         "statusMessage": o.error().map_or(String::new(), |e| e.message.clone()),
         "error": error,
     });
-    Ok(poll_answer(&state, &q, o, now, body))
+    Ok(pp::poll_answer(&state, &q, o, now, body))
 }

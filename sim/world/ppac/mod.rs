@@ -627,6 +627,24 @@ fn install_check(env: &PpEnvironment, unique_name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The geography with this name, or a 400 that lists them.
+pub fn find_location(name: &str) -> Result<&'static Location, SimError> {
+    location(name).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::InvalidEnvironmentRequest,
+            format!(
+                "The location '{name}' is not available; use one of: {}",
+                LOCATIONS
+                    .iter()
+                    .map(|l| l.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .at("location")
+    })
+}
+
 /// Checks a domain name's form: a letter first, then letters, digits and hyphens, at most 32
 /// characters, not ending in a hyphen. Returns it lower-cased.
 pub fn check_domain_form(domain: &str) -> Result<String, SimError> {
@@ -1134,21 +1152,7 @@ impl Tenant {
             )
             .at("properties.usedBy"));
         }
-        let loc = location(&spec.location).ok_or_else(|| {
-            SimError::new(
-                ErrorCode::InvalidEnvironmentRequest,
-                format!(
-                    "The location '{}' is not available; use one of: {}",
-                    spec.location,
-                    LOCATIONS
-                        .iter()
-                        .map(|l| l.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .at("location")
-        })?;
+        let loc = find_location(&spec.location)?;
         let region = match &spec.azure_region {
             Some(r) if !r.trim().is_empty() => {
                 let r = r.trim().to_ascii_lowercase();
@@ -1784,6 +1788,41 @@ impl Tenant {
             .collect();
         list.reverse();
         Ok(list)
+    }
+
+    /// Lifecycle operations of every environment the actor may see, newest first.
+    pub fn ppac_all_operations<'a>(
+        &'a self,
+        actor: &'a Actor,
+    ) -> impl Iterator<Item = (&'a LifecycleOp, &'a Operation<Work>)> {
+        self.state
+            .ppac
+            .operations
+            .iter()
+            .rev()
+            .filter_map(move |o| {
+                let visible = self
+                    .state
+                    .ppac
+                    .environments
+                    .iter()
+                    .any(|e| e.id == o.env && e.live() && Self::ppac_may_see(actor, e));
+                visible
+                    .then(|| self.operation(o.id).ok().map(|x| (o, x)))
+                    .flatten()
+            })
+    }
+
+    /// Environments `target` can be copied or restored from (same rules as a copy).
+    pub fn ppac_copy_candidates<'a>(
+        &'a self,
+        actor: &'a Actor,
+        target: &'a PpEnvId,
+    ) -> Result<impl Iterator<Item = &'a PpEnvironment>, SimError> {
+        self.ppac_environment(actor, target)?;
+        Ok(self
+            .ppac_environments(actor)
+            .filter(move |e| self.ppac_copy_source(actor, &e.id, target).is_ok()))
     }
 
     /// Starts installing an application package.
