@@ -223,6 +223,31 @@ error_codes! {
     PackageNotFound => NotFound,
     /// The caller may not act on environments at the admin scope.
     Forbidden => Forbidden,
+    /// Reset, delete or a domain change on a Dataverse environment linked to a finance and
+    /// operations environment.
+    OperationNotSupportedForLinkedFinOpsEnvironment => BadRequest,
+
+    // Power Platform integration (the link between the two halves)
+    /// Setup needs the terms and conditions accepted (`acceptTerms: true`).
+    TermsNotAccepted => BadRequest,
+    /// Power Platform integration is already set up, running or failed (resume it) for this
+    /// environment; the link is irreversible.
+    PowerPlatformIntegrationExists => Conflict,
+    /// The action needs Power Platform integration to be set up and complete.
+    PowerPlatformIntegrationRequired => Conflict,
+    /// The Dataverse environment cannot be linked: already linked, of another type, in another
+    /// tenant, or without a database.
+    DataverseEnvironmentNotLinkable => Conflict,
+    /// An add-in name or its settings are not valid.
+    InvalidAddin => BadRequest,
+    /// The add-in (or the dual-write application) is installed or being installed already.
+    AddinAlreadyInstalled => Conflict,
+    /// Setup failed: the F&O environment administrator lacks the Dynamics 365 Unified Operations
+    /// Plan license.
+    AdministratorNotLicensed => Conflict,
+    /// Setup failed: the tenant restricts environment creation to admins and the F&O environment
+    /// administrator holds none of the admin roles.
+    AdministratorRoleRequired => Conflict,
 
     /// The simulator's configuration is contradictory.
     InvalidConfig => BadRequest,

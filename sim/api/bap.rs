@@ -678,8 +678,12 @@ async fn modify_sku(
         .at("environmentSku"));
     };
     let (actor, mut t, now) = open(&state, &caller)?;
+    let warning = t.linked_convert_warning(&id, target);
     let op = t.ppac_modify_sku(&actor, &id, target, now)?;
-    Ok(accepted(&state, &t, &base, &q, op, now, None))
+    Ok(pp::with_warning(
+        accepted(&state, &t, &base, &q, op, now, None),
+        warning,
+    ))
 }
 
 async fn validate_delete(

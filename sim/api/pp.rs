@@ -331,6 +331,24 @@ pub fn time_field(text: &str, field: &str) -> Result<Timestamp, SimError> {
         })
 }
 
+/// Adds an HTTP `Warning` (299, miscellaneous persistent warning) to an answer, e.g. the
+/// "not recommended" of converting an environment linked to finance and operations.
+pub fn with_warning(mut response: Response, warning: Option<String>) -> Response {
+    if let Some(text) = warning {
+        let clean: String = text
+            .chars()
+            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+            .filter(|c| *c != '"' && *c != '\\')
+            .collect();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&format!("299 - \"{clean}\"")) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WARNING, value);
+        }
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,3 +384,4 @@ mod tests {
         Ok(())
     }
 }
+

@@ -647,8 +647,12 @@ async fn modify_sku(
         .at("environmentSku"));
     };
     let (actor, mut t, now) = open(&state, &caller)?;
+    let warning = t.linked_convert_warning(&id, target);
     let op = t.ppac_modify_sku(&actor, &id, target, now)?;
-    Ok(env_accepted(&state, &t, &base, &q, &id, op, now))
+    Ok(pp::with_warning(
+        env_accepted(&state, &t, &base, &q, &id, op, now),
+        warning,
+    ))
 }
 
 async fn recover(

@@ -8,6 +8,7 @@
 pub mod blob;
 pub mod identity;
 pub mod lcs;
+pub mod link;
 pub mod operations;
 pub mod ppac;
 pub mod tenant;
@@ -154,6 +155,16 @@ impl World {
             } else {
                 not_here
             }
+        })
+    }
+
+    /// Whether a tenant other than `owner` has the Power Platform environment `id`. Never blocks:
+    /// a tenant locked by another request is skipped.
+    pub fn ppac_environment_elsewhere(&self, id: &ppac::PpEnvId, owner: TenantId) -> bool {
+        self.tenants().into_iter().any(|t| {
+            t.try_lock().is_some_and(|t| {
+                t.id() != owner && t.state.ppac.environments.iter().any(|e| &e.id == id && e.live())
+            })
         })
     }
 

@@ -550,7 +550,11 @@ impl Tenant {
         kind: &str,
         duration: Option<DurationOverride>,
     ) -> Result<(), SimError> {
-        let kinds = || super::lcs::operation_kinds().chain(super::ppac::operation_kinds());
+        let kinds = || {
+            super::lcs::operation_kinds()
+                .chain(super::ppac::operation_kinds())
+                .chain(super::link::operation_kinds())
+        };
         let known = kinds().any(|k| k == kind);
         if !known {
             return Err(SimError::new(

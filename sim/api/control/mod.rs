@@ -2,6 +2,7 @@
 //! fields are refused, naming the field); errors are `{"error":{"code","message","target"?}}`.
 
 mod clock;
+mod environments;
 pub mod operations;
 mod tenants;
 
@@ -36,6 +37,10 @@ pub fn router() -> Router<Arc<AppState>> {
             get(tenants::tenants_get).delete(tenants::tenants_delete),
         )
         .route("/tenants/{tenant}/reset", post(tenants::tenants_reset))
+        .route(
+            "/tenants/{tenant}/environments",
+            get(environments::environments_list),
+        )
         .route("/tenants/{tenant}/users", post(tenants::users_create))
         .route(
             "/tenants/{tenant}/users/{upn}",

@@ -15,6 +15,8 @@ use crate::world::lcs::{
     FoEnvironment, HistoryEntry, Infrastructure, Project, ProjectId, ProjectRole, ProjectSpec,
     Region, Release, Via,
 };
+use crate::world::link::{ADDINS, AddinView, SetupRequest};
+use crate::world::ppac::{PackageState, PpEnvId};
 use crate::world::tenant::Tenant;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -57,6 +59,22 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/projects/{project}/environments/{env}/point-in-time-restore",
             post(environment_pitr),
+        )
+        .route(
+            "/projects/{project}/environments/{env}/power-platform-integration",
+            get(integration_get).post(integration_setup),
+        )
+        .route(
+            "/projects/{project}/environments/{env}/power-platform-integration/resume",
+            post(integration_resume),
+        )
+        .route(
+            "/projects/{project}/environments/{env}/addins",
+            get(addins_list).post(addins_install),
+        )
+        .route(
+            "/projects/{project}/environments/{env}/dual-write",
+            post(dual_write_enable),
         )
 }
 
@@ -317,7 +335,109 @@ struct EnvironmentDto {
     can_stop: bool,
     running_operation: Option<OperationDto>,
     packages: Vec<String>,
+    power_platform_integration: IntegrationDto,
     history: Vec<HistoryDto>,
+}
+
+/// The "Power Platform integration" section of the details page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IntegrationDto {
+    state: &'static str,
+    status_message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<IntegrationError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dataverse_environment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dataverse_environment_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dataverse_environment_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dataverse_environment_type: Option<&'static str>,
+    dual_write: &'static str,
+    addins: Vec<AddinDto>,
+    actions: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unavailable_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<OperationDto>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IntegrationError {
+    code: String,
+    message: String,
+    stage: String,
+}
+
+/// An add-in as the details page lists it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddinDto {
+    name: &'static str,
+    unique_name: &'static str,
+    state: &'static str,
+    settings: serde_json::Map<String, serde_json::Value>,
+    operation_id: OperationId,
+    requested_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl From<&AddinView<'_>> for AddinDto {
+    fn from(a: &AddinView<'_>) -> Self {
+        let p = a.package;
+        AddinDto {
+            name: a.addin.name,
+            unique_name: a.addin.package,
+            state: match p.state {
+                PackageState::Installed => "Installed",
+                PackageState::InstallFailed => "Failed",
+                PackageState::None => "NotInstalled",
+                PackageState::InstallRequested | PackageState::Installing => "Installing",
+            },
+            settings: p
+                .settings
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
+            operation_id: p.operation,
+            requested_at: p.requested_at,
+            error: p.error.clone(),
+        }
+    }
+}
+
+fn integration_dto(tenant: &Tenant, e: &FoEnvironment, now: Timestamp) -> IntegrationDto {
+    let v = tenant.integration_of(e);
+    let error = v.setup.and_then(|op| {
+        let err = op.error()?;
+        Some(IntegrationError {
+            code: err.code.clone(),
+            message: err.message.clone(),
+            stage: op
+                .current_stage()
+                .and_then(|i| op.stage_name(i))
+                .unwrap_or_default()
+                .to_string(),
+        })
+    });
+    IntegrationDto {
+        state: v.state.as_str(),
+        status_message: v.status_message,
+        error,
+        dataverse_environment_id: v.dataverse_id.map(|d| d.to_string()),
+        dataverse_environment_name: v.dataverse.map(|d| d.display_name.clone()),
+        dataverse_environment_url: v.dataverse.and_then(|d| d.instance_url()),
+        dataverse_environment_type: v.dataverse.map(|d| d.sku.as_str()),
+        dual_write: v.dual_write.as_str(),
+        addins: v.addins.iter().map(AddinDto::from).collect(),
+        actions: v.actions,
+        unavailable_reason: v.unavailable,
+        operation: v.setup.map(|op| OperationDto::new(tenant.id(), op, now)),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -449,6 +569,7 @@ fn environment_dto(
             .and_then(|(id, _)| tenant.operation(id).ok())
             .map(|op| OperationDto::new(tenant.id(), op, now)),
         packages: e.packages.clone(),
+        power_platform_integration: integration_dto(tenant, e, now),
         history: e.history.iter().rev().map(HistoryDto::from).collect(),
     }
 }
@@ -728,5 +849,166 @@ async fn environment_pitr(
     let point = clock::parse_timestamp(&body.point_in_time).map_err(|e| e.at("pointInTime"))?;
     act(&state, &caller, &project, &env, |t, p, u, e, now| {
         t.point_in_time_restore(p, u, e, source, point, now)
+    })
+}
+
+async fn integration_get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Json<IntegrationDto>, SimError> {
+    let user = caller.user()?;
+    let (project, env) = (project_id(&project)?, environment_id(&env)?);
+    let mut tenant = caller.tenant.lock();
+    let (now, _) = tenant.settle(state.clock.now());
+    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    Ok(Json(integration_dto(&tenant, e, now)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SetupBody {
+    #[serde(default)]
+    accept_terms: bool,
+    existing_dataverse_environment_id: Option<String>,
+}
+
+async fn integration_setup(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<SetupBody>,
+) -> Result<Response, SimError> {
+    let existing = body
+        .existing_dataverse_environment_id
+        .as_deref()
+        .map(|id| PpEnvId::parse(id).map_err(|e| e.at("existingDataverseEnvironmentId")))
+        .transpose()?;
+    let request = SetupRequest {
+        accept_terms: body.accept_terms,
+        existing: existing.clone(),
+    };
+    let owner = caller.tenant_id;
+    let answer = act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.setup_integration(p, u, e, request, now)
+    });
+    match (answer, existing) {
+        (Err(err), Some(id)) if err.code == ErrorCode::EnvironmentNotFound => {
+            if state.world.ppac_environment_elsewhere(&id, owner) {
+                Err(crate::world::link::foreign_dataverse(&id))
+            } else {
+                Err(err)
+            }
+        }
+        (answer, _) => answer,
+    }
+}
+
+async fn integration_resume(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Response, SimError> {
+    act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.resume_integration(p, u, e, now)
+    })
+}
+
+/// Installed and available add-ins of an environment.
+#[derive(Serialize)]
+struct AddinList {
+    installed: Vec<AddinDto>,
+    available: Vec<AvailableAddin>,
+}
+
+#[derive(Serialize)]
+struct AvailableAddin {
+    name: &'static str,
+    #[serde(rename = "uniqueName")]
+    unique_name: &'static str,
+    settings: Vec<AvailableSetting>,
+}
+
+#[derive(Serialize)]
+struct AvailableSetting {
+    key: &'static str,
+    label: &'static str,
+}
+
+async fn addins_list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Json<AddinList>, SimError> {
+    let user = caller.user()?;
+    let (project, env) = (project_id(&project)?, environment_id(&env)?);
+    let mut tenant = caller.tenant.lock();
+    tenant.settle(state.clock.now());
+    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let installed = tenant
+        .integration_of(e)
+        .addins
+        .iter()
+        .map(AddinDto::from)
+        .collect();
+    let available = ADDINS
+        .iter()
+        .map(|a| AvailableAddin {
+            name: a.name,
+            unique_name: a.package,
+            settings: a
+                .settings
+                .iter()
+                .map(|s| AvailableSetting {
+                    key: s.key,
+                    label: s.label,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(AddinList {
+        installed,
+        available,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AddinBody {
+    name: String,
+    #[serde(default)]
+    settings: serde_json::Map<String, serde_json::Value>,
+}
+
+async fn addins_install(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<AddinBody>,
+) -> Result<Response, SimError> {
+    let settings = body
+        .settings
+        .into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            _ => Err(SimError::new(
+                ErrorCode::InvalidAddin,
+                format!("setting '{k}' must be a string"),
+            )
+            .at(format!("settings.{k}"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.install_addin(p, u, e, &body.name, settings, now)
+    })
+}
+
+async fn dual_write_enable(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath((project, env)): ApiPath<(String, String)>,
+) -> Result<Response, SimError> {
+    act(&state, &caller, &project, &env, |t, p, u, e, now| {
+        t.enable_dual_write(p, u, e, now)
     })
 }

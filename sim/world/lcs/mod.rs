@@ -408,6 +408,7 @@ impl Effect for LcsEffect {
             && let Ok(project) = tenant.lcs.project_mut(self.project)
         {
             project.environments.retain(|e| e.id != self.env);
+            super::link::unlink(tenant, self.env, at);
         }
         if let Some((backup_name, source, data)) = new_asset {
             let id = AssetId(random_uuid(&mut tenant.rng));
@@ -711,6 +712,7 @@ impl Tenant {
             history: Vec::new(),
             packages: Vec::new(),
             topology,
+            integration: None,
         })
     }
 
@@ -1241,8 +1243,37 @@ impl Tenant {
         env: EnvironmentId,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let e = self.lcs_project_for(project, actor)?.environment(env)?;
+        let p = self.lcs_project_for(project, actor)?;
+        let e = p.environment(env)?;
         Self::check_idle(e)?;
+        if let Some(target) = p.environments.iter().find(|t| {
+            t.busy.is_some_and(|(id, kind)| {
+                kind == HistoryKind::Refresh && t.entry(id).is_some_and(|h| h.source == Some(env))
+            })
+        }) {
+            return Err(SimError::new(
+                ErrorCode::EnvironmentBusy,
+                format!(
+                    "{} is the source of the database refresh running on {}; wait for the refresh \
+                     to finish before deleting it",
+                    e.name, target.name
+                ),
+            ));
+        }
+        if let Some(i) = &e.integration
+            && self
+                .operation(i.setup)
+                .is_ok_and(|op| op.state() == RunState::Running)
+        {
+            return Err(SimError::new(
+                ErrorCode::EnvironmentBusy,
+                format!(
+                    "Power Platform integration setup is running on {}; wait until it has \
+                     finished or failed before deleting the environment",
+                    e.name
+                ),
+            ));
+        }
         if e.env_type == EnvironmentType::Production && e.state != EnvironmentState::Failed {
             return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
@@ -1585,7 +1616,7 @@ impl Tenant {
         }
     }
 
-    fn check_ready(e: &FoEnvironment) -> Result<(), SimError> {
+    pub(crate) fn check_ready(e: &FoEnvironment) -> Result<(), SimError> {
         Self::check_idle(e)?;
         if e.state != EnvironmentState::Deployed {
             return Err(Self::not_ready(e));
@@ -1634,6 +1665,13 @@ impl Tenant {
     ) -> Result<OperationId, SimError> {
         let kind = action.kind();
         let stages = action.stages();
+        let source = match &action {
+            Action::Refresh { data } => match data.origin {
+                DataOrigin::Refresh { source, .. } => Some(source),
+                _ => None,
+            },
+            _ => None,
+        };
         let work = Work {
             kind: action.engine_kind().to_string(),
             portal: Portal::Lcs,
@@ -1659,6 +1697,7 @@ impl Tenant {
             status: OpStatus::NotStarted,
             via_api: via == Via::Api,
             error: None,
+            source,
         });
         Ok(id)
     }

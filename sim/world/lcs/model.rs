@@ -4,6 +4,7 @@
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;
 use crate::world::identity::ObjectId;
+use crate::world::ppac::PpEnvId;
 use jiff::Timestamp;
 use serde::Serialize;
 use std::fmt;
@@ -571,6 +572,8 @@ pub struct HistoryEntry {
     pub via_api: bool,
     /// Why it failed.
     pub error: Option<String>,
+    /// For a database refresh: the environment copied from.
+    pub source: Option<EnvironmentId>,
 }
 
 /// An F&O environment.
@@ -608,6 +611,19 @@ pub struct FoEnvironment {
     pub packages: Vec<String>,
     /// The topology chosen at deployment, if one was named.
     pub topology: Option<String>,
+    /// Power Platform integration, once set up (never removed: the link is irreversible).
+    pub integration: Option<Integration>,
+}
+
+/// The Power Platform integration of an F&O environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Integration {
+    /// The setup operation.
+    pub setup: OperationId,
+    /// The Dataverse environment: the existing one, or the new one once setup has created it.
+    pub dataverse: Option<PpEnvId>,
+    /// Whether setup connects to an existing Dataverse environment.
+    pub existing: bool,
 }
 
 impl FoEnvironment {

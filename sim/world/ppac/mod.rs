@@ -106,7 +106,7 @@ pub fn refusal(env: &PpEnvironment, op: OpType) -> Option<Refusal> {
             let lcs = linked.map(|l| l.id).unwrap_or_default();
             refuse(
                 ReasonType::FinOpsLinked,
-                ErrorCode::LifecycleOperationNotAllowed,
+                ErrorCode::OperationNotSupportedForLinkedFinOpsEnvironment,
                 format!(
                     "{op} cannot be performed because the environment is linked to the finance \
                      and operations environment {lcs} in Lifecycle Services. {}",
@@ -352,7 +352,7 @@ fn stages_for(action: &Action) -> Vec<StageSpec> {
         }
         Action::Reset { .. } => four_stages([(10, 10), (60, 120), (900, 1800), (60, 120)]),
         Action::Recover => four_stages([(5, 5), (10, 20), (120, 300), (10, 20)]),
-        Action::Install { unique_name } if unique_name == PROVISIONING_APP => {
+        Action::Install { unique_name, .. } if unique_name == PROVISIONING_APP => {
             four_stages([(10, 20), (60, 120), (3000, 4200), (60, 120)])
         }
         Action::Install { .. } => four_stages([(5, 5), (10, 20), (120, 600), (10, 20)]),
@@ -387,7 +387,18 @@ enum Action {
     Recover,
     Install {
         unique_name: String,
+        origin: Option<LcsOrigin>,
     },
+}
+
+/// An install started from the LCS environment details (an add-in or the dual-write application)
+/// rather than from PPAC: the operation belongs to LCS and targets the F&O environment.
+#[derive(Debug, Clone)]
+pub struct LcsOrigin {
+    /// Engine kind, e.g. `powerPlatformIntegration.installAddin`.
+    pub kind: &'static str,
+    /// The F&O environment.
+    pub env: crate::world::lcs::EnvironmentId,
 }
 
 impl Action {
@@ -432,7 +443,7 @@ impl Effect for PpacEffect {
                 format!("The environment '{}' no longer exists.", self.env),
             ));
         };
-        if let (Action::Install { unique_name }, 0) = (&self.action, stage) {
+        if let (Action::Install { unique_name, .. }, 0) = (&self.action, stage) {
             let check = install_check(env, unique_name);
             if let Some(p) = env.packages.iter_mut().find(|p| p.operation == op.id()) {
                 p.state = if check.is_ok() {
@@ -602,6 +613,18 @@ fn install_check(env: &PpEnvironment, unique_name: &str) -> Result<(), String> {
                     .into(),
             );
         }
+    }
+    let lcs_link = env
+        .linked_app
+        .as_ref()
+        .filter(|l| l.kind == LinkedAppKind::Linked);
+    if pkg.fin_ops_addin && lcs_link.is_none() {
+        return Err(format!(
+            "{} is a finance and operations add-in: it installs only into a Dataverse environment \
+             linked to a finance and operations environment by Power Platform integration. Set up \
+             the integration in LCS, then install the add-in from the LCS environment details.",
+            pkg.name
+        ));
     }
     for dep in pkg.requires {
         if !installed(dep) {
@@ -822,20 +845,7 @@ impl Tenant {
 
     /// What the tenant's live environments consume.
     pub fn ppac_consumption(&self) -> Consumption {
-        let mut c = Consumption::default();
-        for d in self
-            .state
-            .ppac
-            .environments
-            .iter()
-            .filter(|e| e.live())
-            .filter_map(|e| e.dataverse.as_ref())
-        {
-            c.database_mb += d.database_mb;
-            c.file_mb += d.file_mb;
-            c.log_mb += d.log_mb;
-        }
-        c
+        consumption(&self.state)
     }
 
     /// Free database capacity, MB (negative when over).
@@ -900,56 +910,7 @@ impl Tenant {
         except: Option<&PpEnvId>,
         now: Timestamp,
     ) -> Result<String, SimError> {
-        let d = check_domain_form(domain)?;
-        let taken = self.state.ppac.environments.iter().any(|e| {
-            e.live() && Some(&e.id) != except && e.dataverse.as_ref().is_some_and(|x| x.domain == d)
-        });
-        let blocked = self
-            .state
-            .ppac
-            .blocked_domains
-            .iter()
-            .find(|(b, until)| *b == d && *until > now);
-        if taken {
-            return Err(SimError::new(
-                ErrorCode::DomainNameInUse,
-                format!("The domain name '{d}' is already in use by another environment. Choose another one."),
-            )
-            .at("domainName"));
-        }
-        if let Some((_, until)) = blocked {
-            return Err(SimError::new(
-                ErrorCode::DomainNameInUse,
-                format!(
-                    "The domain name '{d}' belonged to a recently deleted environment and can be \
-                     reused from {until}. Choose another one."
-                ),
-            )
-            .at("domainName"));
-        }
-        Ok(d)
-    }
-
-    fn ppac_free_domain(&self, name: &str, now: Timestamp) -> String {
-        let mut base: String = name
-            .to_ascii_lowercase()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(20)
-            .collect();
-        if !base.starts_with(|c: char| c.is_ascii_lowercase()) {
-            base.insert_str(0, "org");
-        }
-        (0..)
-            .map(|i| {
-                if i == 0 {
-                    base.clone()
-                } else {
-                    format!("{base}{i}")
-                }
-            })
-            .find(|d| self.ppac_check_domain(d, None, now).is_ok())
-            .unwrap_or(base)
+        check_domain(&self.state, domain, except, now)
     }
 
     fn ppac_new_dataverse(
@@ -962,7 +923,7 @@ impl Tenant {
     ) -> Result<(Dataverse, bool), SimError> {
         let domain = match &spec.domain {
             Some(d) if !d.trim().is_empty() => self.ppac_check_domain(d, except, now)?,
-            _ => self.ppac_free_domain(display_name, now),
+            _ => free_domain(&self.state, display_name, now),
         };
         let language = spec.language.unwrap_or(1033);
         if !LANGUAGES.iter().any(|(l, _)| *l == language) {
@@ -1058,18 +1019,34 @@ impl Tenant {
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
         let op_type = action.op_type();
-        let kind = match &action {
-            Action::Install { .. } => INSTALL_KIND,
-            _ => op_type.engine_kind(),
+        let (kind, portal, target) = match &action {
+            Action::Install {
+                origin: Some(o), ..
+            } => (
+                o.kind,
+                Portal::Lcs,
+                Target {
+                    kind: "lcsEnvironment".into(),
+                    id: o.env.to_string(),
+                },
+            ),
+            other => (
+                match other {
+                    Action::Install { .. } => INSTALL_KIND,
+                    _ => op_type.engine_kind(),
+                },
+                Portal::Ppac,
+                Target {
+                    kind: "dataverseEnvironment".into(),
+                    id: env.to_string(),
+                },
+            ),
         };
         let stages = stages_for(&action);
         let work = Work {
             kind: kind.to_string(),
-            portal: Portal::Ppac,
-            target: Target {
-                kind: "dataverseEnvironment".into(),
-                id: env.to_string(),
-            },
+            portal,
+            target,
             effect: Box::new(PpacEffect {
                 env: env.clone(),
                 action: action.clone(),
@@ -1199,6 +1176,7 @@ impl Tenant {
                     operation: OperationId(Uuid::nil()),
                     requested_at: now,
                     error: None,
+                    settings: Vec::new(),
                 });
             }
         }
@@ -1322,10 +1300,24 @@ impl Tenant {
                     "The domain name belongs to the Dataverse database; this environment has none.",
                 ));
             }
-            if env.linked_app.is_some() {
+            if let Some(link) = &env.linked_app {
+                let whose = match link.kind {
+                    LinkedAppKind::Linked => format!(
+                        "This environment is linked to the finance and operations environment {} \
+                         in Lifecycle Services, and the link is irreversible",
+                        link.id
+                    ),
+                    LinkedAppKind::Internal => {
+                        "This environment hosts finance and operations apps".to_string()
+                    }
+                };
                 return Err(SimError::new(
-                    ErrorCode::LifecycleOperationNotAllowed,
-                    "The finance and operations environment does not support domain name changes.",
+                    ErrorCode::OperationNotSupportedForLinkedFinOpsEnvironment,
+                    format!(
+                        "The finance and operations environment does not support domain name \
+                         changes. {whose}; keep the domain {}.",
+                        d.map_or("", |d| d.domain.as_str())
+                    ),
                 )
                 .at("properties.linkedEnvironmentMetadata.domainName"));
             }
@@ -1833,6 +1825,20 @@ impl Tenant {
         unique_name: &str,
         now: Timestamp,
     ) -> Result<InstalledPackage, SimError> {
+        self.ppac_install_from(actor, id, unique_name, Vec::new(), None, now)
+    }
+
+    /// Starts installing an application package, from PPAC or (with `origin`) from LCS, recording
+    /// the settings given with it.
+    pub(crate) fn ppac_install_from(
+        &mut self,
+        actor: &Actor,
+        id: &PpEnvId,
+        unique_name: &str,
+        settings: Vec<(String, String)>,
+        origin: Option<LcsOrigin>,
+        now: Timestamp,
+    ) -> Result<InstalledPackage, SimError> {
         let env = self.ppac_environment(actor, id)?;
         let pkg = package(unique_name).ok_or_else(|| {
             SimError::new(
@@ -1871,6 +1877,7 @@ impl Tenant {
             id,
             Action::Install {
                 unique_name: pkg.unique_name.into(),
+                origin,
             },
             actor,
             now,
@@ -1883,6 +1890,7 @@ impl Tenant {
             operation: op,
             requested_at: now,
             error: None,
+            settings,
         };
         let env = self.ppac_env_mut(id)?;
         env.packages
@@ -1941,6 +1949,83 @@ impl Tenant {
         self.state.ppac.settings = merged;
         Ok(self.ppac_settings())
     }
+}
+
+/// What the tenant's live environments consume.
+pub(crate) fn consumption(state: &TenantState) -> Consumption {
+    let mut c = Consumption::default();
+    for d in state
+        .ppac
+        .environments
+        .iter()
+        .filter(|e| e.live())
+        .filter_map(|e| e.dataverse.as_ref())
+    {
+        c.database_mb += d.database_mb;
+        c.file_mb += d.file_mb;
+        c.log_mb += d.log_mb;
+    }
+    c
+}
+
+/// Checks a domain's form and that no live environment uses it and no recent delete blocks
+/// it. `except` is the environment that may keep its own domain.
+pub(crate) fn check_domain(
+    state: &TenantState,
+    domain: &str,
+    except: Option<&PpEnvId>,
+    now: Timestamp,
+) -> Result<String, SimError> {
+    let d = check_domain_form(domain)?;
+    let taken = state.ppac.environments.iter().any(|e| {
+        e.live() && Some(&e.id) != except && e.dataverse.as_ref().is_some_and(|x| x.domain == d)
+    });
+    let blocked = state
+        .ppac
+        .blocked_domains
+        .iter()
+        .find(|(b, until)| *b == d && *until > now);
+    if taken {
+        return Err(SimError::new(
+            ErrorCode::DomainNameInUse,
+            format!("The domain name '{d}' is already in use by another environment. Choose another one."),
+        )
+        .at("domainName"));
+    }
+    if let Some((_, until)) = blocked {
+        return Err(SimError::new(
+            ErrorCode::DomainNameInUse,
+            format!(
+                "The domain name '{d}' belonged to a recently deleted environment and can be \
+                 reused from {until}. Choose another one."
+            ),
+        )
+        .at("domainName"));
+    }
+    Ok(d)
+}
+
+/// A free domain derived from `name` (its first 20 letters and digits, then a number if taken).
+pub(crate) fn free_domain(state: &TenantState, name: &str, now: Timestamp) -> String {
+    let mut base: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(20)
+        .collect();
+    if !base.starts_with(|c: char| c.is_ascii_lowercase()) {
+        base.insert_str(0, "org");
+    }
+    (0..)
+        .map(|i| {
+            if i == 0 {
+                base.clone()
+            } else {
+                format!("{base}{i}")
+            }
+        })
+        .find(|d| check_domain(state, d, None, now).is_ok())
+        .unwrap_or(base)
 }
 
 fn creatable_skus() -> String {

@@ -328,6 +328,8 @@ pub struct InstalledPackage {
     pub requested_at: Timestamp,
     /// Why the latest install failed.
     pub error: Option<String>,
+    /// Settings given with the install (add-ins installed from LCS), in the order given.
+    pub settings: Vec<(String, String)>,
 }
 
 /// A Power Platform environment.
@@ -666,6 +668,9 @@ pub struct CatalogPackage {
     pub requires: &'static [&'static str],
     /// Only installable on environments created with Dynamics 365 apps (a template).
     pub needs_d365_apps: bool,
+    /// A finance and operations add-in: only installable on an environment linked to an LCS
+    /// environment (normally from the LCS environment details).
+    pub fin_ops_addin: bool,
 }
 
 /// Unique name of the Finance and Operations Platform Tools package.
@@ -683,6 +688,7 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "6dbfda4b-b7a3-4a60-9a5b-8bd0d1c0a6f1",
         requires: &[],
         needs_d365_apps: false,
+        fin_ops_addin: false,
     },
     CatalogPackage {
         unique_name: PROVISIONING_APP,
@@ -693,6 +699,7 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "0a4c6b0e-8b5c-4f2b-9d9c-5a4b3d2e1f10",
         requires: &[PLATFORM_TOOLS],
         needs_d365_apps: true,
+        fin_ops_addin: false,
     },
     CatalogPackage {
         unique_name: "DualWriteCoreAnchor",
@@ -703,6 +710,7 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "8b9a1f52-3d1c-4a55-9e2f-1c0d9e8f7a61",
         requires: &[],
         needs_d365_apps: false,
+        fin_ops_addin: false,
     },
     CatalogPackage {
         unique_name: "msdyn_DualWriteAppCoreAnchor",
@@ -712,6 +720,7 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "2f1e8d7c-6b5a-4c3d-8e9f-0a1b2c3d4e5f",
         requires: &["DualWriteCoreAnchor"],
         needs_d365_apps: false,
+        fin_ops_addin: false,
     },
     CatalogPackage {
         unique_name: "MicrosoftOperationsVEAnchor",
@@ -721,6 +730,7 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "4c1a2b3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
         requires: &[],
         needs_d365_apps: false,
+        fin_ops_addin: false,
     },
     CatalogPackage {
         unique_name: "Dynamics365FinanceAndOperationsAnchor",
@@ -730,6 +740,7 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "5d2b3c4e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
         requires: &[PLATFORM_TOOLS],
         needs_d365_apps: false,
+        fin_ops_addin: false,
     },
     CatalogPackage {
         unique_name: "msdyn_Dynamics365FinanceExtendedAnchor",
@@ -739,6 +750,7 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "6e3c4d5f-7a8b-4c9d-0e1f-2a3b4c5d6e7f",
         requires: &["Dynamics365FinanceAndOperationsAnchor"],
         needs_d365_apps: false,
+        fin_ops_addin: false,
     },
     CatalogPackage {
         unique_name: "Dynamics365GABParty_Anchor",
@@ -748,6 +760,7 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "7f4d5e6a-8b9c-4d0e-1f2a-3b4c5d6e7f80",
         requires: &["DualWriteCoreAnchor"],
         needs_d365_apps: false,
+        fin_ops_addin: false,
     },
     CatalogPackage {
         unique_name: "MicrosoftFormsPro",
@@ -757,6 +770,37 @@ pub const PACKAGES: &[CatalogPackage] = &[
         application_id: "b7f6c2a1-9d8e-4f3a-8c2b-1d0e9f8a7b6c",
         requires: &[],
         needs_d365_apps: false,
+        fin_ops_addin: false,
+    },
+    CatalogPackage {
+        unique_name: "msdyn_PlanningOptimizationAnchor",
+        name: "Planning Optimization",
+        description: "Master planning as a service for Supply Chain Management (an LCS add-in).",
+        version: "1.0.0.9072",
+        application_id: "8c1f2e3d-4b5a-4c6d-9e8f-7a6b5c4d3e21",
+        requires: &[],
+        needs_d365_apps: false,
+        fin_ops_addin: true,
+    },
+    CatalogPackage {
+        unique_name: "msdyn_InventoryVisibilityAnchor",
+        name: "Inventory Visibility",
+        description: "Real-time on-hand inventory across systems (an LCS add-in).",
+        version: "1.2.2.67",
+        application_id: "3e5d7c9b-1a2f-4e6d-8c0b-9a7f5e3d1c42",
+        requires: &[],
+        needs_d365_apps: false,
+        fin_ops_addin: true,
+    },
+    CatalogPackage {
+        unique_name: "msdyn_FinanceInsightsAnchor",
+        name: "Finance insights",
+        description: "Cash-flow forecasts and customer payment predictions (an LCS add-in).",
+        version: "1.0.2410.3",
+        application_id: "5b7c9d1e-3f4a-4b6c-8d0e-2f1a3b5c7d63",
+        requires: &[],
+        needs_d365_apps: false,
+        fin_ops_addin: true,
     },
 ];
 
