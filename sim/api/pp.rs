@@ -337,7 +337,13 @@ pub fn with_warning(mut response: Response, warning: Option<String>) -> Response
     if let Some(text) = warning {
         let clean: String = text
             .chars()
-            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    ' '
+                }
+            })
             .filter(|c| *c != '"' && *c != '\\')
             .collect();
         if let Ok(value) = axum::http::HeaderValue::from_str(&format!("299 - \"{clean}\"")) {
@@ -384,4 +390,3 @@ mod tests {
         Ok(())
     }
 }
-

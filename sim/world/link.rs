@@ -365,7 +365,10 @@ impl SetupEffect {
             .ok_or_else(|| {
                 op_error(
                     ErrorCode::EnvironmentNotFound,
-                    format!("The finance and operations environment {} no longer exists.", self.env),
+                    format!(
+                        "The finance and operations environment {} no longer exists.",
+                        self.env
+                    ),
                 )
             })?;
         let admin = state.user_by_id(fo.administrator).ok_or_else(|| {
@@ -409,7 +412,12 @@ impl SetupEffect {
         Ok(())
     }
 
-    fn reserve(&self, state: &mut TenantState, op: OperationId, at: Timestamp) -> Result<(), OpError> {
+    fn reserve(
+        &self,
+        state: &mut TenantState,
+        op: OperationId,
+        at: Timestamp,
+    ) -> Result<(), OpError> {
         let free = state.capacity.database_mb as f64 - ppac::consumption(state).database_mb;
         if free < REQUIRED_FREE_MB {
             return Err(op_error(
@@ -426,11 +434,19 @@ impl SetupEffect {
             ));
         }
         let fo = fo_mut(state, self.project, self.env)?;
-        if fo.integration.as_ref().is_some_and(|i| i.dataverse.is_some()) {
+        if fo
+            .integration
+            .as_ref()
+            .is_some_and(|i| i.dataverse.is_some())
+        {
             return Ok(());
         }
-        let (name, env_type, region, admin) =
-            (fo.name.clone(), fo.env_type, fo.region.name, fo.administrator);
+        let (name, env_type, region, admin) = (
+            fo.name.clone(),
+            fo.env_type,
+            fo.region.name,
+            fo.administrator,
+        );
         let creator = state.user_by_id(admin).map(|u| Actor {
             id: u.object_id,
             display_name: u.display_name.clone(),
@@ -695,7 +711,12 @@ pub const TERMINOLOGY: &[Term] = &[
         lcs: Some("Deploy"),
         ppac: Some("Provision"),
         when_linked: "Set up Power Platform integration from LCS to create the Dataverse half.",
-        kinds: &["lcs.deploy", "ppac.create", "ppac.provisionInstance", SETUP_KIND],
+        kinds: &[
+            "lcs.deploy",
+            "ppac.create",
+            "ppac.provisionInstance",
+            SETUP_KIND,
+        ],
     },
     Term {
         operation: "Copy",
@@ -716,7 +737,11 @@ pub const TERMINOLOGY: &[Term] = &[
         lcs: Some("Point-in-time restore"),
         ppac: Some("Restore"),
         when_linked: "Each portal restores its own half only.",
-        kinds: &["lcs.pointInTimeRestore", "lcs.databaseImport", "ppac.restore"],
+        kinds: &[
+            "lcs.pointInTimeRestore",
+            "lcs.databaseImport",
+            "ppac.restore",
+        ],
     },
     Term {
         operation: "Reset",
@@ -1013,10 +1038,7 @@ impl Tenant {
                 existing: existing.is_some(),
             }),
         };
-        let specs: Vec<StageSpec> = steps(existing.is_some())
-            .iter()
-            .map(|s| s.spec())
-            .collect();
+        let specs: Vec<StageSpec> = steps(existing.is_some()).iter().map(|s| s.spec()).collect();
         let op = self.start_operation(work, &specs, None, now)?;
         if let Some(id) = &existing
             && let Some(dv) = dv_mut(&mut self.state, id)
@@ -1068,7 +1090,10 @@ impl Tenant {
                         .state
                         .lcs
                         .find_environment(EnvironmentId(link.id))
-                        .map_or_else(|| link.id.to_string(), |(_, e)| format!("{} ({})", e.name, e.id));
+                        .map_or_else(
+                            || link.id.to_string(),
+                            |(_, e)| format!("{} ({})", e.name, e.id),
+                        );
                     refuse(format!(
                         "The Power Platform environment {} is already linked to the finance and \
                          operations environment {other}. The link is irreversible; delete {other} \
@@ -1234,7 +1259,12 @@ impl Tenant {
                         } else {
                             format!(
                                 "; it takes: {}",
-                                addin.settings.iter().map(|s| s.key).collect::<Vec<_>>().join(", ")
+                                addin
+                                    .settings
+                                    .iter()
+                                    .map(|s| s.key)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             )
                         }
                     ),
@@ -1267,7 +1297,8 @@ impl Tenant {
             kind: ADDIN_KIND,
             env,
         };
-        let record = self.ppac_install_from(&actor, &dv, addin.package, settings, Some(origin), now)?;
+        let record =
+            self.ppac_install_from(&actor, &dv, addin.package, settings, Some(origin), now)?;
         Ok(record.operation)
     }
 
@@ -1279,15 +1310,20 @@ impl Tenant {
         env: EnvironmentId,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let (dv, actor) =
-            self.completed_link(project, user, env, "The dual-write application")?;
+        let (dv, actor) = self.completed_link(project, user, env, "The dual-write application")?;
         self.refuse_reinstall(&dv, DUAL_WRITE_PACKAGE, "The dual-write application")?;
         let origin = LcsOrigin {
             kind: DUAL_WRITE_KIND,
             env,
         };
-        let record =
-            self.ppac_install_from(&actor, &dv, DUAL_WRITE_PACKAGE, Vec::new(), Some(origin), now)?;
+        let record = self.ppac_install_from(
+            &actor,
+            &dv,
+            DUAL_WRITE_PACKAGE,
+            Vec::new(),
+            Some(origin),
+            now,
+        )?;
         Ok(record.operation)
     }
 
@@ -1348,7 +1384,10 @@ impl Tenant {
     /// then each Power Platform environment not joined to an F&O environment.
     pub fn conceptual_environments(&self) -> Vec<Conceptual<'_>> {
         let mut running: HashMap<&str, Vec<&Operation<Work>>> = HashMap::new();
-        for op in self.operations().filter(|op| op.state() == RunState::Running) {
+        for op in self
+            .operations()
+            .filter(|op| op.state() == RunState::Running)
+        {
             running
                 .entry(op.payload.target.id.as_str())
                 .or_default()

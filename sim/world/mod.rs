@@ -163,7 +163,12 @@ impl World {
     pub fn ppac_environment_elsewhere(&self, id: &ppac::PpEnvId, owner: TenantId) -> bool {
         self.tenants().into_iter().any(|t| {
             t.try_lock().is_some_and(|t| {
-                t.id() != owner && t.state.ppac.environments.iter().any(|e| &e.id == id && e.live())
+                t.id() != owner
+                    && t.state
+                        .ppac
+                        .environments
+                        .iter()
+                        .any(|e| &e.id == id && e.live())
             })
         })
     }

@@ -7,6 +7,7 @@ mod clock;
 mod d365fo;
 mod health;
 mod helpers;
+mod integration;
 mod journal;
 mod lcs;
 mod lcs_assets;

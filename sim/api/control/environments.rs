@@ -117,7 +117,10 @@ fn fo_half(t: &Tenant, project: (u64, &str), e: &FoEnvironment) -> FoHalf {
         state: e.state.as_str(),
         status: e.status_display(),
         url: e.url.clone(),
-        administrator: t.state.user_by_id(e.administrator).map(|u| u.upn.to_string()),
+        administrator: t
+            .state
+            .user_by_id(e.administrator)
+            .map(|u| u.upn.to_string()),
         power_platform_integration: t.integration_of(e).state.as_str(),
     }
 }
