@@ -860,35 +860,28 @@ impl Tenant {
     /// Why Setup is not offered for `fo`, or `None` when it is.
     fn setup_refusal(&self, fo: &FoEnvironment) -> Option<SimError> {
         if let Some(i) = &fo.integration {
-            let state = self.operation(i.setup).map(|op| op.state()).ok();
-            let (code, message) = match state {
-                Some(RunState::Failed) => (
-                    ErrorCode::PowerPlatformIntegrationExists,
-                    format!(
-                        "Power Platform integration setup of {} failed; fix the cause and Resume \
-                         it (POST .../power-platform-integration/resume) instead of starting again",
-                        fo.name
-                    ),
+            let message = match self.operation(i.setup).map(|op| op.state()).ok() {
+                Some(RunState::Failed) => format!(
+                    "Power Platform integration setup of {} failed; fix the cause and Resume it \
+                     (POST .../power-platform-integration/resume) instead of starting again",
+                    fo.name
                 ),
-                Some(RunState::Running | RunState::Pending) => (
-                    ErrorCode::PowerPlatformIntegrationExists,
-                    format!(
-                        "Power Platform integration setup of {} is already in progress",
-                        fo.name
-                    ),
+                Some(RunState::Running | RunState::Pending) => format!(
+                    "Power Platform integration setup of {} is already in progress",
+                    fo.name
                 ),
-                _ => (
-                    ErrorCode::PowerPlatformIntegrationExists,
-                    format!(
-                        "{} is already linked to the Power Platform environment {}. The link is \
-                         irreversible: it cannot be removed or pointed elsewhere; deleting the \
-                         environment in LCS is the only way to break it",
-                        fo.name,
-                        i.dataverse.as_ref().map_or("(unknown)", PpEnvId::as_str)
-                    ),
+                _ => format!(
+                    "{} is already linked to the Power Platform environment {}. The link is \
+                     irreversible: it cannot be removed or pointed elsewhere; deleting the \
+                     environment in LCS is the only way to break it",
+                    fo.name,
+                    i.dataverse.as_ref().map_or("(unknown)", PpEnvId::as_str)
                 ),
             };
-            return Some(SimError::new(code, message));
+            return Some(SimError::new(
+                ErrorCode::PowerPlatformIntegrationExists,
+                message,
+            ));
         }
         if sku_name(fo.env_type).is_none() {
             return Some(SimError::new(
