@@ -249,6 +249,13 @@ error_codes! {
     /// administrator holds none of the admin roles.
     AdministratorRoleRequired => Conflict,
 
+    /// A fault rule is malformed or names something unknown.
+    InvalidFaultRule => BadRequest,
+    /// No fault rule with this name.
+    FaultRuleNotFound => NotFound,
+    /// A fault rule with this name exists already.
+    FaultRuleExists => Conflict,
+
     /// The simulator's configuration is contradictory.
     InvalidConfig => BadRequest,
     /// A bug in the simulator; the message says what happened.

@@ -14,6 +14,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod journal;
 pub mod ops;
 pub mod telemetry;

@@ -151,6 +151,9 @@ pub struct OpError {
     pub code: String,
     /// What went wrong and what to do about it.
     pub message: String,
+    /// The fault rule that injected this failure, if one did (so tests can tell it from a bug).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 impl OpError {
@@ -159,6 +162,7 @@ impl OpError {
         OpError {
             code: code.into(),
             message: message.into(),
+            fault: None,
         }
     }
 }

@@ -15,6 +15,7 @@ use super::operations::Work;
 use super::ppac::Ppac;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
+use crate::faults::{OperationFault, OperationFaults};
 use crate::ops::{
     Hooks, OpError, Operation, OperationId, Ops, Plan, PlannedFailure, ResumeError, RunState,
     StageSpec,
@@ -239,6 +240,15 @@ pub struct TenantState {
     pub ppac: Ppac,
     /// Total-duration overrides by operation kind (e.g. `lcs.databaseRefresh`).
     pub durations: BTreeMap<String, DurationOverride>,
+    /// Planned failures of the next matching operations.
+    pub operation_faults: OperationFaults,
+}
+
+/// Every engine kind of operation, for duration overrides and fault rules.
+pub fn operation_kinds() -> impl Iterator<Item = &'static str> {
+    super::lcs::operation_kinds()
+        .chain(super::ppac::operation_kinds())
+        .chain(super::link::operation_kinds())
 }
 
 impl TenantState {
@@ -407,6 +417,7 @@ impl Tenant {
             blobs: BlobStore::default(),
             ppac: Ppac::default(),
             durations: BTreeMap::new(),
+            operation_faults: OperationFaults::default(),
         };
         let users = match &spec.users {
             Some(users) => users.clone(),
@@ -550,11 +561,7 @@ impl Tenant {
         kind: &str,
         duration: Option<DurationOverride>,
     ) -> Result<(), SimError> {
-        let kinds = || {
-            super::lcs::operation_kinds()
-                .chain(super::ppac::operation_kinds())
-                .chain(super::link::operation_kinds())
-        };
+        let kinds = operation_kinds;
         let known = kinds().any(|k| k == kind);
         if !known {
             return Err(SimError::new(
@@ -582,6 +589,16 @@ impl Tenant {
         Ok(())
     }
 
+    /// Plans a failure of the next matching operation(s).
+    pub fn add_operation_fault(
+        &mut self,
+        rule: OperationFault,
+    ) -> Result<&OperationFault, SimError> {
+        self.state
+            .operation_faults
+            .add(rule, &operation_kinds().collect::<Vec<_>>())
+    }
+
     /// Replaces the governance settings.
     pub fn set_governance(&mut self, governance: Governance) {
         self.state.governance = governance;
@@ -605,6 +622,11 @@ impl Tenant {
             };
             plan = plan.scaled_to(SignedDuration::from_secs(secs));
         }
+        let failure = failure.or_else(|| {
+            self.state
+                .operation_faults
+                .take(&work.kind, &work.target.id, plan.stages())
+        });
         let id = OperationId::random(&mut self.state.rng);
         self.ops.start(id, work, plan, now, failure)?;
         Ok(id)

@@ -1280,3 +1280,111 @@ async fn the_four_step_procedure_links_production_to_the_converted_dataverse_env
     assert_eq!(pair["warnings"], json!([]));
     assert_eq!(view["terminology"].as_array().unwrap().len(), 7);
 }
+
+#[tokio::test]
+async fn a_planned_fault_fails_the_next_matching_operation_once_at_its_stage() {
+    let nw = Nw::new().await;
+    let faults = format!("/_sim/tenants/{}/faults", nw.tenant);
+    let (status, rule) = nw
+        .app
+        .post(
+            &faults,
+            json!({"operation": {"kind": "powerPlatformIntegration.setup", "stage": "Validate prerequisites",
+                   "error": {"code": "AdministratorNotLicensed", "message": "Injected: no licence."}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    assert_eq!(rule["name"], "operation-1");
+    assert_eq!(rule["remaining"], 1);
+    let (status, rule) = nw
+        .app
+        .post(
+            &faults,
+            json!({"name": "refresh-half-way", "operation": {"kind": "lcs.databaseRefresh", "target": UAT, "stage": 2,
+                   "error": {"code": "DatabaseCopyFailed", "message": "Injected: the copy failed."}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    let (_, list) = nw.app.get(&faults).await;
+    assert_eq!(list["operations"].as_array().unwrap().len(), 2);
+
+    // Bad rules are refused, naming the field.
+    for (body, status, code, target) in [
+        (
+            json!({"operation": {"kind": "lcs.teleport", "stage": 0, "error": {"code": "X", "message": "m"}}}),
+            StatusCode::BAD_REQUEST,
+            "InvalidFaultRule",
+            Some("operation.kind"),
+        ),
+        (
+            json!({"operation": {"kind": "lcs.deploy", "stage": 0, "error": {"code": "X", "message": "m"}}, "count": 0}),
+            StatusCode::BAD_REQUEST,
+            "InvalidFaultRule",
+            Some("count"),
+        ),
+        (
+            json!({"name": "refresh-half-way", "operation": {"kind": "lcs.deploy", "stage": 0, "error": {"code": "X", "message": "m"}}}),
+            StatusCode::CONFLICT,
+            "FaultRuleExists",
+            Some("name"),
+        ),
+    ] {
+        let reply = nw.app.post(&faults, body).await;
+        assert_eq!(reply.0, status, "{}", reply.1);
+        assert_eq!(reply.1["error"]["code"], code);
+        assert_eq!(reply.1["error"]["target"].as_str(), target);
+    }
+    let (status, _) = nw.app.delete(&format!("{faults}/nothing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The setup fails where planned, marked as injected, and the rule is used up.
+    nw.setup(UAT, json!({"acceptTerms": true})).await;
+    nw.app.advance("10m").await;
+    let i = nw.integration(UAT).await;
+    assert_eq!(i["state"], "Failed");
+    assert_eq!(i["error"]["stage"], "Validate prerequisites");
+    assert_eq!(i["error"]["code"], "AdministratorNotLicensed");
+    assert_eq!(i["operation"]["error"]["fault"], "operation-1");
+    let (_, list) = nw.app.get(&faults).await;
+    assert_eq!(list["operations"][0]["name"], "refresh-half-way");
+    // Resumed, it runs past the planned failure.
+    let r = nw.resume(UAT).await;
+    nw.advance_to(r.body["endsAt"].as_str().unwrap()).await;
+    assert_eq!(nw.integration(UAT).await["state"], "Completed");
+
+    // A refresh of another target is untouched; the planned one fails half-way, once.
+    let refresh = nw
+        .portal(
+            Method::POST,
+            UAT,
+            "/refresh",
+            Some(json!({"sourceEnvironmentId": PROD})),
+        )
+        .await;
+    assert_eq!(refresh.status, StatusCode::ACCEPTED, "{}", refresh.body);
+    nw.app.advance("12h").await;
+    let (_, op) = nw
+        .app
+        .get(&format!(
+            "/_sim/tenants/{}/operations/{}",
+            nw.tenant,
+            refresh.body["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(op["state"], "failed", "{op}");
+    assert_eq!(op["error"]["stage"], op["stages"][2]["name"]);
+    assert_eq!(op["error"]["fault"], "refresh-half-way");
+    assert_eq!(nw.details(UAT).await["history"][0]["status"], "Failed");
+    let again = nw
+        .portal(
+            Method::POST,
+            UAT,
+            "/refresh",
+            Some(json!({"sourceEnvironmentId": PROD})),
+        )
+        .await;
+    nw.advance_to(again.body["endsAt"].as_str().unwrap()).await;
+    assert_eq!(nw.details(UAT).await["history"][0]["status"], "Completed");
+    let (_, list) = nw.app.get(&faults).await;
+    assert_eq!(list["operations"], json!([]));
+}

@@ -3,6 +3,7 @@
 
 mod clock;
 mod environments;
+mod faults;
 pub mod operations;
 mod tenants;
 
@@ -40,6 +41,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/tenants/{tenant}/environments",
             get(environments::environments_list),
+        )
+        .route(
+            "/tenants/{tenant}/faults",
+            get(faults::faults_list)
+                .post(faults::faults_add)
+                .delete(faults::faults_clear),
+        )
+        .route(
+            "/tenants/{tenant}/faults/{name}",
+            axum::routing::delete(faults::faults_remove),
         )
         .route("/tenants/{tenant}/users", post(tenants::users_create))
         .route(
