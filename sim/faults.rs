@@ -1,11 +1,23 @@
-//! Fault injection. This part plans failures of long-running operations: a rule names an
-//! operation kind (and optionally its target), the stage that fails and the error; the next
-//! matching operation(s) fail there exactly once, and resume past it like any failed operation.
-//! Rules live in their tenant and are consumed as operations start.
+//! Fault injection, two kinds:
+//!
+//! - **Planned operation failures**: a rule names an operation kind (and optionally its target),
+//!   the stage that fails and the error; the next matching operation(s) fail there exactly once,
+//!   and resume past it like any failed operation. Rules live in their tenant and are consumed as
+//!   operations start.
+//! - **Request faults**: rules matched by surface, method, path pattern and tenant add latency
+//!   drawn from a distribution, answer with an error by probability, or throttle with a request
+//!   budget per window. Every draw comes from one seeded RNG, so the same seed and the same
+//!   sequence of requests give the same faults. The HTTP layer that applies them is
+//!   `api::faults`.
 
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{OpError, PlannedFailure};
-use jiff::SignedDuration;
+use crate::world::identity::TenantId;
+use jiff::{SignedDuration, Timestamp};
+use rand::{Rng, RngExt};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::Distribution;
+use std::collections::HashMap;
 
 /// Which stage of an operation fails: by zero-based index or by name (case-insensitive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +187,587 @@ impl OperationFaults {
     }
 }
 
+/// Longest injected latency (60 s): longer would hit the request timeout.
+pub const MAX_LATENCY_MS: f64 = 60_000.0;
+/// The standard normal quantile of 0.99.
+const Z99: f64 = 2.326_347_874_040_841;
+
+/// How long an injected delay takes, in milliseconds of real time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Latency {
+    /// Always the same.
+    Fixed {
+        /// Delay.
+        ms: f64,
+    },
+    /// Uniform between two bounds.
+    Uniform {
+        /// Lower bound.
+        min_ms: f64,
+        /// Upper bound.
+        max_ms: f64,
+    },
+    /// Normal, cut at 0.
+    Normal {
+        /// Mean.
+        mean_ms: f64,
+        /// Standard deviation.
+        stddev_ms: f64,
+    },
+    /// Log-normal given its median and 99th percentile (the usual shape of service latency).
+    LogNormal {
+        /// Median.
+        p50_ms: f64,
+        /// 99th percentile.
+        p99_ms: f64,
+    },
+}
+
+impl Latency {
+    /// Checks the parameters, naming the field at fault (under `latency`).
+    pub fn validate(&self) -> Result<(), SimError> {
+        let check = |field: &str, v: f64| {
+            if v.is_finite() && (0.0..=MAX_LATENCY_MS).contains(&v) {
+                Ok(())
+            } else {
+                Err(invalid(
+                    &format!("latency.{field}"),
+                    format!("{field} must be between 0 and {MAX_LATENCY_MS} ms"),
+                ))
+            }
+        };
+        match *self {
+            Latency::Fixed { ms } => check("ms", ms),
+            Latency::Uniform { min_ms, max_ms } => {
+                check("minMs", min_ms)?;
+                check("maxMs", max_ms)?;
+                if min_ms > max_ms {
+                    return Err(invalid("latency.maxMs", "maxMs must be at least minMs"));
+                }
+                Ok(())
+            }
+            Latency::Normal { mean_ms, stddev_ms } => {
+                check("meanMs", mean_ms)?;
+                check("stddevMs", stddev_ms)
+            }
+            Latency::LogNormal { p50_ms, p99_ms } => {
+                check("p50Ms", p50_ms)?;
+                check("p99Ms", p99_ms)?;
+                if p50_ms <= 0.0 || p99_ms < p50_ms {
+                    return Err(invalid(
+                        "latency.p99Ms",
+                        "a log-normal latency needs 0 < p50Ms <= p99Ms",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// One delay, in milliseconds, within `0..=MAX_LATENCY_MS`.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let ms = match *self {
+            Latency::Fixed { ms } => ms,
+            Latency::Uniform { min_ms, max_ms } if min_ms < max_ms => {
+                rng.random_range(min_ms..=max_ms)
+            }
+            Latency::Uniform { min_ms, .. } => min_ms,
+            Latency::Normal { mean_ms, stddev_ms } => {
+                rand_distr::Normal::new(mean_ms, stddev_ms).map_or(mean_ms, |d| d.sample(rng))
+            }
+            Latency::LogNormal { p50_ms, p99_ms } => {
+                let mu = p50_ms.ln();
+                let sigma = (p99_ms.ln() - mu) / Z99;
+                rand_distr::LogNormal::new(mu, sigma).map_or(p50_ms, |d| d.sample(rng))
+            }
+        };
+        ms.clamp(0.0, MAX_LATENCY_MS)
+    }
+}
+
+/// The API surfaces a request rule can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The LCS public API.
+    Lcs,
+    /// The BAP admin API.
+    Bap,
+    /// The Power Platform API.
+    PowerPlatform,
+    /// Blob storage behind SAS URLs.
+    Blob,
+    /// The fake Entra ID and Graph.
+    Auth,
+    /// `/_portal`.
+    Portal,
+}
+
+impl Surface {
+    /// Every surface, with its name in rules.
+    pub const ALL: [(Surface, &'static str); 6] = [
+        (Surface::Lcs, "lcs"),
+        (Surface::Bap, "bap"),
+        (Surface::PowerPlatform, "powerPlatform"),
+        (Surface::Blob, "blob"),
+        (Surface::Auth, "auth"),
+        (Surface::Portal, "portal"),
+    ];
+
+    /// The surface named `text` (case-insensitive).
+    pub fn parse(text: &str) -> Result<Surface, SimError> {
+        Surface::ALL
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(text.trim()))
+            .map(|(s, _)| *s)
+            .ok_or_else(|| {
+                invalid(
+                    "match.surface",
+                    format!(
+                        "'{text}' is not a surface; use one of: {}",
+                        Surface::ALL.map(|(_, n)| n).join(", ")
+                    ),
+                )
+            })
+    }
+
+    /// Its name in rules.
+    pub fn name(self) -> &'static str {
+        Surface::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("lcs", |(_, n)| n)
+    }
+
+    /// The surface a request path belongs to; `None` for the control plane, which is never
+    /// faulted.
+    pub fn of_path(path: &str) -> Option<Surface> {
+        let lower = |p: &str| path.len() >= p.len() && path[..p.len()].eq_ignore_ascii_case(p);
+        if lower("/_sim") {
+            None
+        } else if lower("/_portal") {
+            Some(Surface::Portal)
+        } else if lower("/_blob") {
+            Some(Surface::Blob)
+        } else if lower("/providers/microsoft.businessappplatform") {
+            Some(Surface::Bap)
+        } else if lower("/environmentmanagement") || lower("/appmanagement") || lower("/licensing")
+        {
+            Some(Surface::PowerPlatform)
+        } else if path.contains("/oauth2/") || lower("/oidc") || lower("/v1.0/me") {
+            Some(Surface::Auth)
+        } else {
+            Some(Surface::Lcs)
+        }
+    }
+}
+
+/// A path pattern: `*` matches one segment, `**` any number of segments; case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    text: String,
+    segments: Vec<String>,
+}
+
+impl PathPattern {
+    /// Parses a pattern such as `/providers/**/environments/*`.
+    pub fn parse(text: &str) -> Result<PathPattern, SimError> {
+        if !text.starts_with('/') {
+            return Err(invalid(
+                "match.path",
+                format!("'{text}' is not a path pattern; start it with '/'"),
+            ));
+        }
+        Ok(PathPattern {
+            text: text.to_string(),
+            segments: text
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect(),
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether `path` (without query) matches.
+    pub fn matches(&self, path: &str) -> bool {
+        let parts: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        glob(&self.segments, &parts)
+    }
+}
+
+fn glob(pattern: &[String], path: &[String]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((first, rest)) if first == "**" => {
+            (0..=path.len()).any(|skip| glob(rest, &path[skip..]))
+        }
+        Some((first, rest)) => match path.split_first() {
+            Some((p, tail)) => (first == "*" || first == p) && glob(rest, tail),
+            None => false,
+        },
+    }
+}
+
+/// An error answer a rule injects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InjectedError {
+    /// HTTP status (400–599).
+    pub status: u16,
+    /// Error code in the surface's envelope; derived from the status when absent.
+    pub code: Option<String>,
+    /// Message; a default naming the rule when absent.
+    pub message: Option<String>,
+    /// Chance (0–1) that a matching request gets it.
+    pub probability: f64,
+    /// `Retry-After` seconds to send with it.
+    pub retry_after: Option<u32>,
+}
+
+/// A request budget per window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttle {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// Window length (virtual time).
+    pub window: SignedDuration,
+    /// Count per user rather than per tenant.
+    pub per_user: bool,
+}
+
+/// What a request rule does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestAction {
+    /// Delay and/or fail.
+    Fault {
+        /// Delay before answering.
+        latency: Option<Latency>,
+        /// Error answer.
+        error: Option<InjectedError>,
+    },
+    /// Answer 429 beyond the budget.
+    Throttle(Throttle),
+}
+
+/// A request rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRule {
+    /// Unique name; sent back in `x-sim-fault`.
+    pub name: String,
+    /// Only this surface.
+    pub surface: Option<Surface>,
+    /// Only this method (upper case).
+    pub method: Option<String>,
+    /// Only paths matching this pattern.
+    pub path: Option<PathPattern>,
+    /// Only requests of this tenant.
+    pub tenant: Option<TenantId>,
+    /// What it does.
+    pub action: RequestAction,
+    /// How many more times it may fire (`None`: unlimited).
+    pub remaining: Option<u32>,
+    /// Active from this virtual time.
+    pub from: Option<Timestamp>,
+    /// Active until this virtual time.
+    pub until: Option<Timestamp>,
+}
+
+/// A request as the fault rules see it.
+#[derive(Debug, Clone)]
+pub struct RequestInfo<'a> {
+    /// Its surface.
+    pub surface: Surface,
+    /// Method.
+    pub method: &'a str,
+    /// Path without query.
+    pub path: &'a str,
+    /// The caller's tenant, when its token names one.
+    pub tenant: Option<TenantId>,
+    /// The caller (object id), when known.
+    pub user: Option<String>,
+}
+
+/// An injected error answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injected {
+    /// The rule.
+    pub rule: String,
+    /// Status.
+    pub status: u16,
+    /// Code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+    /// `Retry-After` seconds.
+    pub retry_after: Option<u64>,
+    /// Whether it is a throttling answer.
+    pub throttled: bool,
+}
+
+/// What to do with one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    /// Delay before answering, ms.
+    pub latency_ms: f64,
+    /// Names of the rules that fired, comma-separated (for `x-sim-fault` and the journal).
+    pub fired: Vec<String>,
+    /// Answer with this instead of calling the handler.
+    pub answer: Option<Injected>,
+}
+
+/// The run's request rules and their state.
+#[derive(Debug)]
+pub struct RequestFaults {
+    rules: Vec<RequestRule>,
+    rng: ChaCha8Rng,
+    windows: HashMap<(String, String), (Timestamp, u32)>,
+    added: u64,
+}
+
+fn default_code(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        408 => "RequestTimeout",
+        409 => "Conflict",
+        429 => "TooManyRequests",
+        500 => "InternalServerError",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        s if s < 500 => "BadRequest",
+        _ => "InternalServerError",
+    }
+}
+
+impl RequestFaults {
+    /// No rules; draws from `rng`.
+    pub fn new(rng: ChaCha8Rng) -> RequestFaults {
+        RequestFaults {
+            rules: Vec::new(),
+            rng,
+            windows: HashMap::new(),
+            added: 0,
+        }
+    }
+
+    /// Whether there are no rules (the layer then does nothing).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Every rule, oldest first.
+    pub fn list(&self) -> &[RequestRule] {
+        &self.rules
+    }
+
+    /// Adds a rule after checking it; its name is drawn as `request-N` when empty.
+    pub fn add(&mut self, mut rule: RequestRule) -> Result<&RequestRule, SimError> {
+        match &rule.action {
+            RequestAction::Fault { latency, error } => {
+                if latency.is_none() && error.is_none() {
+                    return Err(invalid(
+                        "latency",
+                        "a request fault needs a latency, an error, or both",
+                    ));
+                }
+                if let Some(l) = latency {
+                    l.validate()?;
+                }
+                if let Some(e) = error {
+                    if !(400..=599).contains(&e.status) {
+                        return Err(invalid("error.status", "status must be 400 to 599"));
+                    }
+                    if !(e.probability.is_finite() && (0.0..=1.0).contains(&e.probability)) {
+                        return Err(invalid(
+                            "error.probability",
+                            "probability is a number from 0 to 1",
+                        ));
+                    }
+                }
+            }
+            RequestAction::Throttle(t) => {
+                if t.limit == 0 {
+                    return Err(invalid("throttle.limit", "limit must be at least 1"));
+                }
+                if t.window <= SignedDuration::ZERO {
+                    return Err(invalid("throttle.window", "window must be positive"));
+                }
+            }
+        }
+        if rule.remaining == Some(0) {
+            return Err(invalid("count", "count must be at least 1"));
+        }
+        if let (Some(f), Some(u)) = (rule.from, rule.until)
+            && u <= f
+        {
+            return Err(invalid("until", "until must be after from"));
+        }
+        self.added += 1;
+        if rule.name.trim().is_empty() {
+            rule.name = format!("request-{}", self.added);
+        }
+        if self.rules.iter().any(|r| r.name == rule.name) {
+            return Err(SimError::new(
+                ErrorCode::FaultRuleExists,
+                format!(
+                    "a fault rule named '{}' exists already; remove it first or pick another name",
+                    rule.name
+                ),
+            )
+            .at("name"));
+        }
+        self.rules.push(rule);
+        Ok(&self.rules[self.rules.len() - 1])
+    }
+
+    /// Removes the rule `name`.
+    pub fn remove(&mut self, name: &str) -> Result<RequestRule, SimError> {
+        let i = self
+            .rules
+            .iter()
+            .position(|r| r.name == name)
+            .ok_or_else(|| {
+                SimError::new(
+                    ErrorCode::FaultRuleNotFound,
+                    format!("no request fault rule named '{name}'; GET /_sim/faults lists them"),
+                )
+            })?;
+        self.windows.retain(|(rule, _), _| rule != name);
+        Ok(self.rules.remove(i))
+    }
+
+    /// Removes every rule (of one tenant, or all).
+    pub fn clear(&mut self, tenant: Option<TenantId>) {
+        match tenant {
+            Some(t) => self.rules.retain(|r| r.tenant != Some(t)),
+            None => self.rules.clear(),
+        }
+        let names: Vec<String> = self.rules.iter().map(|r| r.name.clone()).collect();
+        self.windows.retain(|(rule, _), _| names.contains(rule));
+    }
+
+    /// Decides what happens to one request at virtual `now`; `to_real` turns virtual seconds into
+    /// the real seconds a client should wait.
+    pub fn decide(
+        &mut self,
+        request: &RequestInfo<'_>,
+        now: Timestamp,
+        to_real: impl Fn(f64) -> u64,
+    ) -> Decision {
+        let mut decision = Decision::default();
+        let mut used_up = Vec::new();
+        for (i, rule) in self.rules.iter_mut().enumerate() {
+            let applies = rule.surface.is_none_or(|s| s == request.surface)
+                && rule
+                    .method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(request.method))
+                && rule.path.as_ref().is_none_or(|p| p.matches(request.path))
+                && rule.tenant.is_none_or(|t| Some(t) == request.tenant)
+                && rule.from.is_none_or(|f| now >= f)
+                && rule.until.is_none_or(|u| now < u);
+            if !applies {
+                continue;
+            }
+            let mut fired = false;
+            match &rule.action {
+                RequestAction::Fault { latency, error } => {
+                    if let Some(l) = latency {
+                        decision.latency_ms += l.sample(&mut self.rng);
+                        fired = true;
+                    }
+                    if let Some(e) = error {
+                        let hit = e.probability >= 1.0 || self.rng.random::<f64>() < e.probability;
+                        if hit {
+                            fired = true;
+                            let code = e
+                                .code
+                                .clone()
+                                .unwrap_or_else(|| default_code(e.status).to_string());
+                            decision.answer = Some(Injected {
+                                rule: rule.name.clone(),
+                                status: e.status,
+                                message: e.message.clone().unwrap_or_else(|| {
+                                    format!(
+                                        "Injected fault '{}': the service answered {} {code}.",
+                                        rule.name, e.status
+                                    )
+                                }),
+                                code,
+                                retry_after: e.retry_after.map(u64::from),
+                                throttled: false,
+                            });
+                        }
+                    }
+                }
+                RequestAction::Throttle(t) => {
+                    let who = if t.per_user {
+                        request.user.clone()
+                    } else {
+                        request.tenant.map(|t| t.to_string())
+                    }
+                    .unwrap_or_else(|| "anonymous".to_string());
+                    let slot = self
+                        .windows
+                        .entry((rule.name.clone(), who))
+                        .or_insert((now, 0));
+                    let end = slot.0.checked_add(t.window).unwrap_or(Timestamp::MAX);
+                    if now >= end {
+                        *slot = (now, 0);
+                    }
+                    slot.1 += 1;
+                    if slot.1 > t.limit {
+                        fired = true;
+                        let end = slot.0.checked_add(t.window).unwrap_or(Timestamp::MAX);
+                        let left = end.duration_since(now).as_secs_f64().max(0.0);
+                        let seconds = to_real(left).max(1);
+                        decision.answer = Some(Injected {
+                            rule: rule.name.clone(),
+                            status: 429,
+                            code: "TooManyRequests".into(),
+                            message: format!(
+                                "Rate limit is exceeded: {} requests per {:#} {}. Try again in {seconds} seconds.",
+                                t.limit,
+                                t.window,
+                                if t.per_user { "per user" } else { "per tenant" }
+                            ),
+                            retry_after: Some(seconds),
+                            throttled: true,
+                        });
+                    }
+                }
+            }
+            if fired {
+                decision.fired.push(rule.name.clone());
+                if let Some(n) = rule.remaining.as_mut() {
+                    *n -= 1;
+                    if *n == 0 {
+                        used_up.push(i);
+                    }
+                }
+            }
+            if decision.answer.is_some() {
+                break;
+            }
+        }
+        for i in used_up.into_iter().rev() {
+            let gone = self.rules.remove(i);
+            self.windows.retain(|(rule, _), _| *rule != gone.name);
+        }
+        decision
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +856,218 @@ mod tests {
             err.and_then(|e| e.target).as_deref(),
             Some("operation.error.code")
         );
+    }
+
+    fn seeded(seed: u8) -> ChaCha8Rng {
+        use rand::SeedableRng;
+        ChaCha8Rng::from_seed([seed; 32])
+    }
+
+    fn samples(l: &Latency, seed: u8, n: usize) -> Vec<f64> {
+        let mut rng = seeded(seed);
+        (0..n).map(|_| l.sample(&mut rng)).collect()
+    }
+
+    fn quantile(v: &[f64], q: f64) -> f64 {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    }
+
+    #[test]
+    fn latency_samples_fall_in_range_and_reproduce_with_the_seed() {
+        let fixed = samples(&Latency::Fixed { ms: 250.0 }, 1, 100);
+        assert!(fixed.iter().all(|&x| x == 250.0));
+        let uniform = samples(
+            &Latency::Uniform {
+                min_ms: 100.0,
+                max_ms: 200.0,
+            },
+            1,
+            2000,
+        );
+        assert!(uniform.iter().all(|&x| (100.0..=200.0).contains(&x)));
+        assert!((quantile(&uniform, 0.5) - 150.0).abs() < 10.0);
+        let normal = samples(
+            &Latency::Normal {
+                mean_ms: 500.0,
+                stddev_ms: 50.0,
+            },
+            1,
+            4000,
+        );
+        let mean = normal.iter().sum::<f64>() / normal.len() as f64;
+        assert!((mean - 500.0).abs() < 5.0, "{mean}");
+        assert!(normal.iter().all(|&x| x >= 0.0));
+        let log = Latency::LogNormal {
+            p50_ms: 200.0,
+            p99_ms: 2000.0,
+        };
+        let ln = samples(&log, 1, 20_000);
+        assert!(
+            (quantile(&ln, 0.5) / 200.0 - 1.0).abs() < 0.06,
+            "{}",
+            quantile(&ln, 0.5)
+        );
+        assert!(
+            (quantile(&ln, 0.99) / 2000.0 - 1.0).abs() < 0.15,
+            "{}",
+            quantile(&ln, 0.99)
+        );
+        assert!(ln.iter().all(|&x| (0.0..=MAX_LATENCY_MS).contains(&x)));
+        assert_eq!(samples(&log, 9, 50), samples(&log, 9, 50));
+        assert_ne!(samples(&log, 9, 50), samples(&log, 10, 50));
+        assert!(
+            Latency::LogNormal {
+                p50_ms: 300.0,
+                p99_ms: 200.0
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Latency::Uniform {
+                min_ms: 3.0,
+                max_ms: 1.0
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(Latency::Fixed { ms: 1e9 }.validate().is_err());
+    }
+
+    #[test]
+    fn path_patterns_match_one_or_any_segments() -> Result<(), SimError> {
+        let p = PathPattern::parse("/providers/**/environments/*")?;
+        assert!(
+            p.matches("/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments/abc")
+        );
+        assert!(p.matches("/providers/x/environments/abc"));
+        assert!(!p.matches("/providers/x/environments"));
+        assert!(!p.matches("/providers/x/environments/abc/copyTo"));
+        assert!(PathPattern::parse("/**")?.matches("/anything/at/all"));
+        assert!(PathPattern::parse("no-slash").is_err());
+        assert_eq!(Surface::of_path("/_sim/health"), None);
+        assert_eq!(
+            Surface::of_path("/providers/Microsoft.BusinessAppPlatform/environments"),
+            Some(Surface::Bap)
+        );
+        assert_eq!(
+            Surface::of_path("/environmentmanagement/environments"),
+            Some(Surface::PowerPlatform)
+        );
+        assert_eq!(
+            Surface::of_path("/common/oauth2/token"),
+            Some(Surface::Auth)
+        );
+        assert_eq!(
+            Surface::of_path("/databasemovement/v1/export/project/1"),
+            Some(Surface::Lcs)
+        );
+        Ok(())
+    }
+
+    fn info(tenant: Option<TenantId>) -> RequestInfo<'static> {
+        RequestInfo {
+            surface: Surface::Bap,
+            method: "GET",
+            path: "/providers/Microsoft.BusinessAppPlatform/environments",
+            tenant,
+            user: None,
+        }
+    }
+
+    fn error_rule(probability: f64, count: Option<u32>) -> RequestRule {
+        RequestRule {
+            name: String::new(),
+            surface: Some(Surface::Bap),
+            method: None,
+            path: None,
+            tenant: None,
+            action: RequestAction::Fault {
+                latency: None,
+                error: Some(InjectedError {
+                    status: 503,
+                    code: None,
+                    message: None,
+                    probability,
+                    retry_after: None,
+                }),
+            },
+            remaining: count,
+            from: None,
+            until: None,
+        }
+    }
+
+    #[test]
+    fn errors_fire_by_probability_reproducibly_and_counted_rules_run_out() -> Result<(), SimError> {
+        let t0 = Timestamp::UNIX_EPOCH;
+        let run = |seed: u8| -> Result<Vec<bool>, SimError> {
+            let mut f = RequestFaults::new(seeded(seed));
+            f.add(error_rule(0.3, None))?;
+            Ok((0..1000)
+                .map(|_| f.decide(&info(None), t0, |s| s as u64).answer.is_some())
+                .collect())
+        };
+        let a = run(4)?;
+        let hits = a.iter().filter(|h| **h).count();
+        assert!((240..=360).contains(&hits), "{hits}");
+        assert_eq!(a, run(4)?);
+        let mut f = RequestFaults::new(seeded(1));
+        f.add(error_rule(1.0, Some(2)))?;
+        let answers: Vec<Option<u16>> = (0..3)
+            .map(|_| {
+                f.decide(&info(None), t0, |s| s as u64)
+                    .answer
+                    .map(|a| a.status)
+            })
+            .collect();
+        assert_eq!(answers, [Some(503), Some(503), None]);
+        assert!(f.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn throttles_answer_429_with_the_time_left_and_recover() -> Result<(), SimError> {
+        let tenant = TenantId(uuid::Uuid::nil());
+        let mut f = RequestFaults::new(seeded(1));
+        f.add(RequestRule {
+            action: RequestAction::Throttle(Throttle {
+                limit: 2,
+                window: SignedDuration::from_mins(5),
+                per_user: false,
+            }),
+            ..error_rule(1.0, None)
+        })?;
+        let t0 = Timestamp::UNIX_EPOCH;
+        let at = |s: i64| t0 + SignedDuration::from_secs(s);
+        assert!(
+            f.decide(&info(Some(tenant)), at(0), |s| s.ceil() as u64)
+                .answer
+                .is_none()
+        );
+        assert!(
+            f.decide(&info(Some(tenant)), at(10), |s| s.ceil() as u64)
+                .answer
+                .is_none()
+        );
+        let third = f.decide(&info(Some(tenant)), at(60), |s| s.ceil() as u64);
+        let answer = third
+            .answer
+            .ok_or_else(|| SimError::internal("not throttled"))?;
+        assert_eq!((answer.status, answer.retry_after), (429, Some(240)));
+        // Another tenant has its own budget; the window ends and the budget is back.
+        assert!(
+            f.decide(&info(None), at(60), |s| s.ceil() as u64)
+                .answer
+                .is_none()
+        );
+        assert!(
+            f.decide(&info(Some(tenant)), at(300), |s| s.ceil() as u64)
+                .answer
+                .is_none()
+        );
+        Ok(())
     }
 }

@@ -31,6 +31,9 @@ pub struct Entry {
     /// Stable error code when the answer was an error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<&'static str>,
+    /// The fault rules that changed this answer (injected latency, error or throttling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// Which entries to return.
@@ -118,6 +121,7 @@ mod tests {
             status: 200,
             duration_ms: 0.1,
             error_code: None,
+            fault: None,
         }
     }
 

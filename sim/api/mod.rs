@@ -10,6 +10,7 @@ pub mod bap;
 pub mod blob;
 pub mod control;
 pub mod extract;
+pub mod faults;
 pub mod lcs;
 pub mod portal;
 pub mod pp;
@@ -94,6 +95,10 @@ fn surfaces(state: Arc<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -238,6 +243,10 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
     let status = response.status().as_u16();
     let duration_ms = (watch.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     let error = error_of(&response);
+    let fault = response
+        .extensions()
+        .get::<faults::FiredFaults>()
+        .map(|f| f.0.clone());
     let tenant = slot.get();
     let code = error.as_ref().map(|e| e.code.as_str());
     let tenant_field = tenant.map(tracing::field::display);
@@ -257,6 +266,7 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
         status,
         duration_ms,
         error_code: code,
+        fault,
     });
     response
 }

@@ -47,6 +47,8 @@ pub enum RngStream {
     Traces,
     /// The key that signs blob SAS URLs.
     BlobKey,
+    /// Request fault draws (latency, error probability).
+    Faults,
 }
 
 /// An RNG for one stream of a run: the same seed gives the same numbers, stream by stream.
@@ -62,6 +64,7 @@ pub fn seeded_rng(seed: u64, stream: RngStream) -> ChaCha8Rng {
         RngStream::SigningKey => 2,
         RngStream::Traces => 3,
         RngStream::BlobKey => 4,
+        RngStream::Faults => 5,
     };
     bytes[24] = tag;
     ChaCha8Rng::from_seed(bytes)

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod clock;
 mod d365fo;
+mod faults;
 mod health;
 mod helpers;
 mod integration;

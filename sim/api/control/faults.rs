@@ -1,28 +1,93 @@
-//! `/_sim/tenants/{t}/faults`: planned failures of long-running operations.
+//! `/_sim/faults` (request rules, global or per tenant) and `/_sim/tenants/{t}/faults` (planned
+//! operation failures and the tenant's request rules).
 
 use crate::api::extract::{ApiJson, ApiPath, TenantPath};
-use crate::error::SimError;
-use crate::faults::{OperationFault, StageRef};
+use crate::app::AppState;
+use crate::clock;
+use crate::error::{ErrorCode, SimError};
+use crate::faults::{
+    InjectedError, Latency, OperationFault, PathPattern, RequestAction, RequestRule, StageRef,
+    Surface, Throttle,
+};
+use crate::world::identity::TenantId;
 use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-/// A fault rule as the control plane takes it.
+/// A fault rule as the control plane takes it: an `operation` failure, or a request rule
+/// (`match` with `latency` and/or `error`, or `throttle`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultBody {
     #[serde(default)]
     name: String,
-    operation: OperationBody,
-    #[serde(default = "one")]
-    count: u32,
+    operation: Option<OperationBody>,
+    #[serde(rename = "match")]
+    matches: Option<MatchBody>,
+    latency: Option<LatencyBody>,
+    error: Option<InjectedBody>,
+    throttle: Option<ThrottleBody>,
+    count: Option<u32>,
+    from: Option<String>,
+    until: Option<String>,
 }
 
-fn one() -> u32 {
-    1
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MatchBody {
+    surface: Option<String>,
+    method: Option<String>,
+    path: Option<String>,
+    tenant: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    tag = "distribution",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+enum LatencyBody {
+    Fixed { ms: f64 },
+    Uniform { min_ms: f64, max_ms: f64 },
+    Normal { mean_ms: f64, stddev_ms: f64 },
+    LogNormal { p50_ms: f64, p99_ms: f64 },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct InjectedBody {
+    status: u16,
+    code: Option<String>,
+    message: Option<String>,
+    probability: Option<f64>,
+    retry_after: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottleBody {
+    limit: u32,
+    window: String,
+    per: Option<String>,
+}
+
+/// A parsed rule.
+pub enum Fault {
+    /// A planned operation failure.
+    Operation(OperationFault),
+    /// A request rule.
+    Request(RequestRule),
+}
+
+fn bad(field: &str, message: impl Into<String>) -> SimError {
+    SimError::new(ErrorCode::InvalidFaultRule, message).at(field)
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,21 +114,149 @@ struct ErrorBody {
 }
 
 impl FaultBody {
-    /// The domain rule.
-    pub fn parse(self) -> OperationFault {
-        OperationFault {
-            name: self.name,
-            kind: self.operation.kind,
-            target: self.operation.target,
-            stage: match self.operation.stage {
-                StageBody::Index(i) => StageRef::Index(i),
-                StageBody::Name(n) => StageRef::Name(n),
+    /// The domain rule; `tenant` scopes a request rule to a tenant (the tenant routes).
+    pub fn parse(self, tenant: Option<TenantId>) -> Result<Fault, SimError> {
+        if let Some(op) = self.operation {
+            let extra = [
+                ("match", self.matches.is_some()),
+                ("latency", self.latency.is_some()),
+                ("error", self.error.is_some()),
+                ("throttle", self.throttle.is_some()),
+                ("from", self.from.is_some()),
+                ("until", self.until.is_some()),
+            ];
+            if let Some((field, _)) = extra.iter().find(|(_, set)| *set) {
+                return Err(bad(
+                    field,
+                    "an operation rule takes name, operation and count only",
+                ));
+            }
+            return Ok(Fault::Operation(OperationFault {
+                name: self.name,
+                kind: op.kind,
+                target: op.target,
+                stage: match op.stage {
+                    StageBody::Index(i) => StageRef::Index(i),
+                    StageBody::Name(n) => StageRef::Name(n),
+                },
+                code: op.error.code,
+                message: op.error.message,
+                remaining: self.count.unwrap_or(1),
+            }));
+        }
+        let m = self.matches.unwrap_or_default();
+        let rule_tenant = match (&m.tenant, tenant) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "match.tenant",
+                    "the tenant route scopes the rule already; leave out match.tenant",
+                ));
+            }
+            (Some(t), None) => Some(TenantId::parse(t).map_err(|e| e.at("match.tenant"))?),
+            (None, t) => t,
+        };
+        let action = match (self.throttle, self.latency, self.error) {
+            (Some(t), None, None) => RequestAction::Throttle(Throttle {
+                limit: t.limit,
+                window: clock::parse_duration(&t.window).map_err(|e| e.at("throttle.window"))?,
+                per_user: match t.per.as_deref() {
+                    None | Some("tenant") => false,
+                    Some("user") => true,
+                    Some(other) => {
+                        return Err(bad(
+                            "throttle.per",
+                            format!("'{other}' is not a budget key; use tenant or user"),
+                        ));
+                    }
+                },
+            }),
+            (Some(_), _, _) => {
+                return Err(bad(
+                    "throttle",
+                    "a throttle rule takes no latency or error; make two rules",
+                ));
+            }
+            (None, None, None) => {
+                return Err(bad(
+                    "operation",
+                    "give an operation failure, a request fault (latency and/or error) or a \
+                     throttle",
+                ));
+            }
+            (None, latency, error) => RequestAction::Fault {
+                latency: latency.map(|l| match l {
+                    LatencyBody::Fixed { ms } => Latency::Fixed { ms },
+                    LatencyBody::Uniform { min_ms, max_ms } => Latency::Uniform { min_ms, max_ms },
+                    LatencyBody::Normal { mean_ms, stddev_ms } => {
+                        Latency::Normal { mean_ms, stddev_ms }
+                    }
+                    LatencyBody::LogNormal { p50_ms, p99_ms } => {
+                        Latency::LogNormal { p50_ms, p99_ms }
+                    }
+                }),
+                error: error.map(|e| InjectedError {
+                    status: e.status,
+                    code: e.code,
+                    message: e.message,
+                    probability: e.probability.unwrap_or(1.0),
+                    retry_after: e.retry_after,
+                }),
             },
-            code: self.operation.error.code,
-            message: self.operation.error.message,
+        };
+        let time = |v: Option<String>, field: &str| {
+            v.map(|t| clock::parse_timestamp(&t).map_err(|e| e.at(field)))
+                .transpose()
+        };
+        Ok(Fault::Request(RequestRule {
+            name: self.name,
+            surface: m.surface.as_deref().map(Surface::parse).transpose()?,
+            method: m.method.map(|x| x.trim().to_ascii_uppercase()),
+            path: m.path.as_deref().map(PathPattern::parse).transpose()?,
+            tenant: rule_tenant,
+            action,
             remaining: self.count,
+            from: time(self.from, "from")?,
+            until: time(self.until, "until")?,
+        }))
+    }
+}
+
+fn request_dto(r: &RequestRule) -> Value {
+    let mut v = json!({
+        "name": r.name,
+        "match": {"surface": r.surface.map(Surface::name), "method": r.method,
+                  "path": r.path.as_ref().map(PathPattern::as_str), "tenant": r.tenant.map(|t| t.to_string())},
+        "remaining": r.remaining,
+        "from": r.from,
+        "until": r.until,
+    });
+    match &r.action {
+        RequestAction::Throttle(t) => {
+            v["throttle"] = json!({"limit": t.limit, "window": format!("{:#}", t.window),
+                                   "per": if t.per_user { "user" } else { "tenant" }});
+        }
+        RequestAction::Fault { latency, error } => {
+            if let Some(l) = latency {
+                v["latency"] = match *l {
+                    Latency::Fixed { ms } => json!({"distribution": "fixed", "ms": ms}),
+                    Latency::Uniform { min_ms, max_ms } => {
+                        json!({"distribution": "uniform", "minMs": min_ms, "maxMs": max_ms})
+                    }
+                    Latency::Normal { mean_ms, stddev_ms } => {
+                        json!({"distribution": "normal", "meanMs": mean_ms, "stddevMs": stddev_ms})
+                    }
+                    Latency::LogNormal { p50_ms, p99_ms } => {
+                        json!({"distribution": "logNormal", "p50Ms": p50_ms, "p99Ms": p99_ms})
+                    }
+                };
+            }
+            if let Some(e) = error {
+                v["error"] = json!({"status": e.status, "code": e.code, "message": e.message,
+                                    "probability": e.probability, "retryAfter": e.retry_after});
+            }
         }
     }
+    v
 }
 
 /// A rule as the control plane shows it.
@@ -92,41 +285,141 @@ impl From<&OperationFault> for FaultDto {
 
 #[derive(Serialize)]
 pub(super) struct FaultList {
-    operations: Vec<FaultDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operations: Option<Vec<FaultDto>>,
+    requests: Vec<Value>,
 }
 
-pub(super) async fn faults_list(path: TenantPath) -> Json<FaultList> {
-    let tenant = path.tenant.lock();
+fn created(location: String, body: Value) -> Response {
+    (StatusCode::CREATED, [(LOCATION, location)], Json(body)).into_response()
+}
+
+pub(super) async fn faults_list(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+) -> Json<FaultList> {
+    let operations = path
+        .tenant
+        .lock()
+        .state
+        .operation_faults
+        .list()
+        .iter()
+        .map(FaultDto::from)
+        .collect();
+    let requests = state
+        .request_faults
+        .lock()
+        .list()
+        .iter()
+        .filter(|r| r.tenant == Some(path.id))
+        .map(request_dto)
+        .collect();
     Json(FaultList {
-        operations: tenant
-            .state
-            .operation_faults
-            .list()
-            .iter()
-            .map(FaultDto::from)
-            .collect(),
+        operations: Some(operations),
+        requests,
     })
 }
 
 pub(super) async fn faults_add(
+    State(state): State<Arc<AppState>>,
     path: TenantPath,
     ApiJson(body): ApiJson<FaultBody>,
 ) -> Result<Response, SimError> {
-    let mut tenant = path.tenant.lock();
-    let rule = FaultDto::from(tenant.add_operation_fault(body.parse())?);
-    let location = format!("/_sim/tenants/{}/faults/{}", path.id, rule.name);
-    Ok((StatusCode::CREATED, [(LOCATION, location)], Json(rule)).into_response())
+    match body.parse(Some(path.id))? {
+        Fault::Operation(rule) => {
+            let mut tenant = path.tenant.lock();
+            let rule = FaultDto::from(tenant.add_operation_fault(rule)?);
+            let location = format!("/_sim/tenants/{}/faults/{}", path.id, rule.name);
+            Ok(created(location, json!(rule)))
+        }
+        Fault::Request(rule) => {
+            let mut faults = state.request_faults.lock();
+            let rule = request_dto(faults.add(rule)?);
+            let location = format!(
+                "/_sim/tenants/{}/faults/{}",
+                path.id,
+                rule["name"].as_str().unwrap_or_default()
+            );
+            Ok(created(location, rule))
+        }
+    }
 }
 
-pub(super) async fn faults_clear(path: TenantPath) -> StatusCode {
+pub(super) async fn faults_clear(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+) -> StatusCode {
     path.tenant.lock().state.operation_faults.clear();
+    state.request_faults.lock().clear(Some(path.id));
     StatusCode::NO_CONTENT
 }
 
 pub(super) async fn faults_remove(
+    State(state): State<Arc<AppState>>,
     path: TenantPath,
     ApiPath((_, name)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, SimError> {
-    path.tenant.lock().state.operation_faults.remove(&name)?;
+    let removed = path.tenant.lock().state.operation_faults.remove(&name);
+    if removed.is_ok() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let mut faults = state.request_faults.lock();
+    if faults
+        .list()
+        .iter()
+        .any(|r| r.name == name && r.tenant == Some(path.id))
+    {
+        faults.remove(&name)?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    removed.map(|_| StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn global_list(State(state): State<Arc<AppState>>) -> Json<FaultList> {
+    let requests = state
+        .request_faults
+        .lock()
+        .list()
+        .iter()
+        .map(request_dto)
+        .collect();
+    Json(FaultList {
+        operations: None,
+        requests,
+    })
+}
+
+pub(super) async fn global_add(
+    State(state): State<Arc<AppState>>,
+    ApiJson(body): ApiJson<FaultBody>,
+) -> Result<Response, SimError> {
+    match body.parse(None)? {
+        Fault::Operation(_) => Err(bad(
+            "operation",
+            "operation failures belong to a tenant: POST them to /_sim/tenants/{t}/faults",
+        )),
+        Fault::Request(rule) => {
+            if let Some(t) = rule.tenant {
+                state.world.tenant(t).map_err(|e| e.at("match.tenant"))?;
+            }
+            let mut faults = state.request_faults.lock();
+            let rule = request_dto(faults.add(rule)?);
+            let location = format!("/_sim/faults/{}", rule["name"].as_str().unwrap_or_default());
+            Ok(created(location, rule))
+        }
+    }
+}
+
+pub(super) async fn global_clear(State(state): State<Arc<AppState>>) -> StatusCode {
+    state.request_faults.lock().clear(None);
+    StatusCode::NO_CONTENT
+}
+
+pub(super) async fn global_remove(
+    State(state): State<Arc<AppState>>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, SimError> {
+    state.request_faults.lock().remove(&name)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -43,6 +43,16 @@ pub fn router() -> Router<Arc<AppState>> {
             get(environments::environments_list),
         )
         .route(
+            "/faults",
+            get(faults::global_list)
+                .post(faults::global_add)
+                .delete(faults::global_clear),
+        )
+        .route(
+            "/faults/{name}",
+            axum::routing::delete(faults::global_remove),
+        )
+        .route(
             "/tenants/{tenant}/faults",
             get(faults::faults_list)
                 .post(faults::faults_add)
