@@ -5,7 +5,7 @@ use crate::api::{self, auth::TokenSigner};
 use crate::clock::{Clock, Stopwatch};
 use crate::config::{AuthMode, Config, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID};
 use crate::error::SimError;
-use crate::faults::RequestFaults;
+use crate::faults::{RequestFaults, SharedRequestFaults};
 use crate::journal::Journal;
 use crate::telemetry::READY_TARGET;
 use crate::world::World;
@@ -52,7 +52,7 @@ pub struct AppState {
     /// Signs the SAS URLs of the blob endpoint.
     pub blob_key: [u8; 32],
     /// Request fault rules (latency, errors, throttling) and their seeded RNG.
-    pub request_faults: Mutex<RequestFaults>,
+    pub request_faults: SharedRequestFaults,
 }
 
 impl AppState {
@@ -78,7 +78,7 @@ impl AppState {
             tokens: TokenSigner::new(&mut seeded_rng(seed, RngStream::SigningKey)),
             traces: Mutex::new(seeded_rng(seed, RngStream::Traces)),
             blob_key: seeded_rng(seed, RngStream::BlobKey).random(),
-            request_faults: Mutex::new(RequestFaults::new(seeded_rng(seed, RngStream::Faults))),
+            request_faults: SharedRequestFaults::new(seeded_rng(seed, RngStream::Faults)),
             started: Stopwatch::start(),
             seed,
             clock,
@@ -102,7 +102,8 @@ impl AppState {
         self.clock.reset();
         self.world.reset(self.clock.now())?;
         self.journal.clear();
-        *self.request_faults.lock() = RequestFaults::new(seeded_rng(self.seed, RngStream::Faults));
+        self.request_faults
+            .with(|f| *f = RequestFaults::new(seeded_rng(self.seed, RngStream::Faults)));
         Ok(())
     }
 }

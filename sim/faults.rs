@@ -18,6 +18,7 @@ use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::Distribution;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which stage of an operation fails: by zero-based index or by name (case-insensitive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,40 @@ pub struct OperationFaults {
 
 fn invalid(field: &str, message: impl Into<String>) -> SimError {
     SimError::new(ErrorCode::InvalidFaultRule, message).at(field)
+}
+
+/// Names an unnamed rule `{prefix}-{n}` (`n` counts the rules ever added) and refuses a name that
+/// is taken.
+fn claim_name(
+    added: &mut u64,
+    prefix: &str,
+    name: &mut String,
+    taken: impl Fn(&str) -> bool,
+) -> Result<(), SimError> {
+    *added += 1;
+    if name.trim().is_empty() {
+        *name = format!("{prefix}-{added}");
+    }
+    if taken(name) {
+        return Err(SimError::new(
+            ErrorCode::FaultRuleExists,
+            format!(
+                "a fault rule named '{name}' exists already; remove it first or pick another name"
+            ),
+        )
+        .at("name"));
+    }
+    Ok(())
+}
+
+/// The position of the rule `name`, or the not-found error pointing at `list`.
+fn position_of(found: Option<usize>, name: &str, list: &str) -> Result<usize, SimError> {
+    found.ok_or_else(|| {
+        SimError::new(
+            ErrorCode::FaultRuleNotFound,
+            format!("no fault rule named '{name}'; {list} lists them"),
+        )
+    })
 }
 
 impl OperationFaults {
@@ -105,20 +140,10 @@ impl OperationFaults {
         if rule.remaining == 0 {
             return Err(invalid("count", "count must be at least 1"));
         }
-        self.added += 1;
-        if rule.name.trim().is_empty() {
-            rule.name = format!("operation-{}", self.added);
-        }
-        if self.rules.iter().any(|r| r.name == rule.name) {
-            return Err(SimError::new(
-                ErrorCode::FaultRuleExists,
-                format!(
-                    "a fault rule named '{}' exists already; remove it first or pick another name",
-                    rule.name
-                ),
-            )
-            .at("name"));
-        }
+        let rules = &self.rules;
+        claim_name(&mut self.added, "operation", &mut rule.name, |n| {
+            rules.iter().any(|r| r.name == n)
+        })?;
         self.rules.push(rule);
         Ok(&self.rules[self.rules.len() - 1])
     }
@@ -130,16 +155,8 @@ impl OperationFaults {
 
     /// Removes the rule `name`.
     pub fn remove(&mut self, name: &str) -> Result<OperationFault, SimError> {
-        let i = self
-            .rules
-            .iter()
-            .position(|r| r.name == name)
-            .ok_or_else(|| {
-                SimError::new(
-                    ErrorCode::FaultRuleNotFound,
-                    format!("no fault rule named '{name}'; GET lists the rules"),
-                )
-            })?;
+        let found = self.rules.iter().position(|r| r.name == name);
+        let i = position_of(found, name, "GET /_sim/tenants/{t}/faults")?;
         Ok(self.rules.remove(i))
     }
 
@@ -285,63 +302,45 @@ impl Latency {
     }
 }
 
-/// The API surfaces a request rule can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    /// The LCS public API.
-    Lcs,
-    /// The BAP admin API.
-    Bap,
-    /// The Power Platform API.
-    PowerPlatform,
-    /// Blob storage behind SAS URLs.
-    Blob,
-    /// The fake Entra ID and Graph.
-    Auth,
-    /// `/_portal`.
-    Portal,
+crate::world::lcs::wire_enum! {
+    /// The API surfaces a request rule can name.
+    Surface {
+        /// The LCS public API.
+        Lcs => "lcs",
+        /// The BAP admin API.
+        Bap => "bap",
+        /// The Power Platform API.
+        PowerPlatform => "powerPlatform",
+        /// Blob storage behind SAS URLs.
+        Blob => "blob",
+        /// The fake Entra ID and Graph.
+        Auth => "auth",
+        /// `/_portal`.
+        Portal => "portal",
+    }
 }
 
 impl Surface {
-    /// Every surface, with its name in rules.
-    pub const ALL: [(Surface, &'static str); 6] = [
-        (Surface::Lcs, "lcs"),
-        (Surface::Bap, "bap"),
-        (Surface::PowerPlatform, "powerPlatform"),
-        (Surface::Blob, "blob"),
-        (Surface::Auth, "auth"),
-        (Surface::Portal, "portal"),
-    ];
-
     /// The surface named `text` (case-insensitive).
     pub fn parse(text: &str) -> Result<Surface, SimError> {
-        Surface::ALL
-            .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(text.trim()))
-            .map(|(s, _)| *s)
-            .ok_or_else(|| {
-                invalid(
-                    "match.surface",
-                    format!(
-                        "'{text}' is not a surface; use one of: {}",
-                        Surface::ALL.map(|(_, n)| n).join(", ")
-                    ),
-                )
-            })
-    }
-
-    /// Its name in rules.
-    pub fn name(self) -> &'static str {
-        Surface::ALL
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map_or("lcs", |(_, n)| n)
+        Surface::from_name(text).ok_or_else(|| {
+            invalid(
+                "match.surface",
+                format!(
+                    "'{text}' is not a surface; use one of: {}",
+                    Surface::names()
+                ),
+            )
+        })
     }
 
     /// The surface a request path belongs to; `None` for the control plane, which is never
     /// faulted.
     pub fn of_path(path: &str) -> Option<Surface> {
-        let lower = |p: &str| path.len() >= p.len() && path[..p.len()].eq_ignore_ascii_case(p);
+        let lower = |p: &str| {
+            path.get(..p.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(p))
+        };
         if lower("/_sim") {
             None
         } else if lower("/_portal") {
@@ -612,36 +611,18 @@ impl RequestFaults {
         {
             return Err(invalid("until", "until must be after from"));
         }
-        self.added += 1;
-        if rule.name.trim().is_empty() {
-            rule.name = format!("request-{}", self.added);
-        }
-        if self.rules.iter().any(|r| r.name == rule.name) {
-            return Err(SimError::new(
-                ErrorCode::FaultRuleExists,
-                format!(
-                    "a fault rule named '{}' exists already; remove it first or pick another name",
-                    rule.name
-                ),
-            )
-            .at("name"));
-        }
+        let rules = &self.rules;
+        claim_name(&mut self.added, "request", &mut rule.name, |n| {
+            rules.iter().any(|r| r.name == n)
+        })?;
         self.rules.push(rule);
         Ok(&self.rules[self.rules.len() - 1])
     }
 
     /// Removes the rule `name`.
     pub fn remove(&mut self, name: &str) -> Result<RequestRule, SimError> {
-        let i = self
-            .rules
-            .iter()
-            .position(|r| r.name == name)
-            .ok_or_else(|| {
-                SimError::new(
-                    ErrorCode::FaultRuleNotFound,
-                    format!("no request fault rule named '{name}'; GET /_sim/faults lists them"),
-                )
-            })?;
+        let found = self.rules.iter().position(|r| r.name == name);
+        let i = position_of(found, name, "GET /_sim/faults")?;
         self.windows.retain(|(rule, _), _| rule != name);
         Ok(self.rules.remove(i))
     }
@@ -765,6 +746,37 @@ impl RequestFaults {
             self.windows.retain(|(rule, _), _| *rule != gone.name);
         }
         decision
+    }
+}
+
+/// The run's request rules behind one lock, with a flag readable without it, so that requests
+/// pay for the lock only while rules exist.
+#[derive(Debug)]
+pub struct SharedRequestFaults {
+    inner: parking_lot::Mutex<RequestFaults>,
+    armed: AtomicBool,
+}
+
+impl SharedRequestFaults {
+    /// No rules; draws from `rng`.
+    pub fn new(rng: ChaCha8Rng) -> SharedRequestFaults {
+        SharedRequestFaults {
+            inner: parking_lot::Mutex::new(RequestFaults::new(rng)),
+            armed: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether any rule exists (may be stale by one request; `with` decides exactly).
+    pub fn armed(&self) -> bool {
+        self.armed.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` on the rules under the lock, then refreshes the flag.
+    pub fn with<T>(&self, f: impl FnOnce(&mut RequestFaults) -> T) -> T {
+        let mut rules = self.inner.lock();
+        let out = f(&mut rules);
+        self.armed.store(!rules.is_empty(), Ordering::Release);
+        out
     }
 }
 

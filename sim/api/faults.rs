@@ -55,30 +55,28 @@ pub async fn inject(State(state): State<Arc<AppState>>, request: Request, next: 
     let Some(surface) = Surface::of_path(path) else {
         return next.run(request).await;
     };
-    let decision = {
-        let mut faults = state.request_faults.lock();
-        if faults.is_empty() {
-            Decision::default()
+    if !state.request_faults.armed() {
+        return next.run(request).await;
+    }
+    let (tenant, user) = caller_of(&request);
+    let clock = state.clock.status();
+    let to_real = |virtual_secs: f64| {
+        if clock.paused {
+            virtual_secs.ceil() as u64
         } else {
-            let (tenant, user) = caller_of(&request);
-            let clock = state.clock.status();
-            let to_real = |virtual_secs: f64| {
-                if clock.paused {
-                    virtual_secs.ceil() as u64
-                } else {
-                    (virtual_secs / clock.scale).ceil() as u64
-                }
-            };
-            let info = RequestInfo {
-                surface,
-                method: request.method().as_str(),
-                path,
-                tenant,
-                user,
-            };
-            faults.decide(&info, clock.now, to_real)
+            (virtual_secs / clock.scale).ceil() as u64
         }
     };
+    let info = RequestInfo {
+        surface,
+        method: request.method().as_str(),
+        path,
+        tenant,
+        user,
+    };
+    let decision: Decision = state
+        .request_faults
+        .with(|faults| faults.decide(&info, clock.now, to_real));
     if decision.fired.is_empty() {
         return next.run(request).await;
     }

@@ -9,6 +9,7 @@
 //! setup it ran. Deleting the F&O environment in LCS is the only way to remove a link.
 
 use super::identity::{Role, UNIFIED_OPERATIONS_PLAN, User, random_uuid};
+use super::lcs::wire_enum;
 use super::lcs::{EnvironmentId, EnvironmentType, FoEnvironment, Integration, Project, ProjectId};
 use super::operations::{Effect, Portal, Target, Work};
 use super::ppac::{
@@ -167,61 +168,39 @@ fn steps(existing: bool) -> &'static [Step] {
     if existing { EXISTING_STEPS } else { NEW_STEPS }
 }
 
-/// Where an F&O environment's integration stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntegrationState {
-    /// Never set up.
-    NotSetUp,
-    /// Setup started; the Power Platform environment is being provisioned (first minutes).
-    Provisioning,
-    /// "Environment setup is in progress".
-    InProgress,
-    /// Setup failed at a stage; Resume continues from there.
-    Failed,
-    /// Linked.
-    Completed,
-}
-
-impl IntegrationState {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationState::NotSetUp => "NotSetUp",
-            IntegrationState::Provisioning => "Provisioning",
-            IntegrationState::InProgress => "InProgress",
-            IntegrationState::Failed => "Failed",
-            IntegrationState::Completed => "Completed",
-        }
+wire_enum! {
+    /// Where an F&O environment's integration stands.
+    IntegrationState {
+        /// Never set up.
+        NotSetUp => "NotSetUp",
+        /// Setup started; the Power Platform environment is being provisioned (first minutes).
+        Provisioning => "Provisioning",
+        /// "Environment setup is in progress".
+        InProgress => "InProgress",
+        /// Setup failed at a stage; Resume continues from there.
+        Failed => "Failed",
+        /// Linked.
+        Completed => "Completed",
     }
 }
 
-/// The dual-write application's state, as both portals show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DualWriteState {
-    /// No completed integration.
-    NotAvailable,
-    /// Platform components installed, application not enabled.
-    NotEnabled,
-    /// Being enabled.
-    Enabling,
-    /// Enabled.
-    Enabled,
-    /// The last attempt failed.
-    Failed,
+wire_enum! {
+    /// The dual-write application's state, as both portals show it.
+    DualWriteState {
+        /// No completed integration.
+        NotAvailable => "NotAvailable",
+        /// Platform components installed, application not enabled.
+        NotEnabled => "NotEnabled",
+        /// Being enabled.
+        Enabling => "Enabling",
+        /// Enabled.
+        Enabled => "Enabled",
+        /// The last attempt failed.
+        Failed => "Failed",
+    }
 }
 
 impl DualWriteState {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DualWriteState::NotAvailable => "NotAvailable",
-            DualWriteState::NotEnabled => "NotEnabled",
-            DualWriteState::Enabling => "Enabling",
-            DualWriteState::Enabled => "Enabled",
-            DualWriteState::Failed => "Failed",
-        }
-    }
-
     fn of(package: Option<&InstalledPackage>) -> DualWriteState {
         match package.map(|p| p.state) {
             None | Some(PackageState::None) => DualWriteState::NotEnabled,
@@ -312,6 +291,14 @@ fn fo_mut(
                 format!("The finance and operations environment {env} no longer exists."),
             )
         })
+}
+
+fn live_dv<'a>(state: &'a TenantState, id: &PpEnvId) -> Option<&'a PpEnvironment> {
+    state
+        .ppac
+        .environments
+        .iter()
+        .find(|e| &e.id == id && e.live())
 }
 
 fn dv_mut<'a>(state: &'a mut TenantState, id: &PpEnvId) -> Option<&'a mut PpEnvironment> {
@@ -646,31 +633,19 @@ pub struct Warning {
     pub message: String,
 }
 
-/// How the two halves of a conceptual environment are joined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
-    /// One half only.
-    None,
-    /// Power Platform integration setup is running.
-    SettingUp,
-    /// Setup failed; Resume continues it.
-    SetupFailed,
-    /// Linked by Power Platform integration (irreversible).
-    Linked,
-    /// A unified environment: F&O provisioned from PPAC.
-    Unified,
-}
-
-impl LinkState {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkState::None => "none",
-            LinkState::SettingUp => "settingUp",
-            LinkState::SetupFailed => "setupFailed",
-            LinkState::Linked => "linked",
-            LinkState::Unified => "unified",
-        }
+wire_enum! {
+    /// How the two halves of a conceptual environment are joined.
+    LinkState {
+        /// One half only.
+        None => "none",
+        /// Power Platform integration setup is running.
+        SettingUp => "settingUp",
+        /// Setup failed; Resume continues it.
+        SetupFailed => "setupFailed",
+        /// Linked by Power Platform integration (irreversible).
+        Linked => "linked",
+        /// A unified environment: F&O provisioned from PPAC.
+        Unified => "unified",
     }
 }
 
@@ -850,11 +825,7 @@ impl Tenant {
 
     fn linked_dataverse(&self, fo: &FoEnvironment) -> Option<&PpEnvironment> {
         let id = fo.integration.as_ref()?.dataverse.as_ref()?;
-        self.state
-            .ppac
-            .environments
-            .iter()
-            .find(|e| &e.id == id && e.live())
+        live_dv(&self.state, id)
     }
 
     /// Why Setup is not offered for `fo`, or `None` when it is.
@@ -1052,24 +1023,18 @@ impl Tenant {
 
     /// Checks that the Dataverse environment `id` can be linked to `fo`.
     fn linkable(&self, fo: &FoEnvironment, id: &PpEnvId) -> Result<PpEnvId, SimError> {
-        let dv = self
-            .state
-            .ppac
-            .environments
-            .iter()
-            .find(|e| &e.id == id && e.live())
-            .ok_or_else(|| {
-                SimError::new(
-                    ErrorCode::EnvironmentNotFound,
-                    format!(
-                        "The Power Platform environment {id} could not be found in the tenant {}; \
+        let dv = live_dv(&self.state, id).ok_or_else(|| {
+            SimError::new(
+                ErrorCode::EnvironmentNotFound,
+                format!(
+                    "The Power Platform environment {id} could not be found in the tenant {}; \
                          list them with GET /providers/Microsoft.BusinessAppPlatform/scopes/admin/\
                          environments",
-                        self.state.id
-                    ),
-                )
-                .at("existingDataverseEnvironmentId")
-            })?;
+                    self.state.id
+                ),
+            )
+            .at("existingDataverseEnvironmentId")
+        })?;
         let refuse = |message: String| {
             Err(
                 SimError::new(ErrorCode::DataverseEnvironmentNotLinkable, message)
@@ -1167,12 +1132,7 @@ impl Tenant {
             ));
         }
         if let Some(id) = &i.dataverse
-            && let Some(dv) = self
-                .state
-                .ppac
-                .environments
-                .iter()
-                .find(|e| &e.id == id && e.live())
+            && let Some(dv) = live_dv(&self.state, id)
             && (dv.busy.is_some() || dv.provisioning == ProvisioningState::Deleting)
         {
             return Err(SimError::new(
@@ -1401,14 +1361,7 @@ impl Tenant {
         let mut joined: Vec<&PpEnvId> = Vec::new();
         for p in &self.state.lcs.projects {
             for fo in &p.environments {
-                let dv = self.linked_dataverse(fo).or_else(|| {
-                    self.state.ppac.environments.iter().find(|d| {
-                        d.live()
-                            && d.linked_app
-                                .as_ref()
-                                .is_some_and(|l| l.kind == LinkedAppKind::Linked && l.id == fo.id.0)
-                    })
-                });
+                let dv = self.linked_dataverse(fo);
                 let link = match fo
                     .integration
                     .as_ref()

@@ -140,11 +140,7 @@ impl World {
         owner: TenantId,
     ) -> Result<&'p lcs::FoEnvironment, SimError> {
         project.environment(id).map_err(|not_here| {
-            let elsewhere = self.tenants().into_iter().any(|t| {
-                t.try_lock()
-                    .is_some_and(|t| t.id() != owner && t.state.lcs.find_environment(id).is_some())
-            });
-            if elsewhere {
+            if self.elsewhere(owner, |t| t.state.lcs.find_environment(id).is_some()) {
                 SimError::new(
                     ErrorCode::OperationNotAllowed,
                     format!(
@@ -161,16 +157,21 @@ impl World {
     /// Whether a tenant other than `owner` has the Power Platform environment `id`. Never blocks:
     /// a tenant locked by another request is skipped.
     pub fn ppac_environment_elsewhere(&self, id: &ppac::PpEnvId, owner: TenantId) -> bool {
-        self.tenants().into_iter().any(|t| {
-            t.try_lock().is_some_and(|t| {
-                t.id() != owner
-                    && t.state
-                        .ppac
-                        .environments
-                        .iter()
-                        .any(|e| &e.id == id && e.live())
-            })
+        self.elsewhere(owner, |t| {
+            t.state
+                .ppac
+                .environments
+                .iter()
+                .any(|e| &e.id == id && e.live())
         })
+    }
+
+    /// Whether a tenant other than `owner` satisfies `has`; tenants locked by another request
+    /// are skipped, so this never blocks.
+    fn elsewhere(&self, owner: TenantId, has: impl Fn(&Tenant) -> bool) -> bool {
+        self.tenants()
+            .into_iter()
+            .any(|t| t.try_lock().is_some_and(|t| t.id() != owner && has(&t)))
     }
 
     /// Deletes a tenant; its tokens stop working.

@@ -6,7 +6,7 @@ use super::operations::OperationDto;
 use crate::api::extract::TenantPath;
 use crate::app::AppState;
 use crate::world::lcs::FoEnvironment;
-use crate::world::link::{Conceptual, LinkState, TERMINOLOGY, Term, term_of};
+use crate::world::link::{Conceptual, IntegrationView, LinkState, TERMINOLOGY, Term, term_of};
 use crate::world::ppac::PpEnvironment;
 use crate::world::tenant::Tenant;
 use axum::Json;
@@ -107,7 +107,12 @@ struct WarningDto {
     message: String,
 }
 
-fn fo_half(t: &Tenant, project: (u64, &str), e: &FoEnvironment) -> FoHalf {
+fn fo_half(
+    t: &Tenant,
+    project: (u64, &str),
+    e: &FoEnvironment,
+    view: &IntegrationView<'_>,
+) -> FoHalf {
     FoHalf {
         id: e.id.to_string(),
         project_id: project.0,
@@ -121,11 +126,11 @@ fn fo_half(t: &Tenant, project: (u64, &str), e: &FoEnvironment) -> FoHalf {
             .state
             .user_by_id(e.administrator)
             .map(|u| u.upn.to_string()),
-        power_platform_integration: t.integration_of(e).state.as_str(),
+        power_platform_integration: view.state.as_str(),
     }
 }
 
-fn dv_half(t: &Tenant, fo: Option<&FoEnvironment>, d: &PpEnvironment) -> DvHalf {
+fn dv_half(d: &PpEnvironment, view: Option<&IntegrationView<'_>>) -> DvHalf {
     DvHalf {
         id: d.id.to_string(),
         name: d.display_name.clone(),
@@ -134,12 +139,12 @@ fn dv_half(t: &Tenant, fo: Option<&FoEnvironment>, d: &PpEnvironment) -> DvHalf 
         url: d.instance_url(),
         location: d.location.clone(),
         linked_app_type: d.linked_app.as_ref().map(|l| l.kind.as_str()),
-        dual_write: fo.map(|fo| t.integration_of(fo).dual_write.as_str()),
+        dual_write: view.map(|v| v.dual_write.as_str()),
     }
 }
 
 fn render(t: &Tenant, c: &Conceptual<'_>, now: Timestamp) -> ConceptualDto {
-    let fo = c.fo.map(|(_, e)| e);
+    let view = c.fo.map(|(_, e)| t.integration_of(e));
     let (id, name) = match (c.fo, c.dv) {
         (Some((_, e)), _) => (e.id.to_string(), e.name.clone()),
         (None, Some(d)) => (d.id.to_string(), d.display_name.clone()),
@@ -148,8 +153,11 @@ fn render(t: &Tenant, c: &Conceptual<'_>, now: Timestamp) -> ConceptualDto {
     ConceptualDto {
         id,
         name,
-        finance_and_operations: c.fo.map(|(p, e)| fo_half(t, (p.id.0, &p.name), e)),
-        dataverse: c.dv.map(|d| dv_half(t, fo, d)),
+        finance_and_operations: c
+            .fo
+            .zip(view.as_ref())
+            .map(|((p, e), v)| fo_half(t, (p.id.0, &p.name), e, v)),
+        dataverse: c.dv.map(|d| dv_half(d, view.as_ref())),
         link: LinkDto {
             state: c.link.as_str(),
             irreversible: matches!(c.link, LinkState::Linked | LinkState::Unified),

@@ -224,7 +224,7 @@ impl FaultBody {
 fn request_dto(r: &RequestRule) -> Value {
     let mut v = json!({
         "name": r.name,
-        "match": {"surface": r.surface.map(Surface::name), "method": r.method,
+        "match": {"surface": r.surface.map(Surface::as_str), "method": r.method,
                   "path": r.path.as_ref().map(PathPattern::as_str), "tenant": r.tenant.map(|t| t.to_string())},
         "remaining": r.remaining,
         "from": r.from,
@@ -294,6 +294,26 @@ fn created(location: String, body: Value) -> Response {
     (StatusCode::CREATED, [(LOCATION, location)], Json(body)).into_response()
 }
 
+/// The request rules that `keep` selects, rendered.
+fn requests(state: &AppState, keep: impl Fn(&RequestRule) -> bool) -> Vec<Value> {
+    state.request_faults.with(|f| {
+        f.list()
+            .iter()
+            .filter(|r| keep(r))
+            .map(request_dto)
+            .collect()
+    })
+}
+
+/// Adds a request rule; 201 with it and its location under `base`.
+fn add_request(state: &AppState, rule: RequestRule, base: &str) -> Result<Response, SimError> {
+    let rule = state
+        .request_faults
+        .with(|f| f.add(rule).map(request_dto))?;
+    let location = format!("{base}/{}", rule["name"].as_str().unwrap_or_default());
+    Ok(created(location, rule))
+}
+
 pub(super) async fn faults_list(
     State(state): State<Arc<AppState>>,
     path: TenantPath,
@@ -307,17 +327,9 @@ pub(super) async fn faults_list(
         .iter()
         .map(FaultDto::from)
         .collect();
-    let requests = state
-        .request_faults
-        .lock()
-        .list()
-        .iter()
-        .filter(|r| r.tenant == Some(path.id))
-        .map(request_dto)
-        .collect();
     Json(FaultList {
         operations: Some(operations),
-        requests,
+        requests: requests(&state, |r| r.tenant == Some(path.id)),
     })
 }
 
@@ -326,23 +338,14 @@ pub(super) async fn faults_add(
     path: TenantPath,
     ApiJson(body): ApiJson<FaultBody>,
 ) -> Result<Response, SimError> {
+    let base = format!("/_sim/tenants/{}/faults", path.id);
     match body.parse(Some(path.id))? {
         Fault::Operation(rule) => {
             let mut tenant = path.tenant.lock();
             let rule = FaultDto::from(tenant.add_operation_fault(rule)?);
-            let location = format!("/_sim/tenants/{}/faults/{}", path.id, rule.name);
-            Ok(created(location, json!(rule)))
+            Ok(created(format!("{base}/{}", rule.name), json!(rule)))
         }
-        Fault::Request(rule) => {
-            let mut faults = state.request_faults.lock();
-            let rule = request_dto(faults.add(rule)?);
-            let location = format!(
-                "/_sim/tenants/{}/faults/{}",
-                path.id,
-                rule["name"].as_str().unwrap_or_default()
-            );
-            Ok(created(location, rule))
-        }
+        Fault::Request(rule) => add_request(&state, rule, &base),
     }
 }
 
@@ -351,7 +354,7 @@ pub(super) async fn faults_clear(
     path: TenantPath,
 ) -> StatusCode {
     path.tenant.lock().state.operation_faults.clear();
-    state.request_faults.lock().clear(Some(path.id));
+    state.request_faults.with(|f| f.clear(Some(path.id)));
     StatusCode::NO_CONTENT
 }
 
@@ -364,29 +367,21 @@ pub(super) async fn faults_remove(
     if removed.is_ok() {
         return Ok(StatusCode::NO_CONTENT);
     }
-    let mut faults = state.request_faults.lock();
-    if faults
-        .list()
-        .iter()
-        .any(|r| r.name == name && r.tenant == Some(path.id))
-    {
-        faults.remove(&name)?;
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    removed.map(|_| StatusCode::NO_CONTENT)
+    let mine = |r: &RequestRule| r.name == name && r.tenant == Some(path.id);
+    let request = state.request_faults.with(|f| {
+        if f.list().iter().any(mine) {
+            f.remove(&name).map(|_| ())
+        } else {
+            removed.map(|_| ())
+        }
+    });
+    request.map(|()| StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn global_list(State(state): State<Arc<AppState>>) -> Json<FaultList> {
-    let requests = state
-        .request_faults
-        .lock()
-        .list()
-        .iter()
-        .map(request_dto)
-        .collect();
     Json(FaultList {
         operations: None,
-        requests,
+        requests: requests(&state, |_| true),
     })
 }
 
@@ -403,16 +398,13 @@ pub(super) async fn global_add(
             if let Some(t) = rule.tenant {
                 state.world.tenant(t).map_err(|e| e.at("match.tenant"))?;
             }
-            let mut faults = state.request_faults.lock();
-            let rule = request_dto(faults.add(rule)?);
-            let location = format!("/_sim/faults/{}", rule["name"].as_str().unwrap_or_default());
-            Ok(created(location, rule))
+            add_request(&state, rule, "/_sim/faults")
         }
     }
 }
 
 pub(super) async fn global_clear(State(state): State<Arc<AppState>>) -> StatusCode {
-    state.request_faults.lock().clear(None);
+    state.request_faults.with(|f| f.clear(None));
     StatusCode::NO_CONTENT
 }
 
@@ -420,6 +412,6 @@ pub(super) async fn global_remove(
     State(state): State<Arc<AppState>>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, SimError> {
-    state.request_faults.lock().remove(&name)?;
+    state.request_faults.with(|f| f.remove(&name))?;
     Ok(StatusCode::NO_CONTENT)
 }
