@@ -3,15 +3,15 @@
 
 use crate::api::{self, auth::TokenSigner};
 use crate::clock::{Clock, Stopwatch};
-use crate::config::{AuthMode, Config, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID};
+use crate::config::{AuthMode, Config, DEFAULT_TENANT_ID, ScenarioSource};
 use crate::error::SimError;
-use crate::faults::{RequestFaults, SharedRequestFaults};
+use crate::faults::{RequestFaults, RequestRule, SharedRequestFaults};
 use crate::journal::Journal;
+use crate::scenario::{self, ClockSettings, LoadOptions, Scenario};
 use crate::telemetry::READY_TARGET;
 use crate::world::World;
-use crate::world::identity::Domain;
-use crate::world::lcs::{EnvironmentId, EnvironmentSpec, EnvironmentType, ProjectId, ProjectSpec};
-use crate::world::tenant::{RngStream, TenantSpec, seeded_rng};
+use crate::world::lcs::{EnvironmentId, ProjectId};
+use crate::world::tenant::{RngStream, seeded_rng};
 use jiff::Timestamp;
 use parking_lot::Mutex;
 use rand::RngExt;
@@ -53,38 +53,92 @@ pub struct AppState {
     pub blob_key: [u8; 32],
     /// Request fault rules (latency, errors, throttling) and their seeded RNG.
     pub request_faults: SharedRequestFaults,
+    /// The request rules of the start-up scenarios, restored by a global reset.
+    startup_rules: Vec<RequestRule>,
+}
+
+/// The built-in default scenario: a fresh tenant ready for Power Platform integration.
+pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/fresh-tenant.yaml");
+
+/// Parses every start-up scenario with offsets counted from `anchor`.
+fn parse_all(sources: &[ScenarioSource], anchor: Timestamp) -> Result<Vec<Scenario>, SimError> {
+    sources
+        .iter()
+        .map(|s| {
+            scenario::parse(&s.text, anchor).map_err(|p| {
+                SimError::new(
+                    crate::error::ErrorCode::InvalidScenario,
+                    format!("{}: {p}", s.name),
+                )
+            })
+        })
+        .collect()
 }
 
 impl AppState {
-    /// Builds the start-up state: clock, seed, the default tenant (unless disabled).
+    /// Builds the start-up state: seed, clock, and the start-up scenarios (the built-in default
+    /// unless disabled or replaced by scenario files).
     pub fn new(config: Config) -> Result<AppState, SimError> {
         let seed = config.seed.unwrap_or_else(|| rand::rng().random());
-        let start = config
+        let sources = match (config.scenarios.is_empty(), config.default_tenant) {
+            (false, _) => config.scenarios.clone(),
+            (true, true) => vec![ScenarioSource {
+                name: "the built-in default scenario".into(),
+                text: DEFAULT_SCENARIO.into(),
+            }],
+            (true, false) => Vec::new(),
+        };
+        let provisional = config
             .start_time
             .unwrap_or_else(|| Timestamp::constant(Timestamp::now().as_second(), 0));
-        let clock = Clock::new(start, config.time_scale, config.paused)?;
-        let world = World::new(seed);
-        if config.default_tenant {
-            world.create_startup_tenant(DEFAULT_TENANT_ID, default_tenant_spec()?, clock.now())?;
-        } else if config.auth == AuthMode::None {
-            return Err(SimError::new(
-                crate::error::ErrorCode::InvalidConfig,
-                "--auth none acts as the default tenant's admin, so it needs the default tenant; \
-                 drop --no-default-tenant",
-            ));
+        let mut scenarios = parse_all(&sources, provisional)?;
+        let start = config
+            .start_time
+            .or_else(|| scenarios.iter().find_map(|s| s.clock.start))
+            .unwrap_or(provisional);
+        if start != provisional {
+            scenarios = parse_all(&sources, start)?;
         }
-        Ok(AppState {
+        let scale = config
+            .time_scale
+            .or_else(|| scenarios.iter().find_map(|s| s.clock.scale))
+            .unwrap_or(1.0);
+        let paused = config.paused || scenarios.iter().any(|s| s.clock.paused == Some(true));
+        let clock = Clock::new(start, scale, paused)?;
+        let mut state = AppState {
             journal: Journal::new(config.journal_size),
             tokens: TokenSigner::new(&mut seeded_rng(seed, RngStream::SigningKey)),
             traces: Mutex::new(seeded_rng(seed, RngStream::Traces)),
             blob_key: seeded_rng(seed, RngStream::BlobKey).random(),
             request_faults: SharedRequestFaults::new(seeded_rng(seed, RngStream::Faults)),
+            startup_rules: Vec::new(),
             started: Stopwatch::start(),
             seed,
             clock,
-            world,
+            world: World::new(seed),
             config,
-        })
+        };
+        for (mut scenario, source) in scenarios.into_iter().zip(&sources) {
+            scenario.clock = ClockSettings::default();
+            let options = LoadOptions {
+                startup: true,
+                ..LoadOptions::default()
+            };
+            scenario::load(&state, scenario, options)
+                .map_err(|e| SimError::new(e.code, format!("{}: {}", source.name, e.message)))?;
+        }
+        state.startup_rules = state.request_faults.with(|f| f.list().to_vec());
+        if state.config.auth == AuthMode::None && state.world.tenant(DEFAULT_TENANT_ID).is_err() {
+            return Err(SimError::new(
+                crate::error::ErrorCode::InvalidConfig,
+                format!(
+                    "--auth none acts as the default tenant's admin, so it needs the default \
+                     tenant ({DEFAULT_TENANT_ID}); drop --no-default-tenant or declare it in a \
+                     scenario"
+                ),
+            ));
+        }
+        Ok(state)
     }
 
     /// Real seconds since start.
@@ -102,8 +156,10 @@ impl AppState {
         self.clock.reset();
         self.world.reset(self.clock.now())?;
         self.journal.clear();
-        self.request_faults
-            .with(|f| *f = RequestFaults::new(seeded_rng(self.seed, RngStream::Faults)));
+        self.request_faults.with(|f| {
+            *f = RequestFaults::new(seeded_rng(self.seed, RngStream::Faults));
+            f.add_all(self.startup_rules.clone())
+        })?;
         Ok(())
     }
 }
@@ -119,46 +175,6 @@ pub const DEFAULT_SANDBOX_ID: EnvironmentId =
 /// The default project's cloud-hosted development box.
 pub const DEFAULT_DEVBOX_ID: EnvironmentId =
     EnvironmentId(Uuid::from_u128(0xc0de0001_0000_4000_8000_000000000003));
-
-/// Contoso: one licensed Global admin and an LCS project with a production environment, a
-/// sandbox and a cloud-hosted dev box, all deployed.
-fn default_tenant_spec() -> Result<TenantSpec, SimError> {
-    let env = |id, name: &str, env_type, size| EnvironmentSpec {
-        id: Some(id),
-        database_size_gb: Some(size),
-        ..EnvironmentSpec::new(name, env_type)
-    };
-    Ok(TenantSpec {
-        domain: Some(Domain::parse(DEFAULT_TENANT_DOMAIN)?),
-        display_name: Some("Contoso".to_string()),
-        projects: vec![ProjectSpec {
-            id: Some(DEFAULT_PROJECT_ID),
-            name: "Contoso implementation".to_string(),
-            members: None,
-            environments: vec![
-                env(
-                    DEFAULT_PRODUCTION_ID,
-                    "Contoso-PROD",
-                    EnvironmentType::Production,
-                    45,
-                ),
-                env(
-                    DEFAULT_SANDBOX_ID,
-                    "Contoso-UAT",
-                    EnvironmentType::Sandbox,
-                    40,
-                ),
-                env(
-                    DEFAULT_DEVBOX_ID,
-                    "Contoso-DEV",
-                    EnvironmentType::DevTestDev,
-                    10,
-                ),
-            ],
-        }],
-        ..TenantSpec::default()
-    })
-}
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -366,7 +382,7 @@ impl SimulatorBuilder {
 
     /// Virtual seconds per real second.
     pub fn time_scale(mut self, scale: f64) -> Self {
-        self.config.time_scale = scale;
+        self.config.time_scale = Some(scale);
         self
     }
 

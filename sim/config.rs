@@ -44,11 +44,12 @@ pub struct Config {
     pub bind: IpAddr,
     /// Port to listen on; 0 picks a free one.
     pub port: u16,
-    /// Virtual seconds per real second.
-    pub time_scale: f64,
+    /// Virtual seconds per real second; the first scenario's `clock.scale`, else 1, when unset.
+    pub time_scale: Option<f64>,
     /// Start with the clock paused (time moves only by advance).
     pub paused: bool,
-    /// Virtual time at start; the real time (to the second) when unset.
+    /// Virtual time at start; the first scenario's `clock.start`, else the real time (to the
+    /// second), when unset.
     pub start_time: Option<Timestamp>,
     /// Seed of every RNG; a random one (logged) when unset.
     pub seed: Option<u64>,
@@ -70,6 +71,18 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// How Power Platform operation polls answer while running.
     pub pp_polling: PollStyle,
+    /// Scenario files to load at start, in order; the built-in default scenario when empty
+    /// (unless `default_tenant` is off).
+    pub scenarios: Vec<ScenarioSource>,
+}
+
+/// A scenario file's name (for messages) and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioSource {
+    /// Where it came from, e.g. its path.
+    pub name: String,
+    /// Its YAML or JSON text.
+    pub text: String,
 }
 
 /// How a poll of a running Power Platform lifecycle operation answers.
@@ -88,7 +101,7 @@ impl Default for Config {
         Config {
             bind: DEFAULT_BIND,
             port: DEFAULT_PORT,
-            time_scale: 1.0,
+            time_scale: None,
             paused: false,
             start_time: None,
             seed: None,
@@ -101,6 +114,7 @@ impl Default for Config {
             lcs_throttling: true,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             pp_polling: PollStyle::Auto,
+            scenarios: Vec::new(),
         }
     }
 }
@@ -128,8 +142,9 @@ pub struct Cli {
     pub port: u16,
 
     /// Virtual seconds per real second, e.g. 60 makes a 90-minute setup take 90 seconds
-    #[arg(long, env = "LIFECYCLE_SIM_TIME_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
-    pub time_scale: f64,
+    /// (default: the scenario's clock.scale, else 1)
+    #[arg(long, env = "LIFECYCLE_SIM_TIME_SCALE", value_parser = parse_scale)]
+    pub time_scale: Option<f64>,
 
     /// Start with the virtual clock paused; it then moves only through POST /_sim/clock/advance
     #[arg(long, env = "LIFECYCLE_SIM_PAUSED")]
@@ -151,6 +166,15 @@ pub struct Cli {
     /// Do not create the built-in default tenant (contoso.test)
     #[arg(long, env = "LIFECYCLE_SIM_NO_DEFAULT_TENANT")]
     pub no_default_tenant: bool,
+
+    /// Load this scenario file (YAML or JSON) at start instead of the built-in default; repeat
+    /// for several. A global reset recreates them.
+    #[arg(
+        long = "scenario",
+        env = "LIFECYCLE_SIM_SCENARIO",
+        value_delimiter = ','
+    )]
+    pub scenarios: Vec<std::path::PathBuf>,
 
     /// Largest request body accepted, in bytes
     #[arg(long, env = "LIFECYCLE_SIM_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
@@ -194,9 +218,21 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The library configuration these flags describe.
-    pub fn config(&self) -> Config {
-        Config {
+    /// The library configuration these flags describe, with the scenario files read.
+    pub fn config(&self) -> Result<Config, String> {
+        let scenarios = self
+            .scenarios
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map(|text| ScenarioSource {
+                        name: path.display().to_string(),
+                        text,
+                    })
+                    .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Config {
             bind: self.bind,
             port: self.port,
             time_scale: self.time_scale,
@@ -212,7 +248,8 @@ impl Cli {
             lcs_throttling: self.lcs_throttling == Switch::On,
             max_upload_bytes: self.max_upload_bytes,
             pp_polling: self.pp_polling,
-        }
+            scenarios,
+        })
     }
 }
 

@@ -256,6 +256,12 @@ error_codes! {
     /// A fault rule with this name exists already.
     FaultRuleExists => Conflict,
 
+    /// A scenario file does not parse, names something unknown, or describes a world the
+    /// portals' own rules refuse (the message names the place in the file).
+    InvalidScenario => BadRequest,
+    /// The snapshot names a tenant that exists; delete it first or load with `replace`.
+    ScenarioTenantExists => Conflict,
+
     /// The simulator's configuration is contradictory.
     InvalidConfig => BadRequest,
     /// A bug in the simulator; the message says what happened.

@@ -21,7 +21,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which stage of an operation fails: by zero-based index or by name (case-insensitive).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum StageRef {
     /// Zero-based index.
     Index(usize),
@@ -30,7 +31,8 @@ pub enum StageRef {
 }
 
 /// A planned failure of the next matching operation(s).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OperationFault {
     /// Unique name; shown on the failed operation's error as `fault`.
     pub name: String,
@@ -548,29 +550,10 @@ fn default_code(status: u16) -> &'static str {
     }
 }
 
-impl RequestFaults {
-    /// No rules; draws from `rng`.
-    pub fn new(rng: ChaCha8Rng) -> RequestFaults {
-        RequestFaults {
-            rules: Vec::new(),
-            rng,
-            windows: HashMap::new(),
-            added: 0,
-        }
-    }
-
-    /// Whether there are no rules (the layer then does nothing).
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
-    /// Every rule, oldest first.
-    pub fn list(&self) -> &[RequestRule] {
-        &self.rules
-    }
-
-    /// Adds a rule after checking it; its name is drawn as `request-N` when empty.
-    pub fn add(&mut self, mut rule: RequestRule) -> Result<&RequestRule, SimError> {
+impl RequestRule {
+    /// Checks the rule's figures, naming the field at fault.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let rule = self;
         match &rule.action {
             RequestAction::Fault { latency, error } => {
                 if latency.is_none() && error.is_none() {
@@ -611,12 +594,65 @@ impl RequestFaults {
         {
             return Err(invalid("until", "until must be after from"));
         }
+        Ok(())
+    }
+}
+
+impl RequestFaults {
+    /// No rules; draws from `rng`.
+    pub fn new(rng: ChaCha8Rng) -> RequestFaults {
+        RequestFaults {
+            rules: Vec::new(),
+            rng,
+            windows: HashMap::new(),
+            added: 0,
+        }
+    }
+
+    /// Whether there are no rules (the layer then does nothing).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Every rule, oldest first.
+    pub fn list(&self) -> &[RequestRule] {
+        &self.rules
+    }
+
+    /// Adds a rule after checking it; its name is drawn as `request-N` when empty.
+    pub fn add(&mut self, mut rule: RequestRule) -> Result<&RequestRule, SimError> {
+        rule.validate()?;
         let rules = &self.rules;
         claim_name(&mut self.added, "request", &mut rule.name, |n| {
             rules.iter().any(|r| r.name == n)
         })?;
         self.rules.push(rule);
         Ok(&self.rules[self.rules.len() - 1])
+    }
+
+    /// Adds every rule or none; an error names the rule as `[i]`.
+    pub fn add_all(&mut self, rules: Vec<RequestRule>) -> Result<(), SimError> {
+        for (i, rule) in rules.iter().enumerate() {
+            rule.validate().map_err(|e| e.within(format!("[{i}]")))?;
+            let named = !rule.name.trim().is_empty();
+            let taken = self.rules.iter().any(|r| r.name == rule.name)
+                || rules[..i].iter().any(|r| r.name == rule.name);
+            if named && taken {
+                return Err(SimError::new(
+                    ErrorCode::FaultRuleExists,
+                    format!(
+                        "a fault rule named '{}' exists already; remove it first or pick another \
+                         name",
+                        rule.name
+                    ),
+                )
+                .at(format!("[{i}].name")));
+            }
+        }
+        for rule in rules {
+            self.add(rule)?;
+        }
+        Ok(())
     }
 
     /// Removes the rule `name`.

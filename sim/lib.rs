@@ -17,6 +17,7 @@ pub mod error;
 pub mod faults;
 pub mod journal;
 pub mod ops;
+pub mod scenario;
 pub mod telemetry;
 pub mod world;
 

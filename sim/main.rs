@@ -11,7 +11,14 @@ async fn main() -> ExitCode {
         eprintln!("lifecycle-sim: {e}");
         return ExitCode::from(2);
     }
-    let app = match App::build(cli.config()).await {
+    let config = match cli.config() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match App::build(config).await {
         Ok(app) => app,
         Err(e) => {
             tracing::error!("{e}");

@@ -33,6 +33,20 @@ fn parse_guid(text: &str, code: ErrorCode, what: &str) -> Result<Uuid, SimError>
     })
 }
 
+/// Implements `Deserialize` for types with a `parse(&str) -> Result<Self, SimError>`, so that a
+/// scenario or snapshot is checked by the same rules as the API (and the YAML parser reports the
+/// line and column of a bad value).
+macro_rules! deserialize_by_parse {
+    ($($t:ty),* $(,)?) => {$(
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                <$t>::parse(&text).map_err(|e| serde::de::Error::custom(e.message))
+            }
+        }
+    )*};
+}
+
 macro_rules! guid_newtype {
     ($(#[$doc:meta])* $name:ident, $code:ident, $what:literal) => {
         $(#[$doc])*
@@ -56,6 +70,8 @@ macro_rules! guid_newtype {
                 self.0.fmt(f)
             }
         }
+
+        deserialize_by_parse!($name);
     };
 }
 
@@ -232,6 +248,8 @@ impl Role {
             })
     }
 }
+
+deserialize_by_parse!(Domain, Upn, Role, License);
 
 impl Serialize for Role {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

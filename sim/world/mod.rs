@@ -11,6 +11,7 @@ pub mod lcs;
 pub mod link;
 pub mod operations;
 pub mod ppac;
+pub mod setup;
 pub mod tenant;
 
 use crate::error::{ErrorCode, SimError};
@@ -45,7 +46,32 @@ struct Registry {
     /// Next creation sequence number.
     next_seq: u64,
     /// Tenants created at start-up, recreated by a global reset.
-    startup: Vec<(TenantId, TenantSpec)>,
+    startup: Vec<Declared>,
+}
+
+/// A tenant as declared (by the built-in default or a scenario file).
+#[derive(Debug, Clone)]
+pub struct Declared {
+    /// Its id; drawn from the run's RNG when absent.
+    pub id: Option<TenantId>,
+    /// Directory, capacity, governance, LCS projects.
+    pub spec: TenantSpec,
+    /// Power Platform environments, links, durations, planned failures, timeline.
+    pub extras: setup::TenantExtras,
+    /// How far its clock runs ahead of the shared clock (negative: behind).
+    pub offset: jiff::SignedDuration,
+}
+
+impl Declared {
+    /// A tenant described by a spec alone.
+    pub fn spec(id: Option<TenantId>, spec: TenantSpec) -> Declared {
+        Declared {
+            id,
+            spec,
+            extras: setup::TenantExtras::default(),
+            offset: jiff::SignedDuration::ZERO,
+        }
+    }
 }
 
 impl World {
@@ -70,8 +96,10 @@ impl World {
         spec: TenantSpec,
         now: Timestamp,
     ) -> Result<TenantRef, SimError> {
-        let mut registry = self.registry.write();
-        registry.create(self.seed, id, spec, now)
+        let mut created = self.load(vec![Declared::spec(id, spec)], now, false, false)?;
+        created
+            .pop()
+            .ok_or_else(|| SimError::internal("no tenant was created"))
     }
 
     /// Creates a tenant that is part of the start-up state (recreated by [`World::reset`]).
@@ -81,10 +109,94 @@ impl World {
         spec: TenantSpec,
         now: Timestamp,
     ) -> Result<TenantRef, SimError> {
+        let mut created = self.load(vec![Declared::spec(Some(id), spec)], now, false, true)?;
+        created
+            .pop()
+            .ok_or_else(|| SimError::internal("no tenant was created"))
+    }
+
+    /// Creates every declared tenant, or none: a tenant that fails to build (or names an id
+    /// in use, unless `replace`) leaves the world as it was. Errors name the tenant as
+    /// `tenants[i]`. Start-up tenants are recreated by [`World::reset`].
+    pub fn load(
+        &self,
+        declared: Vec<Declared>,
+        now: Timestamp,
+        replace: bool,
+        startup: bool,
+    ) -> Result<Vec<TenantRef>, SimError> {
         let mut registry = self.registry.write();
-        let tenant = registry.create(self.seed, Some(id), spec.clone(), now)?;
-        registry.startup.push((id, spec));
-        Ok(tenant)
+        let many = declared.len() > 1;
+        let within = |i: usize, e: SimError| {
+            if many {
+                e.within(format!("tenants[{i}]"))
+            } else {
+                e
+            }
+        };
+        let mut ids = Vec::with_capacity(declared.len());
+        for (i, d) in declared.iter().enumerate() {
+            let id = match d.id {
+                Some(id) if ids.contains(&id) => {
+                    return Err(within(
+                        i,
+                        SimError::new(
+                            ErrorCode::TenantExists,
+                            format!("tenant {id} is declared twice"),
+                        )
+                        .at("id"),
+                    ));
+                }
+                Some(id) if !replace && registry.tenants.contains_key(&id) => {
+                    return Err(within(
+                        i,
+                        SimError::new(
+                            ErrorCode::TenantExists,
+                            format!(
+                                "tenant {id} already exists; delete it first (DELETE \
+                             /_sim/tenants/{id}), reset it (POST /_sim/tenants/{id}/reset), or \
+                             load with replace"
+                            ),
+                        )
+                        .at("id"),
+                    ));
+                }
+                Some(id) => id,
+                None => registry.fresh_id(),
+            };
+            ids.push(id);
+        }
+        let mut built = Vec::with_capacity(declared.len());
+        for (i, (d, id)) in declared.iter().zip(&ids).enumerate() {
+            let tenant = Tenant::build_with(
+                *id,
+                d.spec.clone(),
+                d.extras.clone(),
+                d.offset,
+                self.seed,
+                now,
+            )
+            .map_err(|e| within(i, e))?;
+            built.push(tenant);
+        }
+        let mut refs = Vec::with_capacity(built.len());
+        for ((tenant, id), d) in built.into_iter().zip(ids).zip(declared) {
+            let tenant = Arc::new(Mutex::new(tenant));
+            let seq = match registry.tenants.get(&id) {
+                Some((seq, _)) => *seq,
+                None => {
+                    registry.next_seq += 1;
+                    registry.next_seq - 1
+                }
+            };
+            registry.tenants.insert(id, (seq, tenant.clone()));
+            if startup {
+                registry.startup.retain(|s| s.id != Some(id));
+                registry.startup.push(Declared { id: Some(id), ..d });
+            }
+            refs.push(tenant);
+        }
+        Ok(refs)
     }
 
     /// The tenant with this id.
@@ -187,50 +299,27 @@ impl World {
     /// Back to the start-up state: only the start-up tenants, as created, and the id stream
     /// rewound so that tenants created afterwards get the same ids as in a fresh run.
     pub fn reset(&self, now: Timestamp) -> Result<(), SimError> {
-        let mut registry = self.registry.write();
-        let startup = std::mem::take(&mut registry.startup);
-        registry.tenants.clear();
-        registry.rng = seeded_rng(self.seed, RngStream::TenantIds);
-        registry.next_seq = 0;
-        for (id, spec) in &startup {
-            registry.create(self.seed, Some(*id), spec.clone(), now)?;
-        }
-        registry.startup = startup;
-        Ok(())
+        let startup = {
+            let mut registry = self.registry.write();
+            let startup = std::mem::take(&mut registry.startup);
+            registry.tenants.clear();
+            registry.rng = seeded_rng(self.seed, RngStream::TenantIds);
+            registry.next_seq = 0;
+            startup
+        };
+        self.load(startup, now, false, true).map(|_| ())
     }
 }
 
 impl Registry {
-    fn create(
-        &mut self,
-        seed: u64,
-        id: Option<TenantId>,
-        spec: TenantSpec,
-        now: Timestamp,
-    ) -> Result<TenantRef, SimError> {
-        let id = match id {
-            Some(id) if self.tenants.contains_key(&id) => {
-                return Err(SimError::new(
-                    ErrorCode::TenantExists,
-                    format!(
-                        "tenant {id} already exists; delete it first (DELETE /_sim/tenants/{id}) \
-                         or reset it (POST /_sim/tenants/{id}/reset)"
-                    ),
-                )
-                .at("id"));
+    /// A tenant id drawn from the run's RNG that no tenant uses.
+    fn fresh_id(&mut self) -> TenantId {
+        loop {
+            let id = TenantId::random(&mut self.rng);
+            if !self.tenants.contains_key(&id) {
+                return id;
             }
-            Some(id) => id,
-            None => loop {
-                let id = TenantId::random(&mut self.rng);
-                if !self.tenants.contains_key(&id) {
-                    break id;
-                }
-            },
-        };
-        let tenant = Arc::new(Mutex::new(Tenant::build(id, spec, seed, now)?));
-        self.tenants.insert(id, (self.next_seq, tenant.clone()));
-        self.next_seq += 1;
-        Ok(tenant)
+        }
     }
 }
 

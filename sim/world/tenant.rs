@@ -13,6 +13,7 @@ use super::identity::{
 use super::lcs::{Lcs, ProjectSpec};
 use super::operations::Work;
 use super::ppac::Ppac;
+use super::setup::{TenantExtras, Timeline};
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
 use crate::faults::{OperationFault, OperationFaults};
@@ -121,7 +122,7 @@ impl CapacityPatch {
         Ok(())
     }
 
-    fn apply(&self, capacity: &mut Capacity) {
+    pub(crate) fn apply(&self, capacity: &mut Capacity) {
         if let Some(v) = self.database_mb {
             capacity.database_mb = v;
         }
@@ -135,7 +136,8 @@ impl CapacityPatch {
 }
 
 /// Tenant-wide settings that govern who may create environments.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Governance {
     /// Only Global, Dynamics 365 and Power Platform admins may create production environments
     /// (the Power Platform tenant setting `disableEnvironmentCreationByNonAdminUsers`).
@@ -245,6 +247,8 @@ pub struct TenantState {
     pub durations: BTreeMap<String, DurationOverride>,
     /// Planned failures of the next matching operations.
     pub operation_faults: OperationFaults,
+    /// Scripted events, fired as the tenant's clock passes them.
+    pub timeline: Timeline,
 }
 
 /// Every engine kind of operation, for duration overrides and fault rules.
@@ -290,7 +294,7 @@ impl TenantState {
         self.applications.iter().find(|a| a.object_id == id)
     }
 
-    fn no_user(&self, upn: &str) -> SimError {
+    pub(crate) fn no_user(&self, upn: &str) -> SimError {
         SimError::new(
             ErrorCode::UserNotFound,
             format!(
@@ -366,6 +370,10 @@ pub struct Tenant {
     ops: Ops<Work>,
     /// What the tenant was created from, replayed by reset.
     spec: TenantSpec,
+    /// What a scenario added beyond the spec, replayed by reset.
+    extras: TenantExtras,
+    /// The clock offset it was created with (a scenario's own start time).
+    initial_offset: SignedDuration,
     /// The run's seed.
     seed: u64,
 }
@@ -380,13 +388,42 @@ impl Tenant {
         seed: u64,
         now: Timestamp,
     ) -> Result<Tenant, SimError> {
-        let state = Self::fresh_state(id, &spec, seed, now)?;
-        Ok(Tenant {
+        Self::build_with(
+            id,
+            spec,
+            TenantExtras::default(),
+            SignedDuration::ZERO,
+            seed,
+            now,
+        )
+    }
+
+    /// Builds a tenant as a scenario describes it: the spec, then the extras at the tenant's
+    /// now (`clock_now` plus `offset`, its clock's lead over the shared clock).
+    pub fn build_with(
+        id: TenantId,
+        spec: TenantSpec,
+        extras: TenantExtras,
+        offset: SignedDuration,
+        seed: u64,
+        clock_now: Timestamp,
+    ) -> Result<Tenant, SimError> {
+        let now = clock::add(clock_now, offset)?;
+        let mut state = Self::fresh_state(id, &spec, seed, now)?;
+        state.clock_offset = offset;
+        let mut tenant = Tenant {
             state,
             ops: Ops::default(),
             spec,
+            extras,
+            initial_offset: offset,
             seed,
-        })
+        };
+        if !tenant.extras.is_empty() {
+            let extras = tenant.extras.clone();
+            tenant.apply_extras(&extras, now)?;
+        }
+        Ok(tenant)
     }
 
     fn fresh_state(
@@ -421,6 +458,7 @@ impl Tenant {
             ppac: Ppac::default(),
             durations: BTreeMap::new(),
             operation_faults: OperationFaults::default(),
+            timeline: Timeline::default(),
         };
         let users = match &spec.users {
             Some(users) => users.clone(),
@@ -473,8 +511,19 @@ impl Tenant {
     /// finished. Every access to a tenant starts with this.
     pub fn settle(&mut self, clock_now: Timestamp) -> (Timestamp, Vec<OperationId>) {
         let now = self.now(clock_now);
-        let finished = self.ops.settle(now, &mut Apply(&mut self.state));
-        (now, finished)
+        (now, self.settle_at(now))
+    }
+
+    /// Applies everything due by the tenant time `now`: stage ends and timeline events in time
+    /// order (a stage ending at the same instant as an event applies first).
+    pub fn settle_at(&mut self, now: Timestamp) -> Vec<OperationId> {
+        let mut finished = Vec::new();
+        while let Some(at) = self.state.timeline.next_due(now) {
+            finished.extend(self.ops.settle(at, &mut Apply(&mut self.state)));
+            self.state.fire_next_event(at);
+        }
+        finished.extend(self.ops.settle(now, &mut Apply(&mut self.state)));
+        finished
     }
 
     /// Moves this tenant's clock (only) forward by `by`; returns its new now, unsettled.
@@ -501,11 +550,19 @@ impl Tenant {
     }
 
     /// Back to the state right after creation: users, applications, capacity and governance as
-    /// specified, no operations, no clock offset, RNG rewound.
-    pub fn reset(&mut self) -> Result<(), SimError> {
-        let state = Self::fresh_state(self.state.id, &self.spec, self.seed, self.state.created_at)?;
+    /// specified, no operations, the clock offset it was created with, RNG rewound. A scenario's
+    /// extras are applied again at the tenant's now, so its timeline starts over from there.
+    pub fn reset(&mut self, clock_now: Timestamp) -> Result<(), SimError> {
+        let created = self.state.created_at;
+        let mut state = Self::fresh_state(self.state.id, &self.spec, self.seed, created)?;
+        state.clock_offset = self.initial_offset;
         self.state = state;
         self.ops.clear();
+        if !self.extras.is_empty() {
+            let extras = self.extras.clone();
+            let now = self.now(clock_now);
+            self.apply_extras(&extras, now)?;
+        }
         Ok(())
     }
 
@@ -777,7 +834,7 @@ mod tests {
             ..CapacityPatch::default()
         })?;
         t.advance_clock(SignedDuration::from_hours(1), Timestamp::UNIX_EPOCH)?;
-        t.reset()?;
+        t.reset(Timestamp::UNIX_EPOCH)?;
         assert_eq!(
             (t.state.users.clone(), t.state.applications.clone()),
             before

@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -114,8 +115,9 @@ struct ErrorBody {
 }
 
 impl FaultBody {
-    /// The domain rule; `tenant` scopes a request rule to a tenant (the tenant routes).
-    pub fn parse(self, tenant: Option<TenantId>) -> Result<Fault, SimError> {
+    /// The domain rule; `tenant` scopes a request rule to a tenant (the tenant routes). `from`
+    /// and `until` take a timestamp, or an offset from `anchor` (`30m`, `+1h`).
+    pub fn parse(self, tenant: Option<TenantId>, anchor: Timestamp) -> Result<Fault, SimError> {
         if let Some(op) = self.operation {
             let extra = [
                 ("match", self.matches.is_some()),
@@ -204,8 +206,24 @@ impl FaultBody {
             },
         };
         let time = |v: Option<String>, field: &str| {
-            v.map(|t| clock::parse_timestamp(&t).map_err(|e| e.at(field)))
-                .transpose()
+            v.map(|t| {
+                clock::parse_timestamp(&t)
+                    .or_else(|e| {
+                        let offset = t.trim().trim_start_matches('+');
+                        match clock::parse_duration(offset) {
+                            Ok(d) => clock::add(anchor, d),
+                            Err(_) => Err(SimError::new(
+                                ErrorCode::InvalidFaultRule,
+                                format!(
+                                    "{}; or give an offset from now such as \"30m\"",
+                                    e.message
+                                ),
+                            )),
+                        }
+                    })
+                    .map_err(|e| e.at(field))
+            })
+            .transpose()
         };
         Ok(Fault::Request(RequestRule {
             name: self.name,
@@ -339,7 +357,7 @@ pub(super) async fn faults_add(
     ApiJson(body): ApiJson<FaultBody>,
 ) -> Result<Response, SimError> {
     let base = format!("/_sim/tenants/{}/faults", path.id);
-    match body.parse(Some(path.id))? {
+    match body.parse(Some(path.id), state.clock.now())? {
         Fault::Operation(rule) => {
             let mut tenant = path.tenant.lock();
             let rule = FaultDto::from(tenant.add_operation_fault(rule)?);
@@ -389,7 +407,7 @@ pub(super) async fn global_add(
     State(state): State<Arc<AppState>>,
     ApiJson(body): ApiJson<FaultBody>,
 ) -> Result<Response, SimError> {
-    match body.parse(None)? {
+    match body.parse(None, state.clock.now())? {
         Fault::Operation(_) => Err(bad(
             "operation",
             "operation failures belong to a tenant: POST them to /_sim/tenants/{t}/faults",

@@ -3,9 +3,9 @@
 
 mod clock;
 mod environments;
-mod faults;
+pub(crate) mod faults;
 pub mod operations;
-mod tenants;
+pub(crate) mod tenants;
 
 use super::extract::ApiQuery;
 use crate::app::AppState;

@@ -23,21 +23,21 @@ use std::sync::Arc;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct CreateTenant {
-    id: Option<String>,
-    domain: Option<String>,
-    display_name: Option<String>,
-    users: Option<Vec<CreateUser>>,
-    applications: Option<Vec<CreateApplication>>,
-    capacity: Option<UpdateCapacity>,
-    governance: Option<UpdateGovernance>,
+pub(crate) struct CreateTenant {
+    pub(crate) id: Option<String>,
+    pub(crate) domain: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) users: Option<Vec<CreateUser>>,
+    pub(crate) applications: Option<Vec<CreateApplication>>,
+    pub(crate) capacity: Option<UpdateCapacity>,
+    pub(crate) governance: Option<UpdateGovernance>,
     #[serde(default)]
-    projects: Vec<ProjectBody>,
+    pub(crate) projects: Vec<ProjectBody>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct CreateUser {
+pub(crate) struct CreateUser {
     upn: String,
     object_id: Option<String>,
     display_name: Option<String>,
@@ -59,7 +59,7 @@ pub(super) struct UpdateUser {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct CreateApplication {
+pub(crate) struct CreateApplication {
     client_id: Option<String>,
     display_name: Option<String>,
     client_secret: Option<String>,
@@ -67,7 +67,7 @@ pub(super) struct CreateApplication {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct UpdateCapacity {
+pub(crate) struct UpdateCapacity {
     database_mb: Option<u64>,
     file_mb: Option<u64>,
     log_mb: Option<u64>,
@@ -75,7 +75,7 @@ pub(super) struct UpdateCapacity {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct UpdateGovernance {
+pub(crate) struct UpdateGovernance {
     restrict_environment_creation_to_admins: Option<bool>,
 }
 
@@ -162,7 +162,8 @@ impl UpdateCapacity {
 }
 
 impl CreateTenant {
-    fn parse(&self) -> Result<(Option<TenantId>, TenantSpec), SimError> {
+    /// The tenant id and spec, naming the field at fault.
+    pub(crate) fn parse(&self) -> Result<(Option<TenantId>, TenantSpec), SimError> {
         let id = optional(self.id.as_deref(), "id", TenantId::parse)?;
         let users = self
             .users
@@ -436,7 +437,7 @@ pub(super) async fn tenants_reset(
     State(state): State<Arc<AppState>>,
     path: TenantPath,
 ) -> Result<Json<TenantDto>, SimError> {
-    path.tenant.lock().reset()?;
+    path.tenant.lock().reset(state.clock.now())?;
     Ok(Json(render(&state, &path)))
 }
 
@@ -504,10 +505,31 @@ pub(super) async fn governance_update(
 /// A duration override: `{"duration": "75m"}` or `{"min": "1h", "max": "2h"}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SetDuration {
+pub(crate) struct SetDuration {
     duration: Option<String>,
     min: Option<String>,
     max: Option<String>,
+}
+
+impl SetDuration {
+    /// The override this body describes, naming the field at fault.
+    pub(crate) fn parse(&self) -> Result<DurationOverride, SimError> {
+        let parse = |v: &str, field: &str| crate::clock::parse_duration(v).map_err(|e| e.at(field));
+        let (min, max) = match (&self.duration, &self.min, &self.max) {
+            (Some(d), None, None) => {
+                let d = parse(d, "duration")?;
+                (d, d)
+            }
+            (None, Some(lo), Some(hi)) => (parse(lo, "min")?, parse(hi, "max")?),
+            _ => {
+                return Err(SimError::new(
+                    crate::error::ErrorCode::InvalidDurationOverride,
+                    "give either {\"duration\": \"75m\"} or {\"min\": \"1h\", \"max\": \"2h\"}",
+                ));
+            }
+        };
+        Ok(DurationOverride { min, max })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -539,22 +561,9 @@ pub(super) async fn durations_set(
     ApiPath((_, kind)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<SetDuration>,
 ) -> Result<Json<Vec<DurationDto>>, SimError> {
-    let parse = |v: &str, field: &str| crate::clock::parse_duration(v).map_err(|e| e.at(field));
-    let (min, max) = match (&body.duration, &body.min, &body.max) {
-        (Some(d), None, None) => {
-            let d = parse(d, "duration")?;
-            (d, d)
-        }
-        (None, Some(lo), Some(hi)) => (parse(lo, "min")?, parse(hi, "max")?),
-        _ => {
-            return Err(SimError::new(
-                crate::error::ErrorCode::InvalidDurationOverride,
-                "give either {\"duration\": \"75m\"} or {\"min\": \"1h\", \"max\": \"2h\"}",
-            ));
-        }
-    };
+    let duration = body.parse()?;
     let mut tenant = path.tenant.lock();
-    tenant.set_duration(&kind, Some(DurationOverride { min, max }))?;
+    tenant.set_duration(&kind, Some(duration))?;
     Ok(Json(duration_dtos(&tenant)))
 }
 

@@ -223,7 +223,7 @@ pub struct NewEnvironment {
 }
 
 /// A Dataverse database to create (create, add Dataverse, reset).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewDataverse {
     /// Domain; derived from the display name when absent.
     pub domain: Option<String>,
