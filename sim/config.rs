@@ -215,6 +215,33 @@ pub struct Cli {
     /// Log filter, e.g. info, debug, or lifecycle_sim=debug,tower_http=info
     #[arg(long, env = "LIFECYCLE_SIM_LOG", default_value = "info")]
     pub log: String,
+
+    /// What to do; serve when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Work with scenario files.
+    Scenario {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: ScenarioCommand,
+    },
+}
+
+/// `lifecycle-sim scenario ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum ScenarioCommand {
+    /// Check scenario files (syntax, names, and that their world builds); prints each problem
+    /// with its line and column and exits non-zero if any file has one.
+    Validate {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 impl Cli {

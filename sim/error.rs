@@ -259,8 +259,8 @@ error_codes! {
     /// A scenario file does not parse, names something unknown, or describes a world the
     /// portals' own rules refuse (the message names the place in the file).
     InvalidScenario => BadRequest,
-    /// The snapshot names a tenant that exists; delete it first or load with `replace`.
-    ScenarioTenantExists => Conflict,
+    /// No built-in scenario with this name.
+    ScenarioNotFound => NotFound,
 
     /// The simulator's configuration is contradictory.
     InvalidConfig => BadRequest,

@@ -37,6 +37,57 @@ use std::fmt;
 /// The format version this simulator reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The shipped scenarios (`scenarios/*.yaml`), built into the binary: name and text.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "fresh-tenant",
+        include_str!("../scenarios/fresh-tenant.yaml"),
+    ),
+    (
+        "capacity-shortfall",
+        include_str!("../scenarios/capacity-shortfall.yaml"),
+    ),
+    (
+        "missing-license",
+        include_str!("../scenarios/missing-license.yaml"),
+    ),
+    (
+        "restricted-governance",
+        include_str!("../scenarios/restricted-governance.yaml"),
+    ),
+    (
+        "linked-sandbox-pair",
+        include_str!("../scenarios/linked-sandbox-pair.yaml"),
+    ),
+    (
+        "linked-pair-converted",
+        include_str!("../scenarios/linked-pair-converted.yaml"),
+    ),
+    ("busy-tenant", include_str!("../scenarios/busy-tenant.yaml")),
+    (
+        "flaky-portal",
+        include_str!("../scenarios/flaky-portal.yaml"),
+    ),
+];
+
+/// The built-in scenario called `name`.
+pub fn built_in(name: &str) -> Option<&'static str> {
+    let name = name.trim().trim_end_matches(".yaml");
+    BUILT_IN
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, text)| *text)
+}
+
+/// A scenario's title: the first line of its comment header.
+pub fn title(text: &str) -> &str {
+    text.lines()
+        .next()
+        .and_then(|l| l.strip_prefix('#'))
+        .map(str::trim)
+        .unwrap_or("")
+}
+
 // ---- the file ----
 
 /// A scenario file as written.
@@ -235,6 +286,11 @@ pub fn parse(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
             Some((head, rest)) if head.starts_with("error: line") => rest.to_string(),
             _ => message,
         };
+        // The place is reported separately.
+        let message = match message.rfind(" at line ") {
+            Some(i) if message[i..].contains(", column ") => message[..i].to_string(),
+            _ => message,
+        };
         Problem {
             line: at.map(|l| l.line()),
             column: at.map(|l| l.column()),
@@ -242,15 +298,44 @@ pub fn parse(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
             message,
         }
     })?;
-    file.plan(anchor).map_err(|e| {
-        let (line, column) = e.target.as_deref().and_then(|p| locate(text, p)).unzip();
-        Problem {
-            line,
-            column,
-            path: e.target,
-            message: e.message,
-        }
-    })
+    file.plan(anchor).map_err(|e| problem(text, e))
+}
+
+/// The problem `e` (whose target is a path into the file) with its line and column.
+pub fn problem(text: &str, e: SimError) -> Problem {
+    let (line, column) = e.target.as_deref().and_then(|p| locate(text, p)).unzip();
+    Problem {
+        line,
+        column,
+        path: e.target,
+        message: e.message,
+    }
+}
+
+/// Parses a scenario and builds its world in a scratch simulator, so that everything a load
+/// would refuse (a link whose administrator has no license, a name declared twice) is reported
+/// with its place, without touching a running simulator.
+pub fn check(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
+    let scenario = parse(text, anchor)?;
+    let world = crate::world::World::new(0);
+    let declared = scenario
+        .tenants
+        .iter()
+        .map(|t| t.declared.clone())
+        .collect::<Vec<_>>();
+    world
+        .load(declared, anchor, false, false)
+        .map_err(|e| problem(text, in_file(e, scenario.tenants.len())))?;
+    Ok(scenario)
+}
+
+/// A world error as a path into the file (`tenants[0]...` even for a single tenant).
+fn in_file(e: SimError, tenants: usize) -> SimError {
+    if tenants == 1 {
+        e.within("tenants[0]")
+    } else {
+        e
+    }
 }
 
 fn bad(field: &str, message: impl Into<String>) -> SimError {
@@ -738,9 +823,11 @@ pub fn load(
             probe.add_all(names).map_err(|e| e.within("faults"))
         })?;
     }
+    let count = declared.len();
     let tenants = state
         .world
-        .load(declared, now, options.replace, options.startup)?;
+        .load(declared, now, options.replace, options.startup)
+        .map_err(|e| in_file(e, count))?;
     let ids: Vec<TenantId> = tenants.iter().map(|t| t.lock().id()).collect();
     let rules: Vec<RequestRule> = scenario
         .request_rules

@@ -16,5 +16,6 @@ mod lcs_portal;
 mod operations;
 mod ppac;
 mod python_sdk;
+mod scenarios;
 mod seed;
 mod tenants;

@@ -5,6 +5,7 @@ mod clock;
 mod environments;
 pub(crate) mod faults;
 pub mod operations;
+mod scenarios;
 pub(crate) mod tenants;
 
 use super::extract::ApiQuery;
@@ -38,6 +39,16 @@ pub fn router() -> Router<Arc<AppState>> {
             get(tenants::tenants_get).delete(tenants::tenants_delete),
         )
         .route("/tenants/{tenant}/reset", post(tenants::tenants_reset))
+        .route(
+            "/scenarios",
+            get(scenarios::scenarios_list).post(scenarios::scenarios_load),
+        )
+        .route("/scenarios/validate", post(scenarios::scenarios_validate))
+        .route(
+            "/scenarios/{name}",
+            post(scenarios::scenarios_load_built_in),
+        )
+        .route("/tenants/{tenant}/timeline", get(scenarios::timeline_get))
         .route(
             "/tenants/{tenant}/environments",
             get(environments::environments_list),

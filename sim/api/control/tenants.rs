@@ -222,7 +222,7 @@ impl CreateTenant {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct TenantDto {
-    id: TenantId,
+    pub(super) id: TenantId,
     domain: String,
     display_name: String,
     created_at: Timestamp,
@@ -338,7 +338,7 @@ impl From<Governance> for GovernanceDto {
     }
 }
 
-fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
+pub(super) fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
     let s = &tenant.state;
     TenantDto {
         id: s.id,

@@ -1,0 +1,173 @@
+//! `/_sim/scenarios`: load a scenario file (or a built-in one) into the running simulator, check
+//! one without loading it; `/_sim/tenants/{t}/timeline`: a tenant's scripted events.
+
+use super::tenants::{TenantDto, tenant_dto};
+use crate::api::extract::{ApiPath, ApiQuery, TenantPath, TenantSlot};
+use crate::app::AppState;
+use crate::error::{ErrorCode, SimError};
+use crate::scenario::{self, BUILT_IN, LoadOptions};
+use crate::world::identity::TenantId;
+use crate::world::setup::TimelineEvent;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Where and how a scenario loads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LoadQuery {
+    /// Load the scenario's only tenant under this id.
+    tenant: Option<String>,
+    /// Replace tenants whose ids exist.
+    #[serde(default)]
+    replace: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Loaded {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    tenants: Vec<TenantDto>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct BuiltIn {
+    name: &'static str,
+    title: &'static str,
+    /// The whole file, comment header included.
+    text: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct BuiltInList {
+    scenarios: Vec<BuiltIn>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Checked {
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    tenants: usize,
+}
+
+fn load_text(
+    state: &AppState,
+    text: &str,
+    query: LoadQuery,
+    slot: &TenantSlot,
+) -> Result<Response, SimError> {
+    let scenario = scenario::parse(text, state.clock.now())?;
+    let description = scenario.description.clone();
+    let options = LoadOptions {
+        tenant: query
+            .tenant
+            .as_deref()
+            .map(|t| TenantId::parse(t).map_err(|e| e.at("tenant")))
+            .transpose()?,
+        replace: query.replace,
+        startup: false,
+    };
+    let tenants = scenario::load(state, scenario, options).map_err(|e| match e.code {
+        ErrorCode::TenantExists => e,
+        _ => SimError::from(scenario::problem(text, e)),
+    })?;
+    let now = state.clock.now();
+    let tenants: Vec<TenantDto> = tenants
+        .iter()
+        .map(|t| {
+            let mut t = t.lock();
+            let (now, _) = t.settle(now);
+            tenant_dto(&t, now)
+        })
+        .collect();
+    let location = tenants.first().map(|t| {
+        slot.set(t.id);
+        format!("/_sim/tenants/{}", t.id)
+    });
+    let body = Json(Loaded {
+        description,
+        tenants,
+    });
+    Ok(match location {
+        Some(l) => (StatusCode::CREATED, [(LOCATION, l)], body).into_response(),
+        None => (StatusCode::CREATED, body).into_response(),
+    })
+}
+
+/// `POST /_sim/scenarios`: the body is the file's text (YAML or JSON).
+pub(super) async fn scenarios_load(
+    State(state): State<Arc<AppState>>,
+    slot: TenantSlot,
+    ApiQuery(query): ApiQuery<LoadQuery>,
+    body: String,
+) -> Result<Response, SimError> {
+    load_text(&state, &body, query, &slot)
+}
+
+/// `POST /_sim/scenarios/validate`: checks without loading.
+pub(super) async fn scenarios_validate(
+    State(state): State<Arc<AppState>>,
+    body: String,
+) -> Result<Json<Checked>, SimError> {
+    let scenario = scenario::check(&body, state.clock.now())?;
+    Ok(Json(Checked {
+        valid: true,
+        tenants: scenario.tenants.len(),
+        description: scenario.description,
+    }))
+}
+
+/// `GET /_sim/scenarios`: the scenarios built into the binary (the shipped `scenarios/`).
+pub(super) async fn scenarios_list() -> Json<BuiltInList> {
+    Json(BuiltInList {
+        scenarios: BUILT_IN
+            .iter()
+            .map(|(name, text)| BuiltIn {
+                name,
+                title: scenario::title(text),
+                text,
+            })
+            .collect(),
+    })
+}
+
+/// `POST /_sim/scenarios/{name}`: loads a built-in scenario.
+pub(super) async fn scenarios_load_built_in(
+    State(state): State<Arc<AppState>>,
+    slot: TenantSlot,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LoadQuery>,
+) -> Result<Response, SimError> {
+    let text = scenario::built_in(&name).ok_or_else(|| {
+        SimError::new(
+            ErrorCode::ScenarioNotFound,
+            format!(
+                "no built-in scenario '{name}'; GET /_sim/scenarios lists them ({})",
+                BUILT_IN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })?;
+    load_text(&state, text, query, &slot)
+}
+
+/// `GET /_sim/tenants/{t}/timeline`: scripted events, fired and pending.
+pub(super) async fn timeline_get(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+) -> Json<Vec<TimelineEvent>> {
+    let mut tenant = path.tenant.lock();
+    tenant.settle(state.clock.now());
+    Json(tenant.state.timeline.events().to_vec())
+}
