@@ -51,7 +51,8 @@ pub struct OperationFault {
 }
 
 /// A tenant's planned operation failures, in the order they were added.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OperationFaults {
     rules: Vec<OperationFault>,
     added: u64,

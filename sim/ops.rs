@@ -21,7 +21,9 @@ use std::fmt;
 use uuid::Uuid;
 
 /// Identifies an operation; drawn from the owning tenant's seeded RNG.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 pub struct OperationId(pub Uuid);
 
 impl OperationId {
@@ -145,7 +147,8 @@ impl Plan {
 }
 
 /// Why an operation failed, as users see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OpError {
     /// Stable code, e.g. `"InsufficientCapacity"`.
     pub code: String,
@@ -175,7 +178,8 @@ impl From<SimError> for OpError {
 
 /// A failure decided in advance (fault injection): the operation fails when stage `stage` ends.
 /// It fires once; a resumed operation runs past it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlannedFailure {
     /// Zero-based index of the stage that fails.
     pub stage: usize,
@@ -184,7 +188,7 @@ pub struct PlannedFailure {
 }
 
 /// Where an operation or stage stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RunState {
     /// Not started yet (stages only).
@@ -198,7 +202,8 @@ pub enum RunState {
 }
 
 /// A stage as recorded by the engine.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct StageRecord {
     name: String,
     duration: SignedDuration,
@@ -208,7 +213,8 @@ struct StageRecord {
 }
 
 /// One long-running operation.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Operation<P> {
     id: OperationId,
     /// What the operation is about; owned by the caller.
@@ -382,11 +388,13 @@ pub enum ResumeError {
 }
 
 /// All operations of one owner (a tenant) and their deadline queue.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Ops<P> {
     /// Operations in the order they were started.
     ops: Vec<Operation<P>>,
-    /// Position of each operation in `ops`.
+    /// Position of each operation in `ops` (rebuilt when loaded).
+    #[serde(skip)]
     index: HashMap<OperationId, usize>,
     /// One entry per running operation: when its current stage ends. The sequence number breaks
     /// ties so that deadlines at the same instant apply in the order they were scheduled.
@@ -406,6 +414,31 @@ impl<P> Default for Ops<P> {
 }
 
 impl<P> Ops<P> {
+    /// Rebuilds the id index (after loading a snapshot); refuses duplicate ids and deadlines of
+    /// operations that do not exist.
+    pub fn reindex(&mut self) -> Result<(), SimError> {
+        self.index.clear();
+        for (i, op) in self.ops.iter().enumerate() {
+            if self.index.insert(op.id, i).is_some() {
+                return Err(SimError::new(
+                    crate::error::ErrorCode::InvalidScenario,
+                    format!("operation {} appears twice", op.id),
+                ));
+            }
+        }
+        if let Some((_, _, id)) = self
+            .deadlines
+            .iter()
+            .find(|(_, _, id)| !self.index.contains_key(id))
+        {
+            return Err(SimError::new(
+                crate::error::ErrorCode::InvalidScenario,
+                format!("a deadline names operation {id}, which is not there"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Starts an operation at `now` with the given plan (which must have at least one stage).
     pub fn start(
         &mut self,

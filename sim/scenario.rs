@@ -25,7 +25,7 @@ use crate::world::setup::{
     CapacityDelta, CapacityFigures, EnvRef, LinkSpec, PpacEnvironmentSpec, TenantExtras,
     TimelineAction, TimelineSpec, UserChange,
 };
-use crate::world::tenant::Governance;
+use crate::world::tenant::{Governance, SnapshotRef, TenantSnapshot};
 use crate::world::{Declared, TenantRef};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
@@ -133,6 +133,8 @@ struct TenantBody {
     faults: Vec<FaultBody>,
     #[serde(default)]
     timeline: Vec<EventBody>,
+    /// An exact state, as `GET /_sim/tenants/{id}/snapshot` writes it; excludes every other key.
+    snapshot: Option<Box<TenantSnapshot>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -425,6 +427,49 @@ fn request_rule(
 
 impl TenantBody {
     fn plan(self, anchor: Timestamp, start: Option<Timestamp>) -> Result<TenantPlan, SimError> {
+        if let Some(snapshot) = self.snapshot {
+            let others = [
+                ("id", self.id.is_some()),
+                ("domain", self.domain.is_some()),
+                ("displayName", self.display_name.is_some()),
+                ("users", self.users.is_some()),
+                ("applications", self.applications.is_some()),
+                ("capacity", self.capacity.is_some()),
+                ("governance", self.governance.is_some()),
+                ("projects", !self.projects.is_empty()),
+                (
+                    "powerPlatformEnvironments",
+                    !self.power_platform_environments.is_empty(),
+                ),
+                ("links", !self.links.is_empty()),
+                ("durations", !self.durations.is_empty()),
+                ("faults", !self.faults.is_empty()),
+                ("timeline", !self.timeline.is_empty()),
+            ];
+            if let Some((field, _)) = others.iter().find(|(_, set)| *set) {
+                return Err(bad(
+                    field,
+                    "a tenant given as a snapshot takes no other keys; the snapshot holds them all",
+                ));
+            }
+            let json = serde_json::to_string(&SnapshotRef {
+                now: snapshot.now,
+                state: &snapshot.state,
+                operations: &snapshot.operations,
+            })
+            .map_err(|e| bad("snapshot", format!("the snapshot cannot be kept: {e}")))?;
+            return Ok(TenantPlan {
+                start: None,
+                declared: Declared {
+                    id: Some(snapshot.state.id),
+                    spec: crate::world::tenant::TenantSpec::default(),
+                    extras: TenantExtras::default(),
+                    offset: SignedDuration::ZERO,
+                    snapshot: Some(json.into()),
+                },
+                request_rules: Vec::new(),
+            });
+        }
         let base = CreateTenant {
             id: self.id,
             domain: self.domain,
@@ -499,6 +544,7 @@ impl TenantBody {
                     timeline,
                 },
                 offset: SignedDuration::ZERO,
+                snapshot: None,
             },
             request_rules,
         })

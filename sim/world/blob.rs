@@ -19,9 +19,11 @@ pub const MAX_BLOCKS: usize = 50_000;
 pub const MAX_BLOCK_ID_BYTES: usize = 64;
 
 /// A committed blob.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Blob {
     /// Content.
+    #[serde(with = "super::serde_util::base64_bytes")]
     pub data: Bytes,
     /// `Content-Type` given at upload.
     pub content_type: Option<String>,
@@ -62,11 +64,38 @@ pub enum BlockSource {
 }
 
 /// Blobs by (container, name), plus staged blocks.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BlobStore {
+    #[serde(with = "super::serde_util::entries")]
     blobs: BTreeMap<(String, String), Blob>,
-    staged: HashMap<(String, String), HashMap<String, Bytes>>,
+    #[serde(with = "staged_entries")]
+    staged: BTreeMap<(String, String), BTreeMap<String, Bytes>>,
     writes: u64,
+}
+
+/// Staged blocks as entries with base64 contents.
+mod staged_entries {
+    use super::super::serde_util::base64_map;
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    type Staged = BTreeMap<(String, String), BTreeMap<String, Bytes>>;
+
+    #[derive(Serialize, Deserialize)]
+    struct Blocks(#[serde(with = "base64_map")] BTreeMap<String, Bytes>);
+
+    pub fn serialize<S: Serializer>(staged: &Staged, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(staged.iter().map(|(k, v)| (k, Blocks(v.clone()))))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Staged, D::Error> {
+        Ok(Vec::<((String, String), Blocks)>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect())
+    }
 }
 
 impl BlobStore {
@@ -137,7 +166,7 @@ impl BlobStore {
             .at("BlockList"));
         }
         let key = (container.to_string(), name.to_string());
-        let empty = HashMap::new();
+        let empty = BTreeMap::new();
         let staged = self.staged.get(&key).unwrap_or(&empty);
         let committed: HashMap<&str, (usize, usize)> = {
             let mut offset = 0;

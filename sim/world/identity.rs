@@ -47,6 +47,8 @@ macro_rules! deserialize_by_parse {
     )*};
 }
 
+pub(crate) use deserialize_by_parse;
+
 macro_rules! guid_newtype {
     ($(#[$doc:meta])* $name:ident, $code:ident, $what:literal) => {
         $(#[$doc])*
@@ -303,7 +305,8 @@ pub fn parse_name(text: &str, what: &str) -> Result<String, SimError> {
 }
 
 /// A user of the tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct User {
     /// Sign-in name.
     pub upn: Upn,
@@ -337,7 +340,8 @@ impl User {
 }
 
 /// An application registered in the tenant, usable with the client-credentials grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Application {
     /// Application (client) id.
     pub client_id: ClientId,

@@ -268,7 +268,8 @@ pub fn foreign_dataverse(id: &PpEnvId) -> SimError {
 }
 
 /// The effect of a setup operation.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SetupEffect {
     project: ProjectId,
     env: EnvironmentId,
@@ -519,6 +520,7 @@ fn is_admin(user: &User) -> bool {
     Role::ALL.iter().any(|r| user.has_role(*r))
 }
 
+#[typetag::serde(name = "powerPlatformIntegration")]
 impl Effect for SetupEffect {
     fn stage_ended(
         &self,

@@ -11,6 +11,7 @@ pub mod lcs;
 pub mod link;
 pub mod operations;
 pub mod ppac;
+pub mod serde_util;
 pub mod setup;
 pub mod tenant;
 
@@ -60,6 +61,8 @@ pub struct Declared {
     pub extras: setup::TenantExtras,
     /// How far its clock runs ahead of the shared clock (negative: behind).
     pub offset: jiff::SignedDuration,
+    /// An exact state to restore instead (a snapshot as JSON); spec and extras are then unused.
+    pub snapshot: Option<Arc<str>>,
 }
 
 impl Declared {
@@ -70,6 +73,7 @@ impl Declared {
             spec,
             extras: setup::TenantExtras::default(),
             offset: jiff::SignedDuration::ZERO,
+            snapshot: None,
         }
     }
 }
@@ -168,14 +172,17 @@ impl World {
         }
         let mut built = Vec::with_capacity(declared.len());
         for (i, (d, id)) in declared.iter().zip(&ids).enumerate() {
-            let tenant = Tenant::build_with(
-                *id,
-                d.spec.clone(),
-                d.extras.clone(),
-                d.offset,
-                self.seed,
-                now,
-            )
+            let tenant = match &d.snapshot {
+                Some(json) => Tenant::from_snapshot(*id, json.clone(), self.seed, now),
+                None => Tenant::build_with(
+                    *id,
+                    d.spec.clone(),
+                    d.extras.clone(),
+                    d.offset,
+                    self.seed,
+                    now,
+                ),
+            }
             .map_err(|e| within(i, e))?;
             built.push(tenant);
         }

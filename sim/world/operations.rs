@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// Which portal an operation belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Portal {
     /// Lifecycle Services (the F&O half).
@@ -21,7 +21,8 @@ pub enum Portal {
 }
 
 /// What an operation acts on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Target {
     /// e.g. `lcsEnvironment`, `dataverseEnvironment`.
     #[serde(rename = "type")]
@@ -31,7 +32,9 @@ pub struct Target {
 }
 
 /// What an operation does to the tenant as it runs. Called by the engine in deadline order, with
-/// the tenant locked; implementations must not block.
+/// the tenant locked; implementations must not block. Effects are data (tagged by name in a
+/// snapshot), so a running operation survives a snapshot and a load.
+#[typetag::serde(tag = "type")]
 pub trait Effect: Send + Sync + fmt::Debug {
     /// Stage `stage` has run its time. Return an error to fail the operation at this stage (e.g. a
     /// prerequisite that no longer holds); the next stage starts at `at` otherwise.
@@ -50,7 +53,8 @@ pub trait Effect: Send + Sync + fmt::Debug {
 }
 
 /// The payload of every operation in a tenant.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Work {
     /// Kind, e.g. `lcs.deploy`, `ppac.copy`, `powerPlatformIntegration.setup`.
     pub kind: String,

@@ -25,6 +25,7 @@ use jiff::{SignedDuration, Timestamp};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Default database capacity of a new tenant (10 GB).
 pub const DEFAULT_DATABASE_MB: u64 = 10_240;
@@ -72,7 +73,8 @@ pub fn seeded_rng(seed: u64, stream: RngStream) -> ChaCha8Rng {
 }
 
 /// Database, file and log capacity of a tenant, in MB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Capacity {
     /// Dataverse database capacity.
     pub database_mb: u64,
@@ -206,7 +208,8 @@ pub struct TenantSpec {
 }
 
 /// The range an operation kind's total duration is drawn from, overriding its stages' own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DurationOverride {
     /// Shortest total.
     pub min: SignedDuration,
@@ -215,7 +218,8 @@ pub struct DurationOverride {
 }
 
 /// The domain state of a tenant, which operation effects may change.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantState {
     /// Tenant id.
     pub id: TenantId,
@@ -234,8 +238,11 @@ pub struct TenantState {
     /// Governance settings.
     pub governance: Governance,
     /// The tenant's own randomness: ids, durations, fault draws.
+    #[serde(with = "super::serde_util::chacha")]
     pub rng: ChaCha8Rng,
-    /// How far this tenant's clock runs ahead of the shared virtual clock.
+    /// How far this tenant's clock runs ahead of the shared virtual clock (a snapshot records
+    /// the tenant's now instead).
+    #[serde(skip)]
     pub clock_offset: SignedDuration,
     /// The LCS half: projects, F&O environments, asset libraries.
     pub lcs: Lcs,
@@ -376,6 +383,34 @@ pub struct Tenant {
     initial_offset: SignedDuration,
     /// The run's seed.
     seed: u64,
+    /// The snapshot it was loaded from (JSON), which reset restores.
+    snapshot: Option<Arc<str>>,
+}
+
+/// A tenant's whole state at one moment, as `GET /_sim/tenants/{id}/snapshot` writes it: its
+/// virtual now, the domain state (including the RNG's position) and every operation, running
+/// ones included. Loading it recreates the same tenant; its clock is set to `now`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantSnapshot {
+    /// The tenant's virtual now.
+    pub now: Timestamp,
+    /// Users, capacity, projects, environments, blobs, settings, RNG...
+    pub state: TenantState,
+    /// Operations of both portals.
+    pub operations: Ops<Work>,
+}
+
+/// [`TenantSnapshot`] by reference, for writing.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotRef<'a> {
+    /// The tenant's virtual now.
+    pub now: Timestamp,
+    /// The domain state.
+    pub state: &'a TenantState,
+    /// Operations.
+    pub operations: &'a Ops<Work>,
 }
 
 impl Tenant {
@@ -418,6 +453,7 @@ impl Tenant {
             extras,
             initial_offset: offset,
             seed,
+            snapshot: None,
         };
         if !tenant.extras.is_empty() {
             let extras = tenant.extras.clone();
@@ -495,6 +531,46 @@ impl Tenant {
         Ok(state)
     }
 
+    /// Rebuilds a tenant from a snapshot (JSON text of a [`TenantSnapshot`]) under `id`, its
+    /// clock set to the snapshot's now. Reset returns to the snapshot.
+    pub fn from_snapshot(
+        id: TenantId,
+        json: Arc<str>,
+        seed: u64,
+        clock_now: Timestamp,
+    ) -> Result<Tenant, SimError> {
+        let snap: TenantSnapshot = serde_json::from_str(&json).map_err(|e| {
+            SimError::new(
+                ErrorCode::InvalidScenario,
+                format!("the snapshot does not read back: {e}"),
+            )
+        })?;
+        let offset = snap.now.duration_since(clock_now);
+        let mut state = snap.state;
+        state.id = id;
+        state.clock_offset = offset;
+        let mut ops = snap.operations;
+        ops.reindex()?;
+        Ok(Tenant {
+            state,
+            ops,
+            spec: TenantSpec::default(),
+            extras: TenantExtras::default(),
+            initial_offset: offset,
+            seed,
+            snapshot: Some(json),
+        })
+    }
+
+    /// The tenant's state at `clock_now`, for writing as a snapshot (settle first).
+    pub fn snapshot(&self, clock_now: Timestamp) -> SnapshotRef<'_> {
+        SnapshotRef {
+            now: self.now(clock_now),
+            state: &self.state,
+            operations: &self.ops,
+        }
+    }
+
     /// The tenant's id.
     pub fn id(&self) -> TenantId {
         self.state.id
@@ -551,8 +627,14 @@ impl Tenant {
 
     /// Back to the state right after creation: users, applications, capacity and governance as
     /// specified, no operations, the clock offset it was created with, RNG rewound. A scenario's
-    /// extras are applied again at the tenant's now, so its timeline starts over from there.
+    /// extras are applied again at the tenant's now, so its timeline starts over from there. A
+    /// tenant loaded from a snapshot returns to the snapshot, its clock to the snapshot's now.
     pub fn reset(&mut self, clock_now: Timestamp) -> Result<(), SimError> {
+        if let Some(json) = &self.snapshot {
+            // Back to the snapshot's moment too: the tenant's clock reads its `now` again.
+            *self = Tenant::from_snapshot(self.state.id, json.clone(), self.seed, clock_now)?;
+            return Ok(());
+        }
         let created = self.state.created_at;
         let mut state = Self::fresh_state(self.state.id, &self.spec, self.seed, created)?;
         state.clock_offset = self.initial_offset;

@@ -18,13 +18,15 @@ type Log = Arc<Mutex<Vec<String>>>;
 /// A test effect: logs every call; optionally requires a user's license when a stage ends; when
 /// it finishes successfully, appends its name to the tenant's display name (a world change that
 /// shows over HTTP, in the order effects applied).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Probe {
     name: String,
+    #[serde(skip)]
     log: Log,
-    requires_license: Option<(usize, &'static str)>,
+    requires_license: Option<(usize, String)>,
 }
 
+#[typetag::serde(name = "testProbe")]
 impl Effect for Probe {
     fn stage_ended(
         &self,
@@ -36,7 +38,7 @@ impl Effect for Probe {
         let name = op.stage_name(stage).unwrap_or_default();
         self.log.lock().push(format!("{} {name} {at}", self.name));
         match self.requires_license {
-            Some((s, upn)) if s == stage => {
+            Some((s, ref upn)) if s == stage => {
                 let licensed = tenant
                     .user(upn)
                     .is_ok_and(|u| u.has_license(UNIFIED_OPERATIONS_PLAN));
@@ -91,7 +93,7 @@ fn start(app: &TestApp, log: &Log, s: Start<'_>) -> Result<String, SimError> {
         effect: Box::new(Probe {
             name: s.name.into(),
             log: log.clone(),
-            requires_license: s.requires_license,
+            requires_license: s.requires_license.map(|(i, u)| (i, u.to_string())),
         }),
     };
     let id = tenant.start_operation(work, &s.stages, s.failure, now)?;

@@ -666,3 +666,105 @@ async fn a_scenario_clock_start_sets_the_tenants_own_clock_at_runtime() {
     let (_, t) = app.get(&format!("/_sim/tenants/{id}")).await;
     assert_eq!(t["capacity"]["databaseMb"], 1);
 }
+
+async fn text(app: &TestApp, path: &str) -> (StatusCode, String) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn snapshot_load_snapshot_is_identical_and_the_world_carries_on_the_same() {
+    // A tenant in mid-flight: a setup running, a scripted event pending, a planned failure.
+    let original = spawn_with(builder().without_default_tenant()).await;
+    let (status, loaded) = original
+        .post("/_sim/scenarios/busy-tenant", json!(null))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{loaded}");
+    let tenant = loaded["tenants"][0]["id"].as_str().unwrap().to_string();
+    let token = original.user_token(&tenant, "admin@adatum.test").await;
+    let setup = original
+        .client
+        .post(original.url(
+            "/_portal/lcs/projects/2000006/environments/5ce10006-0000-4000-8000-000000000004/power-platform-integration",
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"acceptTerms": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(setup.status(), StatusCode::ACCEPTED);
+    original.advance("20m").await;
+    let path = format!("/_sim/tenants/{tenant}/snapshot");
+    let (status, first) = text(&original, &path).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(first.starts_with("# Snapshot of tenant Adatum"), "{first}");
+
+    // Into another simulator whose clock is elsewhere: the tenant's clock resumes at the
+    // snapshot's moment, and a second snapshot is byte for byte the first.
+    let copy = spawn_with(
+        builder()
+            .without_default_tenant()
+            .start_time("2031-07-01T00:00:00Z".parse().unwrap()),
+    )
+    .await;
+    let (status, loaded) = copy.post_raw("/_sim/scenarios", &first).await;
+    assert_eq!(status, StatusCode::CREATED, "{loaded}");
+    assert_eq!(loaded["tenants"][0]["now"], "2026-01-01T09:20:00Z");
+    let (_, second) = text(&copy, &path).await;
+    assert_eq!(first, second);
+
+    // JSON round-trips too.
+    let (_, as_json) = text(&copy, &format!("{path}?format=json")).await;
+    let third = spawn_with(builder().without_default_tenant()).await;
+    let (status, _) = third.post_raw("/_sim/scenarios", &as_json).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(text(&third, &path).await.1, first);
+
+    // Both worlds carry on identically: the event fires, the setup completes.
+    original.advance("2h").await;
+    copy.advance("2h").await;
+    let view = format!("/_sim/tenants/{tenant}/environments");
+    let (a, b) = (original.get(&view).await.1, copy.get(&view).await.1);
+    assert_eq!(a, b);
+    assert!(a.to_string().matches("\"linked\"").count() == 4, "{a}");
+    let (_, t) = copy.get(&format!("/_sim/tenants/{tenant}")).await;
+    assert_eq!(t["capacity"]["databaseMb"], 18432);
+    assert_eq!(text(&original, &path).await.1, text(&copy, &path).await.1);
+
+    // Reset of a loaded snapshot goes back to the snapshot.
+    let (status, _) = copy
+        .post(&format!("/_sim/tenants/{tenant}/reset"), json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, t) = copy.get(&format!("/_sim/tenants/{tenant}")).await;
+    assert_eq!(t["capacity"]["databaseMb"], 20480);
+    assert_eq!(t["now"], "2026-01-01T09:20:00Z");
+    assert_eq!(text(&copy, &path).await.1, first);
+}
+
+#[tokio::test]
+async fn a_damaged_snapshot_is_refused_with_its_place() {
+    let app = spawn_with(builder()).await;
+    let (_, snapshot) = text(
+        &app,
+        "/_sim/tenants/c0de0000-0000-4000-8000-000000000001/snapshot",
+    )
+    .await;
+    let damaged = snapshot.replacen("databaseMb: 10240", "databaseMb: plenty", 1);
+    let line = damaged
+        .lines()
+        .position(|l| l.contains("databaseMb: plenty"))
+        .unwrap()
+        + 1;
+    let reply = app.post_raw("/_sim/scenarios?replace=true", &damaged).await;
+    let message = assert_error(&reply, StatusCode::BAD_REQUEST, "InvalidScenario");
+    assert!(
+        message.starts_with(&format!("line {line}, column ")),
+        "{message}"
+    );
+
+    let mixed = snapshot.replacen("- snapshot:", "- domain: extra.test\n  snapshot:", 1);
+    let reply = app.post_raw("/_sim/scenarios?replace=true", &mixed).await;
+    let message = assert_error(&reply, StatusCode::BAD_REQUEST, "InvalidScenario");
+    assert!(message.contains("tenants[0].domain"), "{message}");
+}

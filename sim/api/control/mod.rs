@@ -49,6 +49,7 @@ pub fn router() -> Router<Arc<AppState>> {
             post(scenarios::scenarios_load_built_in),
         )
         .route("/tenants/{tenant}/timeline", get(scenarios::timeline_get))
+        .route("/tenants/{tenant}/snapshot", get(scenarios::snapshot_get))
         .route(
             "/tenants/{tenant}/environments",
             get(environments::environments_list),

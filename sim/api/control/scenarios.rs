@@ -8,10 +8,11 @@ use crate::error::{ErrorCode, SimError};
 use crate::scenario::{self, BUILT_IN, LoadOptions};
 use crate::world::identity::TenantId;
 use crate::world::setup::TimelineEvent;
+use crate::world::tenant::SnapshotRef;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::header::LOCATION;
+use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -170,4 +171,76 @@ pub(super) async fn timeline_get(
     let mut tenant = path.tenant.lock();
     tenant.settle(state.clock.now());
     Json(tenant.state.timeline.events().to_vec())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SnapshotQuery {
+    /// `yaml` (default) or `json`.
+    format: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SnapshotFile<'a> {
+    version: u32,
+    tenants: [SnapshotEntry<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct SnapshotEntry<'a> {
+    snapshot: SnapshotRef<'a>,
+}
+
+/// `GET /_sim/tenants/{t}/snapshot`: the tenant's whole state as a scenario file (YAML, or JSON
+/// with `?format=json` or `Accept: application/json`). Loading it recreates the same state.
+pub(super) async fn snapshot_get(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+    headers: axum::http::HeaderMap,
+    ApiQuery(query): ApiQuery<SnapshotQuery>,
+) -> Result<Response, SimError> {
+    let accept_json = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let json = match query
+        .format
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => accept_json,
+        Some("json") => true,
+        Some("yaml") => false,
+        Some(other) => {
+            return Err(SimError::new(
+                ErrorCode::InvalidQuery,
+                format!("'{other}' is not a snapshot format; use yaml or json"),
+            )
+            .at("format"));
+        }
+    };
+    let mut tenant = path.tenant.lock();
+    let clock_now = state.clock.now();
+    let (now, _) = tenant.settle(clock_now);
+    let file = SnapshotFile {
+        version: scenario::FORMAT_VERSION,
+        tenants: [SnapshotEntry {
+            snapshot: tenant.snapshot(clock_now),
+        }],
+    };
+    let failed = |e: String| SimError::internal(format!("the snapshot cannot be written: {e}"));
+    if json {
+        let body = serde_json::to_string_pretty(&file).map_err(|e| failed(e.to_string()))?;
+        return Ok(([(CONTENT_TYPE, "application/json")], body).into_response());
+    }
+    let yaml = serde_saphyr::to_string(&file).map_err(|e| failed(e.to_string()))?;
+    let s = &tenant.state;
+    let body = format!(
+        "# Snapshot of tenant {} ({}) at {now}.\n# Load it with --scenario FILE or POST \
+         /_sim/scenarios; the tenant's clock resumes from that moment, running operations \
+         included.\n{yaml}",
+        s.display_name, s.id
+    );
+    Ok(([(CONTENT_TYPE, "application/yaml")], body).into_response())
 }

@@ -20,7 +20,7 @@ use crate::ops::{OpError, Operation, OperationId, RunState, StageSpec};
 use bytes::Bytes;
 use jiff::{SignedDuration, Timestamp};
 use rand::RngExt;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// The container of a tenant's blob storage that holds asset-library files.
 pub const ASSET_CONTAINER: &str = "assets";
@@ -38,7 +38,8 @@ pub const PRODUCTION_PITR_RETENTION: SignedDuration = SignedDuration::from_hours
 pub const DEFAULT_DATABASE_GB: u64 = 20;
 
 /// The LCS state of a tenant.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Lcs {
     /// Projects, in creation order.
     pub projects: Vec<Project>,
@@ -82,9 +83,10 @@ fn no_project(id: ProjectId) -> SimError {
 }
 
 /// Sliding-window call logs for the throttled endpoints, on the virtual clock.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Throttles {
-    log: HashMap<String, VecDeque<Timestamp>>,
+    log: BTreeMap<String, VecDeque<Timestamp>>,
 }
 
 /// One request budget: at most `limit` calls per `window` for `key`.
@@ -208,7 +210,8 @@ impl EnvironmentSpec {
 }
 
 /// What an LCS operation does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 enum Action {
     Deploy,
     Refresh { data: Database },
@@ -324,7 +327,8 @@ pub fn operation_kinds() -> impl Iterator<Item = &'static str> {
 }
 
 /// The effect of an LCS operation on its environment.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct LcsEffect {
     project: ProjectId,
     env: EnvironmentId,
@@ -342,6 +346,7 @@ impl LcsEffect {
     }
 }
 
+#[typetag::serde(name = "lcs")]
 impl Effect for LcsEffect {
     fn stage_ended(
         &self,

@@ -11,7 +11,9 @@ use std::fmt;
 use uuid::Uuid;
 
 /// An LCS project id (a number, e.g. `1234567`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ProjectId(pub u64);
 
 impl ProjectId {
@@ -85,8 +87,17 @@ impl ProjectRole {
     }
 }
 
+impl serde::Serialize for ProjectRole {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+crate::world::identity::deserialize_by_parse!(ProjectRole);
+
 /// A user's membership of a project.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Member {
     /// The tenant user.
     pub user: ObjectId,
@@ -95,7 +106,9 @@ pub struct Member {
 }
 
 /// An F&O environment id. Paths accept it dashed or undashed, in any case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct EnvironmentId(pub Uuid);
 
@@ -128,7 +141,9 @@ impl fmt::Display for EnvironmentId {
 }
 
 /// An asset-library file id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct AssetId(pub Uuid);
 
@@ -177,6 +192,25 @@ macro_rules! wire_enum {
             /// Every wire name, comma-separated, for error messages.
             pub fn names() -> String {
                 Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                $name::from_name(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "'{text}' is not a valid {}; use one of: {}",
+                        stringify!($name),
+                        $name::names()
+                    ))
+                })
             }
         }
     };
@@ -383,6 +417,19 @@ pub const REGIONS: &[Region] = &[
 /// Region of environments deployed without one.
 pub const DEFAULT_REGION: &str = "East US";
 
+impl serde::Serialize for Region {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Region {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        Region::parse(&text).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
 impl Region {
     /// The region with this name (case- and space-insensitive: `eastus` works).
     pub fn parse(text: &str) -> Result<Region, SimError> {
@@ -410,7 +457,10 @@ impl Region {
 }
 
 /// An application release `10.0.N` and the platform update that ships with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
 pub struct Release(pub u32);
 
 /// Oldest release LCS still deploys.
@@ -466,7 +516,8 @@ impl fmt::Display for Release {
 }
 
 /// Where an environment's data came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum DataOrigin {
     /// The database created by the environment's deployment.
     Deployment,
@@ -496,7 +547,8 @@ pub enum DataOrigin {
 }
 
 /// An environment's database: what the data is and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Database {
     /// Allocated size in MB.
     pub size_mb: u64,
@@ -553,7 +605,8 @@ impl HistoryKind {
 }
 
 /// One entry of an environment's history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     /// The activity id (also the operation id in `/_sim`).
     pub activity: OperationId,
@@ -577,7 +630,8 @@ pub struct HistoryEntry {
 }
 
 /// An F&O environment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FoEnvironment {
     /// Id.
     pub id: EnvironmentId,
@@ -616,7 +670,8 @@ pub struct FoEnvironment {
 }
 
 /// The Power Platform integration of an F&O environment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Integration {
     /// The setup operation.
     pub setup: OperationId,
@@ -722,7 +777,8 @@ wire_enum! {
 }
 
 /// An asset-library file type with its wire number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FileType(pub FileTypeName);
 
 impl FileType {
@@ -786,7 +842,8 @@ impl FileType {
 }
 
 /// Where an asset is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum AssetState {
     /// Created; waiting for the upload and CommitFileAsset (expires after 24 hours).
     AwaitingUpload,
@@ -800,7 +857,8 @@ pub enum AssetState {
 }
 
 /// A file in a project's asset library.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Asset {
     /// Id.
     pub id: AssetId,
@@ -827,7 +885,8 @@ pub struct Asset {
 }
 
 /// Validation status as the API shows it (`DisplayStatus`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Validation {
     /// Not committed yet.
     NotCommitted,
@@ -873,7 +932,8 @@ impl Asset {
 }
 
 /// An LCS project.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Project {
     /// Id.
     pub id: ProjectId,

@@ -27,7 +27,8 @@ pub const RECOVERY_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
 pub const DOMAIN_BLOCK: SignedDuration = SignedDuration::from_hours(24);
 
 /// The Power Platform state of a tenant.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Ppac {
     /// Environments, live and soft-deleted, in creation order.
     pub environments: Vec<PpEnvironment>,
@@ -40,7 +41,8 @@ pub struct Ppac {
 }
 
 /// A lifecycle operation as the Power Platform APIs list it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LifecycleOp {
     /// Id (the engine operation's id).
     pub id: OperationId,
@@ -223,7 +225,8 @@ pub struct NewEnvironment {
 }
 
 /// A Dataverse database to create (create, add Dataverse, reset).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NewDataverse {
     /// Domain; derived from the display name when absent.
     pub domain: Option<String>,
@@ -238,7 +241,8 @@ pub struct NewDataverse {
 }
 
 /// Changes of a PATCH; `None` leaves a property alone.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvironmentPatch {
     /// New display name.
     pub display_name: Option<String>,
@@ -360,7 +364,8 @@ fn stages_for(action: &Action) -> Vec<StageSpec> {
 }
 
 /// What a Power Platform operation does when it finishes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 enum Action {
     Create {
         dataverse: bool,
@@ -393,12 +398,36 @@ enum Action {
 
 /// An install started from the LCS environment details (an add-in or the dual-write application)
 /// rather than from PPAC: the operation belongs to LCS and targets the F&O environment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LcsOrigin {
     /// Engine kind, e.g. `powerPlatformIntegration.installAddin`.
     pub kind: &'static str,
     /// The F&O environment.
     pub env: crate::world::lcs::EnvironmentId,
+}
+
+/// [`LcsOrigin`] as read from a snapshot, before its kind is looked up.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LcsOriginData {
+    kind: String,
+    env: crate::world::lcs::EnvironmentId,
+}
+
+impl<'de> serde::Deserialize<'de> for LcsOrigin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let data = LcsOriginData::deserialize(d)?;
+        let kind = crate::world::tenant::operation_kinds()
+            .find(|k| *k == data.kind)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("'{}' is not an operation kind", data.kind))
+            })?;
+        Ok(LcsOrigin {
+            kind,
+            env: data.env,
+        })
+    }
 }
 
 impl Action {
@@ -419,7 +448,8 @@ impl Action {
 }
 
 /// The effect of a Power Platform operation on its environment.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct PpacEffect {
     env: PpEnvId,
     action: Action,
@@ -429,6 +459,7 @@ fn env_mut<'a>(state: &'a mut TenantState, id: &PpEnvId) -> Option<&'a mut PpEnv
     state.ppac.environments.iter_mut().find(|e| &e.id == id)
 }
 
+#[typetag::serde(name = "ppac")]
 impl Effect for PpacEffect {
     fn stage_ended(
         &self,

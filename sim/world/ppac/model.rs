@@ -21,7 +21,9 @@ pub const REQUIRED_FREE_MB: f64 = 1024.0;
 pub const DATAVERSE_VERSION: &str = "9.2.25101.00193";
 
 /// An environment's id: a GUID, or `Default-{tenantId}` for the tenant's default environment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PpEnvId(String);
 
 impl PpEnvId {
@@ -180,7 +182,8 @@ wire_enum! {
 }
 
 /// Who did something, as both APIs show it (`createdBy`, `requestedBy`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Actor {
     /// Object id of the user or service principal.
     pub id: ObjectId,
@@ -204,7 +207,8 @@ impl Actor {
 }
 
 /// How the F&O half is attached (`linkedAppMetadata`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LinkedApp {
     /// `Internal` (unified, provisioned from PPAC) or `Linked` (LCS Power Platform integration).
     pub kind: LinkedAppKind,
@@ -225,7 +229,8 @@ wire_enum! {
 }
 
 /// An environment's Dataverse database (`linkedEnvironmentMetadata`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Dataverse {
     /// Dataverse organization id (`resourceId`).
     pub org_id: Uuid,
@@ -258,7 +263,8 @@ pub struct Dataverse {
 }
 
 /// Where a database's data came from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Content {
     /// Created empty (or reset).
     Fresh,
@@ -279,7 +285,8 @@ pub enum Content {
 }
 
 /// A backup of an environment's database.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Backup {
     /// Backup id.
     pub id: Uuid,
@@ -314,7 +321,8 @@ wire_enum! {
 }
 
 /// An application package installed (or being installed) in an environment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct InstalledPackage {
     /// The catalogue entry's unique name.
     pub unique_name: String,
@@ -333,7 +341,8 @@ pub struct InstalledPackage {
 }
 
 /// A Power Platform environment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PpEnvironment {
     /// `name`.
     pub id: PpEnvId,
