@@ -118,8 +118,30 @@ impl AppState {
             world: World::new(seed),
             config,
         };
+        let durations = state
+            .config
+            .durations
+            .iter()
+            .map(|d| scenario::parse_duration_flag(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let faults = state
+            .config
+            .faults
+            .iter()
+            .map(|f| scenario::parse_fault_flag(f, start))
+            .collect::<Result<Vec<_>, _>>()?;
+        state.request_faults.with(|f| f.add_all(faults))?;
         for (mut scenario, source) in scenarios.into_iter().zip(&sources) {
             scenario.clock = ClockSettings::default();
+            for tenant in &mut scenario.tenants {
+                if tenant.declared.snapshot.is_none() {
+                    tenant
+                        .declared
+                        .extras
+                        .durations
+                        .extend(durations.iter().cloned());
+                }
+            }
             let options = LoadOptions {
                 startup: true,
                 ..LoadOptions::default()

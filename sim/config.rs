@@ -74,6 +74,11 @@ pub struct Config {
     /// Scenario files to load at start, in order; the built-in default scenario when empty
     /// (unless `default_tenant` is off).
     pub scenarios: Vec<ScenarioSource>,
+    /// Global request-fault rules to add at start, each as the JSON or YAML body
+    /// `POST /_sim/faults` takes.
+    pub faults: Vec<String>,
+    /// Duration overrides (`kind=75m` or `kind=1h..2h`) for every start-up tenant.
+    pub durations: Vec<String>,
 }
 
 /// A scenario file's name (for messages) and text.
@@ -115,6 +120,8 @@ impl Default for Config {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             pp_polling: PollStyle::Auto,
             scenarios: Vec::new(),
+            faults: Vec::new(),
+            durations: Vec::new(),
         }
     }
 }
@@ -175,6 +182,21 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub scenarios: Vec<std::path::PathBuf>,
+
+    /// Add a global request-fault rule at start, written as the body of POST /_sim/faults in
+    /// JSON or YAML flow style, e.g. '{match: {surface: bap}, error: {status: 503}, count: 2}';
+    /// repeat for several
+    #[arg(long = "fault", env = "LIFECYCLE_SIM_FAULT", value_delimiter = ';')]
+    pub faults: Vec<String>,
+
+    /// Override an operation kind's duration in every start-up tenant: KIND=75m or KIND=1h..2h,
+    /// e.g. powerPlatformIntegration.setup=75m; repeat for several
+    #[arg(
+        long = "duration",
+        env = "LIFECYCLE_SIM_DURATION",
+        value_delimiter = ','
+    )]
+    pub durations: Vec<String>,
 
     /// Largest request body accepted, in bytes
     #[arg(long, env = "LIFECYCLE_SIM_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
@@ -276,6 +298,8 @@ impl Cli {
             max_upload_bytes: self.max_upload_bytes,
             pp_polling: self.pp_polling,
             scenarios,
+            faults: self.faults.clone(),
+            durations: self.durations.clone(),
         })
     }
 }

@@ -25,7 +25,7 @@ use crate::world::setup::{
     CapacityDelta, CapacityFigures, EnvRef, LinkSpec, PpacEnvironmentSpec, TenantExtras,
     TimelineAction, TimelineSpec, UserChange,
 };
-use crate::world::tenant::{Governance, SnapshotRef, TenantSnapshot};
+use crate::world::tenant::{DurationOverride, Governance, SnapshotRef, TenantSnapshot};
 use crate::world::{Declared, TenantRef};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
@@ -501,8 +501,9 @@ impl TenantBody {
             .into_iter()
             .map(|(kind, d)| {
                 let parsed = match &d {
-                    DurationBody::Text(t) => clock::parse_duration(t)
-                        .map(|d| crate::world::tenant::DurationOverride { min: d, max: d }),
+                    DurationBody::Text(t) => {
+                        clock::parse_duration(t).map(|d| DurationOverride { min: d, max: d })
+                    }
                     DurationBody::Range(r) => r.parse(),
                 };
                 parsed
@@ -665,6 +666,50 @@ impl EventBody {
             )),
         }
     }
+}
+
+/// A global request rule from its text (JSON or YAML), as `--fault` gives it.
+pub fn parse_fault_flag(text: &str, anchor: Timestamp) -> Result<RequestRule, SimError> {
+    let body: FaultBody = serde_saphyr::from_str(text).map_err(|e| {
+        SimError::new(
+            ErrorCode::InvalidFaultRule,
+            format!("--fault '{text}': {}", e.without_snippet()),
+        )
+    })?;
+    let rule = request_rule(body, None, anchor)
+        .map_err(|e| SimError::new(e.code, format!("--fault '{text}': {}", e.message)))?;
+    rule.validate()
+        .map_err(|e| SimError::new(e.code, format!("--fault '{text}': {}", e.message)))?;
+    Ok(rule)
+}
+
+/// A duration override from `kind=75m` or `kind=1h..2h`, as `--duration` gives it.
+pub fn parse_duration_flag(text: &str) -> Result<(String, DurationOverride), SimError> {
+    let invalid = |why: String| {
+        SimError::new(
+            ErrorCode::InvalidDurationOverride,
+            format!("--duration '{text}': {why}; write KIND=75m or KIND=1h..2h"),
+        )
+    };
+    let (kind, range) = text
+        .split_once('=')
+        .ok_or_else(|| invalid("no '='".into()))?;
+    let (min, max) = match range.split_once("..") {
+        Some((lo, hi)) => (lo, hi),
+        None => (range, range),
+    };
+    let parse = |v: &str| clock::parse_duration(v).map_err(|e| invalid(e.message));
+    let (min, max) = (parse(min)?, parse(max)?);
+    let kind = kind.trim();
+    if !crate::world::tenant::operation_kinds().any(|k| k == kind) {
+        return Err(invalid(format!("'{kind}' is not an operation kind")));
+    }
+    if min.is_negative() || max < min {
+        return Err(invalid(
+            "the range must be non-negative with min <= max".into(),
+        ));
+    }
+    Ok((kind.to_string(), DurationOverride { min, max }))
 }
 
 /// An offset such as `30m`, `+1h30m` or `PT45M`.

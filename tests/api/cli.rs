@@ -25,6 +25,9 @@ fn help_lists_every_flag_with_its_environment_variable() {
         "LIFECYCLE_SIM_TOKEN_LIFETIME",
         "LIFECYCLE_SIM_ENFORCE_TOKEN_EXPIRY",
         "LIFECYCLE_SIM_NO_DEFAULT_TENANT",
+        "LIFECYCLE_SIM_SCENARIO",
+        "LIFECYCLE_SIM_FAULT",
+        "LIFECYCLE_SIM_DURATION",
     ] {
         assert!(help.contains(var), "--help does not mention {var}");
     }
@@ -41,6 +44,37 @@ fn bad_flags_are_refused_before_starting() {
         let output = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(!output.stderr.is_empty());
+    }
+}
+
+#[test]
+fn bad_start_up_faults_durations_and_scenarios_stop_the_start_with_a_reason() {
+    for (args, says) in [
+        (
+            &["--fault", "{match: {surface: nope}, error: {status: 503}}"][..],
+            "'nope' is not a surface",
+        ),
+        (
+            &["--duration", "lcs.nothing=1h"],
+            "'lcs.nothing' is not an operation kind",
+        ),
+        (
+            &["--scenario", "/no/such/file.yaml"],
+            "cannot read scenario /no/such/file.yaml",
+        ),
+    ] {
+        let output = Command::new(BIN)
+            .args(["--port", "0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(all.contains(says), "{args:?}: {all}");
     }
 }
 

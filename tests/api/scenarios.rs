@@ -768,3 +768,32 @@ async fn a_damaged_snapshot_is_refused_with_its_place() {
     let message = assert_error(&reply, StatusCode::BAD_REQUEST, "InvalidScenario");
     assert!(message.contains("tenants[0].domain"), "{message}");
 }
+
+#[tokio::test]
+async fn start_up_flags_add_fault_rules_and_duration_overrides_that_survive_a_reset() {
+    let app = spawn_with(builder().configure(|c| {
+        c.faults =
+            vec!["{name: bap-down, match: {surface: bap}, error: {status: 503}, count: 1}".into()];
+        c.durations = vec![
+            "powerPlatformIntegration.setup=75m".into(),
+            "lcs.deploy=2h..3h".into(),
+        ];
+    }))
+    .await;
+    for _ in 0..2 {
+        let (_, faults) = app.get("/_sim/faults").await;
+        assert_eq!(faults["requests"][0]["name"], "bap-down", "{faults}");
+        let (_, durations) = app
+            .get("/_sim/tenants/c0de0000-0000-4000-8000-000000000001/durations")
+            .await;
+        assert_eq!(
+            durations,
+            json!([
+                {"kind": "lcs.deploy", "min": "2h", "max": "3h"},
+                {"kind": "powerPlatformIntegration.setup", "min": "1h 15m", "max": "1h 15m"}
+            ])
+        );
+        let (status, _) = app.post("/_sim/reset", json!(null)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
