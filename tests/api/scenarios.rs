@@ -797,3 +797,16 @@ async fn start_up_flags_add_fault_rules_and_duration_overrides_that_survive_a_re
         assert_eq!(status, StatusCode::OK);
     }
 }
+
+#[test]
+fn the_readme_example_scenario_loads() {
+    let readme =
+        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let section = &readme[readme.find("## Scenarios").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let scenario = lifecycle_sim::scenario::check(example, "2026-01-01T09:00:00Z".parse().unwrap())
+        .unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(scenario.tenants.len(), 1);
+    assert_eq!(scenario.tenants[0].declared.extras.timeline.len(), 5);
+}
