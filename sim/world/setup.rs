@@ -172,10 +172,14 @@ impl Timeline {
     /// When the next pending event is due, if by `now`.
     pub fn next_due(&self, now: Timestamp) -> Option<Timestamp> {
         self.events
-            .iter()
-            .find(|e| e.fired_at.is_none())
+            .get(self.fired())
             .map(|e| e.at)
             .filter(|at| *at <= now)
+    }
+
+    /// How many events have fired: they fire in order, so they are a prefix.
+    fn fired(&self) -> usize {
+        self.events.partition_point(|e| e.fired_at.is_some())
     }
 
     /// Every event, in firing order.
@@ -192,14 +196,10 @@ impl Timeline {
 impl TenantState {
     /// Fires the next pending event (due at `at`); a failure is recorded on the event.
     pub(crate) fn fire_next_event(&mut self, at: Timestamp) {
-        let Some(i) = self
-            .timeline
-            .events
-            .iter()
-            .position(|e| e.fired_at.is_none())
-        else {
+        let i = self.timeline.fired();
+        if i >= self.timeline.events.len() {
             return;
-        };
+        }
         let action = self.timeline.events[i].action.clone();
         let outcome = self.apply_timeline(&action);
         let event = &mut self.timeline.events[i];
