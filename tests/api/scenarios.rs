@@ -232,6 +232,16 @@ async fn broken_files_answer_400_with_line_and_column_and_load_nothing() {
         let check = app.post_raw("/_sim/scenarios/validate", text).await;
         assert_error(&check, StatusCode::BAD_REQUEST, "InvalidScenario");
     }
+    let binary = app
+        .client
+        .post(app.url("/_sim/scenarios"))
+        .body(vec![0xff, 0xfe, 0x00])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(binary.status(), StatusCode::BAD_REQUEST);
+    let body: Value = binary.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "InvalidScenario");
     let (_, tenants) = app.get("/_sim/tenants").await;
     assert_eq!(tenants["tenants"].as_array().unwrap().len(), 1, "{tenants}");
     let (status, checked) = app

@@ -108,17 +108,30 @@ pub(super) async fn scenarios_load(
     State(state): State<Arc<AppState>>,
     slot: TenantSlot,
     ApiQuery(query): ApiQuery<LoadQuery>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Response, SimError> {
-    load_text(&state, &body, query, &slot)
+    load_text(&state, utf8(&body)?, query, &slot)
+}
+
+/// A scenario file's text; anything else is a 400 in the control plane's envelope.
+fn utf8(body: &[u8]) -> Result<&str, SimError> {
+    std::str::from_utf8(body).map_err(|e| {
+        SimError::new(
+            ErrorCode::InvalidScenario,
+            format!(
+                "a scenario file is UTF-8 text (YAML or JSON); byte {} is not",
+                e.valid_up_to()
+            ),
+        )
+    })
 }
 
 /// `POST /_sim/scenarios/validate`: checks without loading.
 pub(super) async fn scenarios_validate(
     State(state): State<Arc<AppState>>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Json<Checked>, SimError> {
-    let scenario = scenario::check(&body, state.clock.now())?;
+    let scenario = scenario::check(utf8(&body)?, state.clock.now())?;
     Ok(Json(Checked {
         valid: true,
         tenants: scenario.tenants.len(),
