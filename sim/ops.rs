@@ -419,6 +419,22 @@ impl<P> Ops<P> {
     pub fn reindex(&mut self) -> Result<(), SimError> {
         self.index.clear();
         for (i, op) in self.ops.iter().enumerate() {
+            let in_range = match op.state {
+                RunState::Succeeded => op.current <= op.stages.len(),
+                _ => op.current < op.stages.len(),
+            };
+            if op.stages.is_empty() || !in_range {
+                return Err(SimError::new(
+                    crate::error::ErrorCode::InvalidScenario,
+                    format!(
+                        "operation {} has {} stages and stands at stage {}; an operation has at \
+                         least one stage and stands at one of them",
+                        op.id,
+                        op.stages.len(),
+                        op.current
+                    ),
+                ));
+            }
             if self.index.insert(op.id, i).is_some() {
                 return Err(SimError::new(
                     crate::error::ErrorCode::InvalidScenario,

@@ -773,6 +773,31 @@ async fn a_damaged_snapshot_is_refused_with_its_place() {
         "{message}"
     );
 
+    // A running operation edited to stand past its last stage is refused, not a panic later.
+    let app2 = spawn_with(builder()).await;
+    let token = app2
+        .user_token("c0de0000-0000-4000-8000-000000000001", "admin@contoso.test")
+        .await;
+    let started = app2
+        .client
+        .post(app2.url("/_portal/lcs/projects/1234567/environments/c0de0001-0000-4000-8000-000000000002/power-platform-integration"))
+        .bearer_auth(token)
+        .json(&json!({"acceptTerms": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let (_, running) = text(
+        &app2,
+        "/_sim/tenants/c0de0000-0000-4000-8000-000000000001/snapshot",
+    )
+    .await;
+    let broken = running.replacen("current: 0", "current: 9", 1);
+    assert_ne!(broken, running);
+    let reply = app2.post_raw("/_sim/scenarios?replace=true", &broken).await;
+    let message = assert_error(&reply, StatusCode::BAD_REQUEST, "InvalidScenario");
+    assert!(message.contains("stands at stage 9"), "{message}");
+
     let mixed = snapshot.replacen("- snapshot:", "- domain: extra.test\n  snapshot:", 1);
     let reply = app.post_raw("/_sim/scenarios?replace=true", &mixed).await;
     let message = assert_error(&reply, StatusCode::BAD_REQUEST, "InvalidScenario");
