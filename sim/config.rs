@@ -16,8 +16,6 @@ pub const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Id of the built-in default tenant (fixed, so scripts and docs can name it).
 pub const DEFAULT_TENANT_ID: TenantId =
     TenantId(Uuid::from_u128(0xc0de0000_0000_4000_8000_000000000001));
-/// Domain of the built-in default tenant.
-pub const DEFAULT_TENANT_DOMAIN: &str = "contoso.test";
 /// Default request body limit (4 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default number of requests the journal keeps.

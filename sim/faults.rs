@@ -633,10 +633,20 @@ impl RequestFaults {
 
     /// Adds every rule or none; an error names the rule as `[i]`.
     pub fn add_all(&mut self, rules: Vec<RequestRule>) -> Result<(), SimError> {
+        Self::check_new(&self.rules, &rules)?;
+        for rule in rules {
+            self.add(rule)?;
+        }
+        Ok(())
+    }
+
+    /// Checks `rules` as [`RequestFaults::add_all`] would add them beside `existing`: each valid,
+    /// no name taken by an existing rule or an earlier one; an error names the rule as `[i]`.
+    pub fn check_new(existing: &[RequestRule], rules: &[RequestRule]) -> Result<(), SimError> {
         for (i, rule) in rules.iter().enumerate() {
             rule.validate().map_err(|e| e.within(format!("[{i}]")))?;
             let named = !rule.name.trim().is_empty();
-            let taken = self.rules.iter().any(|r| r.name == rule.name)
+            let taken = existing.iter().any(|r| r.name == rule.name)
                 || rules[..i].iter().any(|r| r.name == rule.name);
             if named && taken {
                 return Err(SimError::new(
@@ -649,9 +659,6 @@ impl RequestFaults {
                 )
                 .at(format!("[{i}].name")));
             }
-        }
-        for rule in rules {
-            self.add(rule)?;
         }
         Ok(())
     }

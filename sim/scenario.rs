@@ -18,7 +18,7 @@ use crate::api::portal::lcs::ProjectBody;
 use crate::app::AppState;
 use crate::clock::{self, MAX_SCALE};
 use crate::error::{ErrorCode, SimError};
-use crate::faults::RequestRule;
+use crate::faults::{RequestFaults, RequestRule};
 use crate::world::identity::TenantId;
 use crate::world::ppac::{NewDataverse, Sku};
 use crate::world::setup::{
@@ -327,17 +327,8 @@ pub fn check(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
         .collect::<Vec<_>>();
     world
         .load(declared, anchor, false, false)
-        .map_err(|e| problem(text, in_file(e, scenario.tenants.len())))?;
+        .map_err(|e| problem(text, e))?;
     Ok(scenario)
-}
-
-/// A world error as a path into the file (`tenants[0]...` even for a single tenant).
-fn in_file(e: SimError, tenants: usize) -> SimError {
-    if tenants == 1 {
-        e.within("tenants[0]")
-    } else {
-        e
-    }
 }
 
 fn bad(field: &str, message: impl Into<String>) -> SimError {
@@ -404,11 +395,7 @@ impl ScenarioFile {
 
 /// Checks request rules as the control plane would add them (names unique among them).
 fn check_rules(rules: &[RequestRule], list: &str) -> Result<(), SimError> {
-    let mut scratch = crate::faults::RequestFaults::new(crate::world::tenant::seeded_rng(
-        0,
-        crate::world::tenant::RngStream::Faults,
-    ));
-    scratch.add_all(rules.to_vec()).map_err(|e| e.within(list))
+    RequestFaults::check_new(&[], rules).map_err(|e| e.within(list))
 }
 
 fn request_rule(
@@ -699,17 +686,15 @@ pub fn parse_duration_flag(text: &str) -> Result<(String, DurationOverride), Sim
         None => (range, range),
     };
     let parse = |v: &str| clock::parse_duration(v).map_err(|e| invalid(e.message));
-    let (min, max) = (parse(min)?, parse(max)?);
-    let kind = kind.trim();
-    if !crate::world::tenant::operation_kinds().any(|k| k == kind) {
-        return Err(invalid(format!("'{kind}' is not an operation kind")));
-    }
-    if min.is_negative() || max < min {
-        return Err(invalid(
-            "the range must be non-negative with min <= max".into(),
-        ));
-    }
-    Ok((kind.to_string(), DurationOverride { min, max }))
+    let (kind, d) = (
+        kind.trim(),
+        DurationOverride {
+            min: parse(min)?,
+            max: parse(max)?,
+        },
+    );
+    d.check(kind).map_err(|e| invalid(e.message))?;
+    Ok((kind.to_string(), d))
 }
 
 /// An offset such as `30m`, `+1h30m` or `PT45M`.
@@ -903,22 +888,14 @@ pub fn load(
             .chain(scoped.iter().flatten())
             .cloned()
             .collect();
-        state.request_faults.with(|faults| {
-            let mut probe = crate::faults::RequestFaults::new(crate::world::tenant::seeded_rng(
-                0,
-                crate::world::tenant::RngStream::Faults,
-            ));
-            for existing in faults.list() {
-                let _ = probe.add(existing.clone());
-            }
-            probe.add_all(names).map_err(|e| e.within("faults"))
-        })?;
+        state
+            .request_faults
+            .with(|faults| RequestFaults::check_new(faults.list(), &names))
+            .map_err(|e| e.within("faults"))?;
     }
-    let count = declared.len();
     let tenants = state
         .world
-        .load(declared, now, options.replace, options.startup)
-        .map_err(|e| in_file(e, count))?;
+        .load(declared, now, options.replace, options.startup)?;
     let ids: Vec<TenantId> = tenants.iter().map(|t| t.lock().id()).collect();
     let rules: Vec<RequestRule> = scenario
         .request_rules

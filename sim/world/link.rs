@@ -13,9 +13,8 @@ use super::lcs::wire_enum;
 use super::lcs::{EnvironmentId, EnvironmentType, FoEnvironment, Integration, Project, ProjectId};
 use super::operations::{Effect, Portal, Target, Work};
 use super::ppac::{
-    self, Actor, Content, DATAVERSE_VERSION, Dataverse, InstalledPackage, LcsOrigin, LinkedApp,
-    LinkedAppKind, NEW_DATABASE_MB, NEW_FILE_MB, NEW_LOG_MB, PackageState, PpEnvId, PpEnvironment,
-    ProvisioningState, REQUIRED_FREE_MB, Sku,
+    self, Actor, Dataverse, InstalledPackage, LcsOrigin, LinkedApp, LinkedAppKind, PackageState,
+    PpEnvId, PpEnvironment, ProvisioningState, REQUIRED_FREE_MB, Sku,
 };
 use super::tenant::{Tenant, TenantState};
 use crate::error::{ErrorCode, SimError};
@@ -254,6 +253,18 @@ pub struct SetupRequest {
     pub existing: Option<PpEnvId>,
 }
 
+/// The refusal while a lifecycle operation runs on the Dataverse environment; `then` says what
+/// to do once it has finished (`retry`, `resume`).
+fn dataverse_busy(id: &PpEnvId, then: &str) -> SimError {
+    SimError::new(
+        ErrorCode::OperationNotStartable,
+        format!(
+            "There is an active lifecycle operation on the Power Platform environment {id}; {then} \
+             when it has finished"
+        ),
+    )
+}
+
 /// The refusal when the Dataverse environment named for linking belongs to another tenant.
 pub fn foreign_dataverse(id: &PpEnvId) -> SimError {
     SimError::new(
@@ -470,22 +481,12 @@ impl SetupEffect {
             admin_mode: false,
             managed: false,
             cadence: "Moderate".into(),
-            dataverse: Some(Dataverse {
+            dataverse: Some(Dataverse::fresh(
                 org_id,
-                unique_name: format!("unq{}", org_id.simple()),
+                format!("unq{}", org_id.simple()),
                 domain,
-                version: DATAVERSE_VERSION.into(),
-                base_language: 1033,
-                currency: "USD".into(),
-                templates: Vec::new(),
-                background_operations: true,
-                security_group: None,
-                created_at: at,
-                database_mb: NEW_DATABASE_MB,
-                file_mb: NEW_FILE_MB,
-                log_mb: NEW_LOG_MB,
-                content: Content::Fresh,
-            }),
+                at,
+            )),
             linked_app: None,
             backups: Vec::new(),
             packages: Vec::new(),
@@ -825,7 +826,8 @@ impl Tenant {
         self.lcs_project_for(project, actor)?.environment(env)
     }
 
-    fn linked_dataverse(&self, fo: &FoEnvironment) -> Option<&PpEnvironment> {
+    /// The live Dataverse environment linked to `fo`, if any.
+    pub(crate) fn linked_dataverse(&self, fo: &FoEnvironment) -> Option<&PpEnvironment> {
         let id = fo.integration.as_ref()?.dataverse.as_ref()?;
         live_dv(&self.state, id)
     }
@@ -1086,14 +1088,7 @@ impl Tenant {
             ));
         }
         if dv.busy.is_some() || dv.provisioning != ProvisioningState::Succeeded {
-            return Err(SimError::new(
-                ErrorCode::OperationNotStartable,
-                format!(
-                    "There is an active lifecycle operation on the Power Platform environment {}; \
-                     retry when it has finished",
-                    dv.id
-                ),
-            ));
+            return Err(dataverse_busy(&dv.id, "retry"));
         }
         Ok(dv.id.clone())
     }
@@ -1137,14 +1132,7 @@ impl Tenant {
             && let Some(dv) = live_dv(&self.state, id)
             && (dv.busy.is_some() || dv.provisioning == ProvisioningState::Deleting)
         {
-            return Err(SimError::new(
-                ErrorCode::OperationNotStartable,
-                format!(
-                    "There is an active lifecycle operation on the Power Platform environment {}; \
-                     resume when it has finished",
-                    dv.id
-                ),
-            ));
+            return Err(dataverse_busy(&dv.id, "resume"));
         }
         self.resume_operation(i.setup, now)?;
         if let Some(id) = &i.dataverse

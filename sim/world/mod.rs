@@ -100,20 +100,7 @@ impl World {
         spec: TenantSpec,
         now: Timestamp,
     ) -> Result<TenantRef, SimError> {
-        let mut created = self.load(vec![Declared::spec(id, spec)], now, false, false)?;
-        created
-            .pop()
-            .ok_or_else(|| SimError::internal("no tenant was created"))
-    }
-
-    /// Creates a tenant that is part of the start-up state (recreated by [`World::reset`]).
-    pub fn create_startup_tenant(
-        &self,
-        id: TenantId,
-        spec: TenantSpec,
-        now: Timestamp,
-    ) -> Result<TenantRef, SimError> {
-        let mut created = self.load(vec![Declared::spec(Some(id), spec)], now, false, true)?;
+        let mut created = self.insert(vec![Declared::spec(id, spec)], now, false, false, false)?;
         created
             .pop()
             .ok_or_else(|| SimError::internal("no tenant was created"))
@@ -121,7 +108,8 @@ impl World {
 
     /// Creates every declared tenant, or none: a tenant that fails to build (or names an id
     /// in use, unless `replace`) leaves the world as it was. Errors name the tenant as
-    /// `tenants[i]`. Start-up tenants are recreated by [`World::reset`].
+    /// `tenants[i]`, as a scenario file lists them. Start-up tenants are recreated by
+    /// [`World::reset`].
     pub fn load(
         &self,
         declared: Vec<Declared>,
@@ -129,10 +117,21 @@ impl World {
         replace: bool,
         startup: bool,
     ) -> Result<Vec<TenantRef>, SimError> {
+        self.insert(declared, now, replace, startup, true)
+    }
+
+    /// [`World::load`]; `listed` says whether errors name the tenant's place in the list.
+    fn insert(
+        &self,
+        declared: Vec<Declared>,
+        now: Timestamp,
+        replace: bool,
+        startup: bool,
+        listed: bool,
+    ) -> Result<Vec<TenantRef>, SimError> {
         let mut registry = self.registry.write();
-        let many = declared.len() > 1;
         let within = |i: usize, e: SimError| {
-            if many {
+            if listed {
                 e.within(format!("tenants[{i}]"))
             } else {
                 e

@@ -455,8 +455,10 @@ impl Tenant {
                 .map_err(|e| e.at("dualWrite"))?;
         }
         if let Some(sku) = link.converted_to {
+            let fo = self.state.lcs.project(project)?.environment(env)?;
             let dv = self
-                .linked_dataverse_of(project, env)
+                .linked_dataverse(fo)
+                .map(|e| e.id.clone())
                 .ok_or_else(|| SimError::internal("a completed setup has no Dataverse half"))?;
             let actor = self.ppac_actor(Some(self.load_admin()?), None)?;
             let op = self
@@ -466,15 +468,5 @@ impl Tenant {
                 .map_err(|e| e.at("convertedTo"))?;
         }
         Ok(())
-    }
-
-    fn linked_dataverse_of(&self, project: ProjectId, env: EnvironmentId) -> Option<PpEnvId> {
-        let p = self.state.lcs.project(project).ok()?;
-        p.environment(env)
-            .ok()?
-            .integration
-            .as_ref()?
-            .dataverse
-            .clone()
     }
 }

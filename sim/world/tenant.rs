@@ -217,6 +217,34 @@ pub struct DurationOverride {
     pub max: SignedDuration,
 }
 
+/// Refuses a name that is not an operation kind.
+pub fn check_kind(kind: &str) -> Result<(), SimError> {
+    if operation_kinds().any(|k| k == kind) {
+        return Ok(());
+    }
+    Err(SimError::new(
+        ErrorCode::InvalidDurationOverride,
+        format!(
+            "'{kind}' is not an operation kind; use one of: {}",
+            operation_kinds().collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
+impl DurationOverride {
+    /// Refuses an unknown kind and a range that is negative or upside down.
+    pub fn check(&self, kind: &str) -> Result<(), SimError> {
+        check_kind(kind)?;
+        if self.min.is_negative() || self.max < self.min {
+            return Err(SimError::new(
+                ErrorCode::InvalidDurationOverride,
+                format!("'{kind}': the range must be non-negative with min <= max"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The domain state of a tenant, which operation effects may change.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -703,28 +731,13 @@ impl Tenant {
         kind: &str,
         duration: Option<DurationOverride>,
     ) -> Result<(), SimError> {
-        let kinds = operation_kinds;
-        let known = kinds().any(|k| k == kind);
-        if !known {
-            return Err(SimError::new(
-                ErrorCode::InvalidDurationOverride,
-                format!(
-                    "'{kind}' is not an operation kind; use one of: {}",
-                    kinds().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
         match duration {
-            Some(d) if d.min.is_negative() || d.max < d.min => {
-                return Err(SimError::new(
-                    ErrorCode::InvalidDurationOverride,
-                    format!("'{kind}': the range must be non-negative with min <= max"),
-                ));
-            }
             Some(d) => {
+                d.check(kind)?;
                 self.state.durations.insert(kind.to_string(), d);
             }
             None => {
+                check_kind(kind)?;
                 self.state.durations.remove(kind);
             }
         }

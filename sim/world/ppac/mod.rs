@@ -734,22 +734,9 @@ impl Tenant {
             admin: true,
         };
         let domain = format!("org{}", &state.id.0.simple().to_string()[..8]);
-        let dataverse = Dataverse {
-            org_id: random_uuid(&mut state.rng),
-            unique_name: format!("unq{}", random_uuid(&mut state.rng).simple()),
-            domain,
-            version: DATAVERSE_VERSION.into(),
-            base_language: 1033,
-            currency: "USD".into(),
-            templates: Vec::new(),
-            background_operations: true,
-            security_group: None,
-            created_at: now,
-            database_mb: NEW_DATABASE_MB,
-            file_mb: NEW_FILE_MB,
-            log_mb: NEW_LOG_MB,
-            content: Content::Fresh,
-        };
+        let org_id = random_uuid(&mut state.rng);
+        let unique_name = format!("unq{}", random_uuid(&mut state.rng).simple());
+        let dataverse = Dataverse::fresh(org_id, unique_name, domain, now);
         state.ppac.environments.push(PpEnvironment {
             id: PpEnvId::default_for(state.id.0),
             display_name: format!("{} (default)", state.display_name),
@@ -1023,20 +1010,12 @@ impl Tenant {
         let org_id = random_uuid(&mut self.state.rng);
         Ok((
             Dataverse {
-                org_id,
-                unique_name: format!("unq{}", org_id.simple()),
-                domain,
-                version: DATAVERSE_VERSION.into(),
                 base_language: language,
                 currency,
                 database_mb: NEW_DATABASE_MB + 512.0 * templates.len() as f64,
-                file_mb: NEW_FILE_MB,
-                log_mb: NEW_LOG_MB,
                 templates,
-                background_operations: true,
                 security_group: spec.security_group,
-                created_at: now,
-                content: Content::Fresh,
+                ..Dataverse::fresh(org_id, format!("unq{}", org_id.simple()), domain, now)
             },
             fin_ops,
         ))

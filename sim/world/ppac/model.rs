@@ -262,6 +262,28 @@ pub struct Dataverse {
     pub content: Content,
 }
 
+impl Dataverse {
+    /// A new, empty database: English (1033), USD, no templates, the sizes of a fresh one.
+    pub fn fresh(org_id: Uuid, unique_name: String, domain: String, at: Timestamp) -> Dataverse {
+        Dataverse {
+            org_id,
+            unique_name,
+            domain,
+            version: DATAVERSE_VERSION.into(),
+            base_language: 1033,
+            currency: "USD".into(),
+            templates: Vec::new(),
+            background_operations: true,
+            security_group: None,
+            created_at: at,
+            database_mb: NEW_DATABASE_MB,
+            file_mb: NEW_FILE_MB,
+            log_mb: NEW_LOG_MB,
+            content: Content::Fresh,
+        }
+    }
+}
+
 /// Where a database's data came from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
