@@ -250,6 +250,69 @@ pub enum Command {
         #[command(subcommand)]
         action: ScenarioCommand,
     },
+    /// Ask a running simulator whether it is healthy: exit 0 if `GET /_sim/health` answers ok,
+    /// 1 otherwise (for scripts and a container's HEALTHCHECK).
+    Health {
+        /// Where the simulator is.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Give up after this long, e.g. 2s or 500ms
+        #[arg(long, default_value = "3s", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
+    },
+    /// Read or move a running simulator's virtual clock (through its control plane).
+    Clock {
+        /// Where the simulator is.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do; show the clock when absent.
+        #[command(subcommand)]
+        action: Option<ClockCommand>,
+    },
+    /// Print a shell completion script, e.g. `lifecycle-sim completions bash > /etc/bash_completion.d/lifecycle-sim`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where a client command finds the simulator.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Base URL of the simulator (default: http://127.0.0.1 at --port, or at the address --bind
+    /// names when that is not a wildcard)
+    #[arg(long, env = "LIFECYCLE_SIM_URL", global = true)]
+    pub url: Option<String>,
+    /// Print the control plane's JSON answer instead of a summary
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `lifecycle-sim clock ...`
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ClockCommand {
+    /// Show virtual now, the scale and whether the clock is paused.
+    Show,
+    /// Move virtual time forward by a duration (90m, 1h30m, 2d, PT1H30M) or to a moment; every
+    /// operation that falls due is applied, and the ones that finished are listed.
+    Advance {
+        /// How far, e.g. 90m.
+        #[arg(required_unless_present = "to", conflicts_with = "to")]
+        by: Option<String>,
+        /// Or to this moment (RFC 3339), e.g. 2026-01-01T10:30:00Z.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Stop virtual time; it then moves only by `clock advance`.
+    Pause,
+    /// Let virtual time flow again.
+    Resume,
+    /// Set virtual seconds per real second, e.g. 60.
+    Scale {
+        /// The scale.
+        #[arg(value_parser = parse_scale)]
+        scale: f64,
+    },
 }
 
 /// `lifecycle-sim scenario ...`
@@ -265,6 +328,22 @@ pub enum ScenarioCommand {
 }
 
 impl Cli {
+    /// The base URL a client command talks to: `--url`, else loopback (or the bound address)
+    /// at `--port`.
+    pub fn client_url(&self, client: &ClientArgs) -> String {
+        match &client.url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let host = if self.bind.is_unspecified() {
+                    DEFAULT_BIND
+                } else {
+                    self.bind
+                };
+                format!("http://{}", std::net::SocketAddr::new(host, self.port))
+            }
+        }
+    }
+
     /// The library configuration these flags describe, with the scenario files read.
     pub fn config(&self) -> Result<Config, String> {
         let scenarios = self
@@ -313,6 +392,14 @@ fn parse_scale(text: &str) -> Result<f64, String> {
 
 fn parse_start(text: &str) -> Result<Timestamp, String> {
     clock::parse_timestamp(text).map_err(|e| e.message)
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match clock::parse_duration(text) {
+        Ok(d) if d.is_positive() => d.try_into().map_err(|e| format!("{e}")),
+        Ok(_) => Err("a timeout must be longer than 0".into()),
+        Err(e) => Err(e.message),
+    }
 }
 
 fn parse_lifetime(text: &str) -> Result<SignedDuration, String> {

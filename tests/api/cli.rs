@@ -128,3 +128,205 @@ fn the_first_log_line_names_the_address_and_sigterm_stops_cleanly() {
     );
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
 }
+
+/// Runs the binary with `args` off the runtime's threads; returns (exit code, stdout, stderr).
+async fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(BIN)
+            .args(&args)
+            .env_remove("LIFECYCLE_SIM_URL")
+            .env_remove("LIFECYCLE_SIM_PORT")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_exits_zero_for_a_healthy_simulator_and_one_when_nothing_answers() {
+    // Arrange
+    let app = crate::helpers::spawn_app().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+
+    // Act
+    let healthy = run(&["health", "--url", app.sim.uri()]).await;
+    let by_port = run(&["--port", &app.sim.address().port().to_string(), "health"]).await;
+    let json = run(&["health", "--json", "--url", app.sim.uri()]).await;
+    let nothing = run(&["--port", &closed_port, "health", "--timeout", "2s"]).await;
+
+    // Assert
+    assert_eq!(healthy.0, Some(0), "{healthy:?}");
+    assert!(
+        healthy.1.starts_with("healthy: lifecycle-sim "),
+        "{healthy:?}"
+    );
+    assert_eq!(
+        by_port.0,
+        Some(0),
+        "the port flag finds loopback: {by_port:?}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&json.1).unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(nothing.0, Some(1), "{nothing:?}");
+    assert!(
+        nothing.2.contains("cannot reach the simulator"),
+        "{nothing:?}"
+    );
+    assert!(nothing.2.contains("Connection refused"), "{nothing:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_fails_for_a_server_that_is_not_a_simulator() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/_sim/health"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("<html>hi</html>"))
+        .mount(&server)
+        .await;
+
+    let (code, _, stderr) = run(&["health", "--url", &server.uri()]).await;
+
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("not JSON"), "{stderr}");
+}
+
+/// Starts an LCS deploy in the default tenant that takes exactly 2 virtual hours; its id.
+async fn deploy_taking_two_hours(app: &crate::helpers::TestApp) -> String {
+    use crate::helpers::DEFAULT_TENANT;
+    let (status, _) = app
+        .client
+        .put(app.url(&format!(
+            "/_sim/tenants/{DEFAULT_TENANT}/durations/lcs.deploy"
+        )))
+        .json(&serde_json::json!({"duration": "2h"}))
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert!(status.is_success());
+    let token = app.user_token(DEFAULT_TENANT, "admin@contoso.test").await;
+    let (status, op) = app
+        .send(
+            reqwest::Method::POST,
+            "/_portal/lcs/projects/1234567/environments",
+            &token,
+            Some(
+                serde_json::json!({"name": "Contoso-TEST", "type": "Sandbox", "region": "eastus"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{op}");
+    op["target"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clock_shows_advances_pauses_and_scales_a_running_simulator() {
+    // Arrange: the test simulator is paused at 09:00 with the default tenant.
+    let app = crate::helpers::spawn_app().await;
+    let url = app.sim.uri().to_string();
+
+    // Act
+    let shown = run(&["clock", "--url", &url]).await;
+    let deploy = deploy_taking_two_hours(&app).await;
+    let advanced = run(&["clock", "advance", "3h", "--url", &url]).await;
+    let to = run(&[
+        "clock",
+        "advance",
+        "--to",
+        "2026-01-01T13:00:00Z",
+        "--url",
+        &url,
+    ])
+    .await;
+    let scaled = run(&["clock", "scale", "60", "--json", "--url", &url]).await;
+    let resumed = run(&["clock", "resume", "--url", &url]).await;
+    let paused = run(&["clock", "pause", "--url", &url]).await;
+
+    // Assert
+    assert_eq!(
+        shown,
+        (
+            Some(0),
+            "2026-01-01T09:00:00Z (paused, scale 1.0)\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(advanced.0, Some(0), "{advanced:?}");
+    assert!(
+        advanced
+            .1
+            .starts_with("2026-01-01T12:00:00Z: 1 operation(s) finished\n"),
+        "{advanced:?}"
+    );
+    assert!(
+        advanced
+            .1
+            .contains(&format!("lcs.deploy succeeded {deploy}")),
+        "{advanced:?}"
+    );
+    assert_eq!(to.1, "2026-01-01T13:00:00Z: 0 operation(s) finished\n");
+    let scaled: serde_json::Value = serde_json::from_str(&scaled.1).unwrap();
+    assert_eq!(scaled["scale"], 60.0);
+    assert!(resumed.1.contains("(running, scale 60.0)"), "{resumed:?}");
+    assert!(paused.1.contains("(paused, scale 60.0)"), "{paused:?}");
+    let (_, clock) = app.get("/_sim/clock").await;
+    assert_eq!(clock["paused"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clock_reports_a_refusal_with_its_code_and_exits_one() {
+    let app = crate::helpers::spawn_app().await;
+
+    let back = run(&[
+        "clock",
+        "advance",
+        "--to",
+        "2020-01-01T00:00:00Z",
+        "--url",
+        app.sim.uri(),
+    ])
+    .await;
+    let nonsense = run(&["clock", "advance", "soon", "--url", app.sim.uri()]).await;
+
+    assert_eq!(back.0, Some(1));
+    assert!(
+        back.2.contains("400 ClockCannotGoBack: cannot advance to"),
+        "{back:?}"
+    );
+    assert_eq!(nonsense.0, Some(1));
+    assert!(nonsense.2.contains("400 InvalidDuration"), "{nonsense:?}");
+}
+
+#[test]
+fn version_and_completions_are_printed() {
+    let version = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap(),
+        format!("lifecycle-sim {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for (shell, says) in [
+        ("bash", "complete -F _lifecycle__sim"),
+        ("zsh", "#compdef lifecycle-sim"),
+        ("fish", "complete -c lifecycle-sim"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let output = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(script.contains(says), "{shell}: {script}");
+        for sub in ["health", "clock", "advance", "validate"] {
+            assert!(script.contains(sub), "{shell} completes {sub}");
+        }
+    }
+}
