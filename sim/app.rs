@@ -293,27 +293,38 @@ impl App {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM (what `docker stop` sends to PID 1).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// A future that completes on Ctrl-C or SIGTERM (what `docker stop` sends to PID 1).
+///
+/// The handlers are installed when this is called, not when the future is first polled: a
+/// process that is PID 1 (in a container) ignores any signal it has no handler for, so a SIGTERM
+/// that arrived between start-up and the first poll would otherwise be lost. Call it before
+/// binding. Must be called inside a Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let recv = |s: io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = recv(interrupt) => {},
+                () = recv(terminate) => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }
 

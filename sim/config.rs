@@ -173,13 +173,20 @@ pub struct Cli {
     pub no_default_tenant: bool,
 
     /// Load this scenario file (YAML or JSON) at start instead of the built-in default; repeat
-    /// for several. A global reset recreates them.
+    /// for several. A directory stands for every .yaml, .yml and .json file in it, in name order.
+    /// A global reset recreates them.
     #[arg(
         long = "scenario",
         env = "LIFECYCLE_SIM_SCENARIO",
         value_delimiter = ','
     )]
     pub scenarios: Vec<std::path::PathBuf>,
+
+    /// Also load every scenario file in this directory at start, if it exists and has any; an
+    /// absent or empty directory leaves the default. The container image sets /scenarios, so
+    /// mounting files there is enough.
+    #[arg(long, env = "LIFECYCLE_SIM_SCENARIO_DIR")]
+    pub scenario_dir: Option<std::path::PathBuf>,
 
     /// Add a global request-fault rule at start, written as the body of POST /_sim/faults in
     /// JSON or YAML flow style, e.g. '{match: {surface: bap}, error: {status: 503}, count: 2}';
@@ -346,8 +353,25 @@ impl Cli {
 
     /// The library configuration these flags describe, with the scenario files read.
     pub fn config(&self) -> Result<Config, String> {
-        let scenarios = self
-            .scenarios
+        let mut files = Vec::new();
+        for path in &self.scenarios {
+            if path.is_dir() {
+                let found = scenario_files(path)?;
+                if found.is_empty() {
+                    return Err(format!(
+                        "scenario directory {} has no .yaml, .yml or .json file",
+                        path.display()
+                    ));
+                }
+                files.extend(found);
+            } else {
+                files.push(path.clone());
+            }
+        }
+        if let Some(dir) = self.scenario_dir.as_ref().filter(|d| d.is_dir()) {
+            files.extend(scenario_files(dir)?);
+        }
+        let scenarios = files
             .iter()
             .map(|path| {
                 std::fs::read_to_string(path)
@@ -379,6 +403,28 @@ impl Cli {
             durations: self.durations.clone(),
         })
     }
+}
+
+/// The scenario files of a directory (`.yaml`, `.yml`, `.json`, not hidden), in name order.
+fn scenario_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read scenario directory {}: {e}", dir.display()))?;
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let visible = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'));
+            let scenario = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json")
+            });
+            visible && scenario && path.is_file()
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {

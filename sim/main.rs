@@ -15,6 +15,8 @@ async fn main() -> ExitCode {
         eprintln!("lifecycle-sim: {e}");
         return ExitCode::from(2);
     }
+    // Before anything else: as PID 1 a SIGTERM with no handler yet would be ignored.
+    let shutdown = shutdown_signal();
     let config = match cli.config() {
         Ok(config) => config,
         Err(e) => {
@@ -29,7 +31,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match app.run_until_stopped(shutdown_signal()).await {
+    match app.run_until_stopped(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("server error: {e}");

@@ -330,3 +330,115 @@ fn version_and_completions_are_printed() {
         }
     }
 }
+
+/// A served binary, killed when dropped (also when an assertion fails).
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary on a free port with JSON logs; returns it and the URL from its ready line.
+fn serve(args: &[&str], envs: &[(&str, &str)]) -> (Served, String) {
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--log-format", "json"])
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let served = Served(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let url = first["url"].as_str().unwrap().to_string();
+    (served, url)
+}
+
+async fn tenant_domains(url: &str) -> Vec<String> {
+    let tenants: serde_json::Value = reqwest::get(format!("{url}/_sim/tenants"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut domains: Vec<String> = tenants["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["domain"].as_str().unwrap().to_string())
+        .collect();
+    domains.sort();
+    domains
+}
+
+fn scenario_dir(name: &str, files: &[&str]) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in files {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(file);
+        std::fs::copy(from, dir.join(file)).unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), "not a scenario").unwrap();
+    std::fs::write(dir.join(".hidden.yaml"), "not: [valid").unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scenario_directory_loads_every_scenario_file_in_it_in_name_order() {
+    let dir = scenario_dir(
+        "scenario-dir",
+        &["missing-license.yaml", "linked-sandbox-pair.yaml"],
+    );
+    let dir = dir.to_str().unwrap();
+
+    let (_by_flag, flag_url) = serve(&["--scenario", dir], &[]);
+    let (_by_env, env_url) = serve(&[], &[("LIFECYCLE_SIM_SCENARIO_DIR", dir)]);
+    let (_absent, absent_url) = serve(&[], &[("LIFECYCLE_SIM_SCENARIO_DIR", "/no/such/dir")]);
+
+    let from_flag = tenant_domains(&flag_url).await;
+    let from_env = tenant_domains(&env_url).await;
+    let from_absent = tenant_domains(&absent_url).await;
+    assert_eq!(from_flag, ["alpineskihouse.test", "tailspin.test"]);
+    assert_eq!(
+        from_env, from_flag,
+        "the directory replaces the default scenario"
+    );
+    assert_eq!(from_absent, ["contoso.test"], "no directory, the default");
+}
+
+#[test]
+fn a_scenario_directory_without_scenarios_is_refused_by_name() {
+    let dir = scenario_dir("empty-scenario-dir", &[]);
+
+    let output = Command::new(BIN)
+        .args(["--port", "0", "--scenario", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let all = String::from_utf8_lossy(&output.stdout);
+    assert!(all.contains("has no .yaml, .yml or .json file"), "{all}");
+}
+
+#[test]
+fn sigterm_right_after_the_ready_line_is_a_clean_exit() {
+    // The handler must exist before the ready line: as PID 1 an unhandled SIGTERM is ignored,
+    // and elsewhere it kills the process (no clean exit).
+    for _ in 0..5 {
+        let (mut served, _) = serve(&[], &[]);
+        let killed = Command::new("kill")
+            .args(["-TERM", &served.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = served.0.wait().unwrap();
+        assert!(status.success(), "exit after an early SIGTERM: {status}");
+    }
+}
