@@ -1,5 +1,5 @@
-//! Start-up: the shared state, the server ([`App`], used by `main` and by tests alike) and the
-//! in-process [`Simulator`] handle for Rust tests.
+//! Start-up: the shared state and the server ([`App`], used by `main` and by the in-process
+//! [`Simulator`](crate::Simulator) alike).
 
 use crate::api::{self, auth::TokenSigner};
 use crate::clock::{Clock, Stopwatch};
@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -212,6 +211,14 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(#[from] SimError),
+    /// A scenario file could not be read.
+    #[error("cannot read scenario {path}: {source}")]
+    Scenario {
+        /// The file asked for.
+        path: std::path::PathBuf,
+        /// Why reading it failed.
+        source: io::Error,
+    },
 }
 
 /// A bound, not yet serving, simulator.
@@ -325,140 +332,5 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    }
-}
-
-/// A simulator running inside the current process on a random port, stopped when dropped.
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use lifecycle_sim::Simulator;
-/// let sim = Simulator::builder().seed(7).paused().start().await?;
-/// let health = reqwest::get(format!("{}/_sim/health", sim.uri())).await?;
-/// assert!(health.status().is_success());
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-pub struct Simulator {
-    base_url: String,
-    address: SocketAddr,
-    state: Arc<AppState>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Simulator {
-    /// A builder with test-friendly defaults: port 0 on loopback, random seed, clock running at
-    /// scale 1, default tenant, token auth.
-    pub fn builder() -> SimulatorBuilder {
-        SimulatorBuilder {
-            config: Config {
-                port: 0,
-                ..Config::default()
-            },
-        }
-    }
-
-    /// Base URL, e.g. `http://127.0.0.1:49152`.
-    pub fn uri(&self) -> &str {
-        &self.base_url
-    }
-
-    /// The bound address.
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
-    /// The shared state, for driving the world directly from Rust.
-    pub fn state(&self) -> &Arc<AppState> {
-        &self.state
-    }
-
-    /// Stops the server and waits until it has.
-    pub async fn stop(mut self) -> io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// Configures an in-process [`Simulator`].
-#[derive(Debug, Clone)]
-pub struct SimulatorBuilder {
-    config: Config,
-}
-
-impl SimulatorBuilder {
-    /// Seed for every RNG.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.config.seed = Some(seed);
-        self
-    }
-
-    /// Start with the clock paused (explicit time: it moves only by advance).
-    pub fn paused(mut self) -> Self {
-        self.config.paused = true;
-        self
-    }
-
-    /// Virtual seconds per real second.
-    pub fn time_scale(mut self, scale: f64) -> Self {
-        self.config.time_scale = Some(scale);
-        self
-    }
-
-    /// Virtual time at start.
-    pub fn start_time(mut self, start: Timestamp) -> Self {
-        self.config.start_time = Some(start);
-        self
-    }
-
-    /// How callers are identified.
-    pub fn auth(mut self, auth: AuthMode) -> Self {
-        self.config.auth = auth;
-        self
-    }
-
-    /// Start without the built-in default tenant.
-    pub fn without_default_tenant(mut self) -> Self {
-        self.config.default_tenant = false;
-        self
-    }
-
-    /// Any other setting.
-    pub fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
-        f(&mut self.config);
-        self
-    }
-
-    /// Binds, starts serving on a background task, and returns the handle.
-    pub async fn start(self) -> Result<Simulator, StartError> {
-        let app = App::build(self.config).await?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let base_url = app.base_url();
-        let address = app.address();
-        let state = app.state();
-        let task = tokio::spawn(app.run_until_stopped(async {
-            let _ = stopped.await;
-        }));
-        Ok(Simulator {
-            base_url,
-            address,
-            state,
-            stop: Some(stop),
-            task: Some(task),
-        })
     }
 }

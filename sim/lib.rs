@@ -14,14 +14,17 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod faults;
 pub mod journal;
 pub mod ops;
 pub mod scenario;
+pub mod simulator;
 pub mod telemetry;
 pub mod world;
 
-pub use app::{App, AppState, Simulator, SimulatorBuilder, StartError, shutdown_signal};
+pub use app::{App, AppState, StartError, shutdown_signal};
 pub use config::{AuthMode, Cli, Config};
 pub use error::{ErrorCode, SimError};
+pub use simulator::{Simulator, SimulatorBuilder};

@@ -26,6 +26,7 @@ fn help_lists_every_flag_with_its_environment_variable() {
         "LIFECYCLE_SIM_ENFORCE_TOKEN_EXPIRY",
         "LIFECYCLE_SIM_NO_DEFAULT_TENANT",
         "LIFECYCLE_SIM_SCENARIO",
+        "LIFECYCLE_SIM_SCENARIO_DIR",
         "LIFECYCLE_SIM_FAULT",
         "LIFECYCLE_SIM_DURATION",
     ] {

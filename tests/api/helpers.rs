@@ -2,7 +2,7 @@
 
 use lifecycle_sim::{Simulator, SimulatorBuilder};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Virtual start time of every test simulator.
 pub const START: &str = "2026-01-01T09:00:00Z";
@@ -125,16 +125,11 @@ impl TestApp {
 
     /// An access token for `upn` (any password works for users created without one).
     pub async fn user_token(&self, tenant: &str, upn: &str) -> String {
-        let form = [
-            ("grant_type", "password"),
-            ("client_id", "6f8a6e6e-1111-4222-8333-944444444444"),
-            ("username", upn),
-            ("password", "any"),
-            ("resource", "https://lcsapi.lcs.dynamics.com"),
-        ];
-        let (status, body) = self.token(tenant, "v1", &form).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["access_token"].as_str().unwrap().to_string()
+        let resource = "https://lcsapi.lcs.dynamics.com";
+        match self.sim.control().token(tenant, upn, resource).await {
+            Ok(token) => token,
+            Err(e) => panic!("no token for {upn}: {e}"),
+        }
     }
 
     /// Any request with a bearer token and an optional JSON body.
@@ -155,11 +150,12 @@ impl TestApp {
         reply(request.send().await.unwrap()).await
     }
 
-    /// Advances the shared clock.
+    /// Advances the shared clock through the typed control handle; the answer as JSON.
     pub async fn advance(&self, by: &str) -> Value {
-        let (status, body) = self.post("/_sim/clock/advance", json!({ "by": by })).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
+        match self.sim.control().advance(by).await {
+            Ok(advanced) => serde_json::to_value(advanced).unwrap(),
+            Err(e) => panic!("cannot advance {by}: {e}"),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod clock;
+mod control;
 mod d365fo;
 mod faults;
 mod health;
