@@ -24,6 +24,10 @@ pub struct Entry {
     pub method: String,
     /// Path and query.
     pub path: String,
+    /// The route template that served it, e.g. `/_sim/tenants/{tenant}` (as in the OpenAPI
+    /// document); absent when no route matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// Response status.
     pub status: u16,
     /// Real time taken to answer, in milliseconds.
@@ -118,6 +122,7 @@ mod tests {
             tenant,
             method: "GET".into(),
             path: path.into(),
+            route: None,
             status: 200,
             duration_ms: 0.1,
             error_code: None,

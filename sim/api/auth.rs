@@ -7,19 +7,19 @@
 
 use super::extract::{ApiForm, ApiPath, TenantSlot};
 use super::{Envelope, envelope, status_of};
+use crate::api::routes::{Routes, Surface, get, post};
 use crate::app::AppState;
 use crate::config::{AuthMode, DEFAULT_TENANT_ID};
 use crate::error::{ErrorCode, SimError};
 use crate::world::TenantRef;
 use crate::world::identity::{ClientId, ObjectId, Role, TenantId};
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::{Rng, RngExt};
@@ -37,17 +37,35 @@ const GRAPH_AUDIENCE: &str = "00000003-0000-0000-c000-000000000000";
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
 
 /// The token endpoints and userinfo, each with its own error envelope.
-pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    let entra = Router::new()
-        .route("/{tenant}/oauth2/token", post(token_v1))
-        .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            envelope::<Entra>,
-        ));
-    let graph = Router::new()
-        .route("/oidc/userinfo", get(userinfo).post(userinfo))
-        .layer(middleware::from_fn_with_state(state, envelope::<Graph>));
+pub fn router(state: Arc<AppState>) -> Routes {
+    let entra = Routes::new(Surface::Entra)
+        .route(
+            "/{tenant}/oauth2/token",
+            post(
+                token_v1,
+                "Entra ID v1 token: password, client credentials or refresh-token grant",
+            ),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(
+                token_v2,
+                "Entra ID v2 token: password, client credentials or refresh-token grant",
+            ),
+        )
+        .map(|r| {
+            r.layer(middleware::from_fn_with_state(
+                state.clone(),
+                envelope::<Entra>,
+            ))
+        });
+    let graph = Routes::new(Surface::Graph)
+        .route(
+            "/oidc/userinfo",
+            get(userinfo, "The signed-in user of a bearer token")
+                .post(userinfo, "The signed-in user of a bearer token"),
+        )
+        .map(|r| r.layer(middleware::from_fn_with_state(state, envelope::<Graph>)));
     entra.merge(graph)
 }
 

@@ -12,6 +12,7 @@ use super::auth::Caller;
 use super::extract::BaseUrl;
 use super::pp::{self, Currency, PpJson, PpQuery, env_id, open, ts};
 use super::{Envelope, envelope, set_retry_after, status_of};
+use crate::api::routes::{Routes, Surface, delete, get, post};
 use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{Operation, OperationId, RunState};
@@ -22,12 +23,12 @@ use crate::world::ppac::{
     enforcement,
 };
 use crate::world::tenant::Tenant;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post};
-use axum::{Json, Router};
+use axum::routing::any;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -38,67 +39,129 @@ use uuid::Uuid;
 pub const PREFIX: &str = "/providers/Microsoft.BusinessAppPlatform";
 
 /// The BAP routes, with the BAP envelope.
-pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+pub fn router(state: Arc<AppState>) -> Routes {
     let p = |path: &str| format!("{PREFIX}{path}");
-    Router::new()
-        .route(&p("/scopes/admin/environments"), get(list))
-        .route(&p("/environments"), get(list).post(create))
+    let admin = |path: &str| format!("{PREFIX}/scopes/admin{path}");
+    // Every environment route exists twice: under /scopes/admin (the admin view) and plain.
+    let mut routes = Routes::new(Surface::Bap);
+    for base in [admin("/environments"), p("/environments")] {
+        routes = routes
+            .route(
+                &format!("{base}/{{env}}"),
+                get(
+                    get_one,
+                    "One environment ($expand=properties.capacity, ...)",
+                )
+                .patch(
+                    update,
+                    "Change an environment's display name, description or settings",
+                )
+                .delete(
+                    remove,
+                    "Delete an environment (202 with the lifecycle operation)",
+                ),
+            )
+            .route(
+                &format!("{base}/{{env}}/validateDelete"),
+                post(validate_delete, "Whether the environment can be deleted"),
+            )
+            .route(
+                &format!("{base}/{{env}}/modifySku"),
+                post(
+                    modify_sku,
+                    "Convert the environment (sandbox <-> production)",
+                ),
+            );
+    }
+    routes
         .route(
-            &p("/scopes/admin/environments/{env}"),
-            get(get_one).patch(update).delete(remove),
+            &admin("/environments"),
+            get(list, "Every environment of the tenant (admin view)"),
         )
         .route(
-            &p("/environments/{env}"),
-            get(get_one).patch(update).delete(remove),
+            &p("/environments"),
+            get(list, "The caller's environments").post(
+                create,
+                "Create an environment (202 with the lifecycle operation)",
+            ),
         )
         .route(
-            &p("/scopes/admin/environments/{env}/validateDelete"),
-            post(validate_delete),
+            &p("/validateEnvironmentDetails"),
+            post(validate_details, "Check a new environment's details"),
         )
-        .route(
-            &p("/environments/{env}/validateDelete"),
-            post(validate_delete),
-        )
-        .route(
-            &p("/scopes/admin/environments/{env}/modifySku"),
-            post(modify_sku),
-        )
-        .route(&p("/environments/{env}/modifySku"), post(modify_sku))
-        .route(&p("/validateEnvironmentDetails"), post(validate_details))
         .route(
             &p("/environments/{env}/provisionInstance"),
-            post(provision_instance),
+            post(
+                provision_instance,
+                "Add a Dataverse database to an environment",
+            ),
         )
-        .route(&p("/environments/{env}/copyTo"), post(copy_to))
-        .route(&p("/environments/{env}/backups"), get(backups).post(backup))
+        .route(
+            &p("/environments/{env}/copyTo"),
+            post(copy_to, "Copy an environment over a target environment"),
+        )
+        .route(
+            &p("/environments/{env}/backups"),
+            get(backups, "The environment's backups").post(backup, "Take a custom backup"),
+        )
         .route(
             &p("/environments/{env}/backups/{backup}"),
-            delete(delete_backup),
+            delete(delete_backup, "Delete a custom backup"),
         )
-        .route(&p("/environments/{env}/restoreTo"), post(restore_to))
-        .route(&p("/environments/{env}/reset"), post(reset))
-        .route(&p("/lifecycleOperations"), get(operations))
-        .route(&p("/lifecycleOperations/{op}"), get(operation))
-        .route(&p("/scopes/admin/deletedEnvironments"), get(deleted))
         .route(
-            &p("/scopes/admin/deletedEnvironments/{env}/recover"),
-            post(recover),
+            &p("/environments/{env}/restoreTo"),
+            post(restore_to, "Restore a backup over a target environment"),
         )
-        .route(&p("/tenant"), get(tenant))
-        .route(&p("/listTenantSettings"), post(settings))
         .route(
-            &p("/scopes/admin/updateTenantSettings"),
-            post(update_settings),
+            &p("/environments/{env}/reset"),
+            post(reset, "Reset an environment"),
         )
-        .route(&p("/locations"), get(locations))
+        .route(
+            &p("/lifecycleOperations"),
+            get(operations, "Lifecycle operations of the tenant"),
+        )
+        .route(
+            &p("/lifecycleOperations/{op}"),
+            get(
+                operation,
+                "Poll a lifecycle operation (202/200 with Retry-After while running)",
+            ),
+        )
+        .route(
+            &admin("/deletedEnvironments"),
+            get(deleted, "Recently deleted environments"),
+        )
+        .route(
+            &admin("/deletedEnvironments/{env}/recover"),
+            post(recover, "Recover a deleted environment"),
+        )
+        .route(&p("/tenant"), get(tenant, "The tenant"))
+        .route(
+            &p("/listTenantSettings"),
+            post(settings, "The tenant's Power Platform settings"),
+        )
+        .route(
+            &admin("/updateTenantSettings"),
+            post(
+                update_settings,
+                "Change tenant settings (e.g. disableEnvironmentCreationByNonAdminUsers)",
+            ),
+        )
+        .route(&p("/locations"), get(locations, "Locations"))
         .route(
             &p("/locations/{loc}/environmentCurrencies"),
-            get(currencies),
+            get(currencies, "Currencies of a location"),
         )
-        .route(&p("/locations/{loc}/environmentLanguages"), get(languages))
-        .route(&p("/locations/{loc}/templates"), get(templates))
-        .route(&p("/{*rest}"), any(no_route))
-        .layer(middleware::from_fn_with_state(state, envelope::<Bap>))
+        .route(
+            &p("/locations/{loc}/environmentLanguages"),
+            get(languages, "Languages of a location"),
+        )
+        .route(
+            &p("/locations/{loc}/templates"),
+            get(templates, "Templates of a location"),
+        )
+        .catch_all(&p("/{*rest}"), any(no_route))
+        .map(|r| r.layer(middleware::from_fn_with_state(state, envelope::<Bap>)))
 }
 
 async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> SimError {

@@ -10,18 +10,17 @@
 //! The account is the tenant id (32 hex digits), or `shared` for Microsoft's shared assets.
 
 use super::{Envelope, envelope};
+use crate::api::routes::{Routes, Surface, get};
 use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
 use crate::world::blob::{Blob, BlockSource};
 use crate::world::identity::TenantId;
 use crate::world::lcs::files::SharedAsset;
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
@@ -39,10 +38,16 @@ const STORAGE_VERSION: &str = "2021-08-06";
 pub const SHARED_ACCOUNT: &str = "shared";
 
 /// The blob routes, with Azure's error envelope.
-pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/_blob/{account}/{container}/{*blob}", get(read).put(write))
-        .layer(middleware::from_fn_with_state(state, envelope::<Storage>))
+pub fn router(state: Arc<AppState>) -> Routes {
+    Routes::new(Surface::Blob)
+        .route(
+            "/_blob/{account}/{container}/{*blob}",
+            get(read, "Get Blob (a SAS URL from the LCS API)").put(
+                write,
+                "Put Blob, Put Block or Put Block List (a SAS URL from the LCS API)",
+            ),
+        )
+        .map(|r| r.layer(middleware::from_fn_with_state(state, envelope::<Storage>)))
 }
 
 /// What a SAS grants.

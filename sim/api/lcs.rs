@@ -12,6 +12,7 @@ use super::auth::Caller;
 use super::blob::{self, Access, SHARED_ACCOUNT};
 use super::extract::{ApiPath, ApiQuery, BaseUrl};
 use super::{Envelope, envelope, set_retry_after};
+use crate::api::routes::{Routes, Surface, get, post};
 use crate::app::AppState;
 use crate::clock;
 use crate::error::{ErrorClass, ErrorCode, SimError};
@@ -23,12 +24,12 @@ use crate::world::lcs::{
     Via,
 };
 use crate::world::tenant::Tenant;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
-use axum::{Json, Router};
+use axum::routing::any;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use jiff::{SignedDuration, Timestamp};
@@ -47,65 +48,108 @@ pub const PAGE_SIZE: usize = 20;
 const SAS_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
 /// The LCS routes, with the LCS envelope.
-pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+pub fn router(state: Arc<AppState>) -> Routes {
     const DB: &str = "/databasemovement/v1";
     const INFO: &str = "/environmentinfo/v1";
+    const ENV: &str = "project/{project}/environment/{env}";
     const BOX: &str = "/box/fileasset";
-    Router::new()
-        .route(&format!("{DB}/databases/project/{{project}}"), get(backups))
+    let fetch = "Status of a database movement or package deployment operation";
+    Routes::new(Surface::Lcs)
+        .route(
+            &format!("{DB}/databases/project/{{project}}"),
+            get(backups, "The project's database backups (asset library)"),
+        )
         .route(
             &format!("{DB}/refresh/project/{{project}}/source/{{source}}/target/{{target}}"),
-            post(refresh),
+            post(
+                refresh,
+                "Refresh a sandbox's database from another environment",
+            ),
         )
         .route(
-            &format!("{DB}/export/project/{{project}}/environment/{{env}}/backupName/{{name}}"),
-            post(export),
+            &format!("{DB}/export/{ENV}/backupName/{{name}}"),
+            post(
+                export,
+                "Export an environment's database to a bacpac in the asset library",
+            ),
         )
         .route(
-            &format!("{DB}/fetchstatus/project/{{project}}/environment/{{env}}/operationactivity/{{activity}}"),
-            get(fetch_status),
-        )
-        .route(&format!("{INFO}/detail/project/{{project}}"), get(metadata))
-        .route(
-            &format!("{INFO}/history/project/{{project}}/environment/{{env}}"),
-            get(history),
+            &format!("{DB}/fetchstatus/{ENV}/operationactivity/{{activity}}"),
+            get(fetch_status, fetch),
         )
         .route(
-            &format!("{INFO}/rsatdownload/project/{{project}}/environment/{{env}}"),
-            get(rsat),
+            &format!("{INFO}/detail/project/{{project}}"),
+            get(metadata, "Environment metadata of a project (paged)"),
         )
         .route(
-            "/environment/v1/start/project/{project}/environment/{env}",
-            post(start),
+            &format!("{INFO}/history/{ENV}"),
+            get(history, "An environment's operation history (paged)"),
         )
         .route(
-            "/environment/v1/stop/project/{project}/environment/{env}",
-            post(stop),
+            &format!("{INFO}/rsatdownload/{ENV}"),
+            get(rsat, "The RSAT certificate of an environment"),
         )
         .route(
-            "/environment/v2/applyupdate/project/{project}/environment/{env}/asset/{asset}",
-            post(apply_update),
+            &format!("/environment/v1/start/{ENV}"),
+            post(start, "Start a customer-managed environment"),
         )
         .route(
-            "/environment/v2/fetchstatus/project/{project}/environment/{env}/operationactivity/{activity}",
-            get(fetch_status),
+            &format!("/environment/v1/stop/{ENV}"),
+            post(stop, "Stop a customer-managed environment"),
         )
-        .route(&format!("{BOX}/CreateFileAsset/{{project}}"), post(create_asset))
-        .route(&format!("{BOX}/CommitFileAsset/{{project}}"), post(commit_asset))
+        .route(
+            &format!("/environment/v2/applyupdate/{ENV}/asset/{{asset}}"),
+            post(
+                apply_update,
+                "Deploy a software deployable package from the asset library",
+            ),
+        )
+        .route(
+            &format!("/environment/v2/fetchstatus/{ENV}/operationactivity/{{activity}}"),
+            get(fetch_status, fetch),
+        )
+        .route(
+            &format!("{BOX}/CreateFileAsset/{{project}}"),
+            post(
+                create_asset,
+                "Create a file asset; answers a SAS URL to upload it to",
+            ),
+        )
+        .route(
+            &format!("{BOX}/CommitFileAsset/{{project}}"),
+            post(commit_asset, "Commit an uploaded file asset"),
+        )
         .route(
             &format!("{BOX}/GetFileAssetValidationStatus/{{project}}"),
-            get(validation_status),
+            get(
+                validation_status,
+                "Validation status of a committed file asset",
+            ),
         )
-        .route(&format!("{BOX}/GetAssets/{{project}}"), get(list_assets))
-        .route(&format!("{BOX}/GetSharedAssets"), get(shared_assets))
-        .route(&format!("{BOX}/GetFileAsset/{{project}}"), get(get_asset))
-        .route(&format!("{BOX}/DeleteFileAsset/{{project}}"), post(delete_asset))
-        .route("/databasemovement/{*rest}", any(no_resource))
-        .route("/environmentinfo/{*rest}", any(no_resource))
-        .route("/environment/{*rest}", any(no_resource))
-        .route("/box/{*rest}", any(no_resource))
-        .method_not_allowed_fallback(not_this_method)
-        .layer(middleware::from_fn_with_state(state, envelope::<LcsApi>))
+        .route(
+            &format!("{BOX}/GetAssets/{{project}}"),
+            get(list_assets, "The project's assets of a type"),
+        )
+        .route(
+            &format!("{BOX}/GetSharedAssets"),
+            get(shared_assets, "Shared assets of a type"),
+        )
+        .route(
+            &format!("{BOX}/GetFileAsset/{{project}}"),
+            get(get_asset, "One asset with its download URL"),
+        )
+        .route(
+            &format!("{BOX}/DeleteFileAsset/{{project}}"),
+            post(delete_asset, "Delete an asset"),
+        )
+        .catch_all("/databasemovement/{*rest}", any(no_resource))
+        .catch_all("/environmentinfo/{*rest}", any(no_resource))
+        .catch_all("/environment/{*rest}", any(no_resource))
+        .catch_all("/box/{*rest}", any(no_resource))
+        .map(|r| {
+            r.method_not_allowed_fallback(not_this_method)
+                .layer(middleware::from_fn_with_state(state, envelope::<LcsApi>))
+        })
 }
 
 async fn no_resource(uri: axum::http::Uri) -> SimError {

@@ -12,9 +12,11 @@ pub mod control;
 pub mod extract;
 pub mod faults;
 pub mod lcs;
+pub mod openapi;
 pub mod portal;
 pub mod pp;
 pub mod ppapi;
+pub mod routes;
 
 use crate::app::AppState;
 use crate::clock::{self, Stopwatch};
@@ -78,15 +80,23 @@ async fn normalize_path(mut request: Request) -> Request {
     request
 }
 
-fn surfaces(state: Arc<AppState>) -> Router {
-    Router::new()
+/// Every route with its documentation, as [`routes::Routes`] records them.
+pub fn route_table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<routes::Op>) {
+    routes::Routes::new(routes::Surface::Control)
         .nest("/_sim", control::router())
         .nest("/_portal", portal::router())
         .merge(auth::router(state.clone()))
         .merge(blob::router(state.clone()))
         .merge(lcs::router(state.clone()))
         .merge(bap::router(state.clone()))
-        .merge(ppapi::router(state.clone()))
+        .merge(ppapi::router(state))
+        .into_parts()
+}
+
+fn surfaces(state: Arc<AppState>) -> Router {
+    let (router, ops) = route_table(state.clone());
+    router
+        .layer(axum::Extension(openapi::Document::new(&ops)))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -235,6 +245,10 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
         .uri()
         .path_and_query()
         .map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string());
     let slot = TenantSlot::default();
     request.extensions_mut().insert(slot.clone());
 
@@ -263,6 +277,7 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
         tenant,
         method,
         path,
+        route,
         status,
         duration_ms,
         error_code: code,

@@ -13,6 +13,7 @@ use super::bap::{copy_kind, wire_code};
 use super::extract::BaseUrl;
 use super::pp::{self, Currency, PpJson, PpQuery, env_id, open, ts};
 use super::{Envelope, envelope, set_retry_after, status_of};
+use crate::api::routes::{Routes, Surface, delete, get, patch, post};
 use crate::app::AppState;
 use crate::error::{ErrorClass, ErrorCode, SimError};
 use crate::ops::{Operation, OperationId, RunState};
@@ -23,12 +24,12 @@ use crate::world::ppac::{
     RestoreRequest, TEMPLATES,
 };
 use crate::world::tenant::Tenant;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, patch, post};
-use axum::{Json, Router};
+use axum::routing::any;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -36,73 +37,125 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// The Power Platform API routes, with its envelope.
-pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+pub fn router(state: Arc<AppState>) -> Routes {
     const EM: &str = "/environmentmanagement";
     let em = |path: &str| format!("{EM}{path}");
-    Router::new()
-        .route(&em("/environments"), get(list))
-        .route(&em("/environments/{env}"), get(get_one).delete(remove))
-        .route(&em("/provisioning/environments"), post(create))
-        .route(&em("/provisioning/create"), post(create))
-        .route(&em("/provisioning/environments/{env}/link"), patch(link))
-        .route(&em("/provisioning/locations"), get(locations))
+    let env = |path: &str| format!("{EM}/environments/{{env}}{path}");
+    let create_summary = "Create an environment (202 with the operation)";
+    let candidates_summary = "Environments that can be the source of a copy or restore";
+    Routes::new(Surface::PowerPlatform)
+        .route(
+            &em("/environments"),
+            get(list, "Environments of the tenant"),
+        )
+        .route(
+            &env(""),
+            get(get_one, "One environment")
+                .delete(remove, "Delete an environment (202 with the operation)"),
+        )
+        .route(
+            &em("/provisioning/environments"),
+            post(create, create_summary),
+        )
+        .route(&em("/provisioning/create"), post(create, create_summary))
+        .route(
+            &em("/provisioning/environments/{env}/link"),
+            patch(
+                link,
+                "Link an environment to a finance and operations environment",
+            ),
+        )
+        .route(&em("/provisioning/locations"), get(locations, "Locations"))
         .route(
             &em("/provisioning/locations/{loc}/currencies"),
-            get(currencies),
+            get(currencies, "Currencies of a location"),
         )
         .route(
             &em("/provisioning/locations/{loc}/languages"),
-            get(languages),
+            get(languages, "Languages of a location"),
         )
         .route(
             &em("/provisioning/locations/{loc}/templates"),
-            get(templates),
-        )
-        .route(&em("/environments/{env}/copy"), post(copy))
-        .route(&em("/environments/{env}/copyCandidates"), get(candidates))
-        .route(
-            &em("/environments/{env}/restoreCandidates"),
-            get(candidates),
-        )
-        .route(&em("/environments/{env}/reset"), post(reset))
-        .route(&em("/environments/{env}/restore"), post(restore))
-        .route(
-            &em("/environments/{env}/backups"),
-            get(backups).post(backup),
+            get(templates, "Templates of a location"),
         )
         .route(
-            &em("/environments/{env}/backups/{backup}"),
-            axum::routing::delete(delete_backup),
+            &env("/copy"),
+            post(copy, "Copy an environment over this one"),
         )
-        .route(&em("/environments/{env}/modifySku"), post(modify_sku))
-        .route(&em("/environments/{env}/recover"), post(recover))
-        .route(&em("/environments/{env}/operations"), get(operations))
+        .route(&env("/copyCandidates"), get(candidates, candidates_summary))
         .route(
-            &em("/environments/{env}/operations/{op}"),
-            get(env_operation),
+            &env("/restoreCandidates"),
+            get(candidates, candidates_summary),
         )
-        .route(&em("/operations/{op}"), get(operation))
-        .route(&em("/{*rest}"), any(no_route))
-        .route("/licensing/tenantCapacity", get(capacity))
+        .route(&env("/reset"), post(reset, "Reset an environment"))
+        .route(
+            &env("/restore"),
+            post(restore, "Restore a backup over this environment"),
+        )
+        .route(
+            &env("/backups"),
+            get(backups, "The environment's backups").post(backup, "Take a custom backup"),
+        )
+        .route(
+            &env("/backups/{backup}"),
+            delete(delete_backup, "Delete a custom backup"),
+        )
+        .route(
+            &env("/modifySku"),
+            post(
+                modify_sku,
+                "Convert the environment (sandbox <-> production)",
+            ),
+        )
+        .route(
+            &env("/recover"),
+            post(recover, "Recover a deleted environment"),
+        )
+        .route(
+            &env("/operations"),
+            get(operations, "The environment's operations"),
+        )
+        .route(
+            &env("/operations/{op}"),
+            get(env_operation, "One operation of the environment"),
+        )
+        .route(
+            &em("/operations/{op}"),
+            get(operation, "Poll an operation (Retry-After while running)"),
+        )
+        .catch_all(&em("/{*rest}"), any(no_route))
+        .route(
+            "/licensing/tenantCapacity",
+            get(
+                capacity,
+                "The tenant's capacity: database, file, log, with consumption",
+            ),
+        )
         .route(
             "/licensing/v0.1-alpha/tenants/{tenant}/TenantCapacity",
-            get(capacity_legacy),
+            get(capacity_legacy, "The tenant's capacity (legacy path)"),
         )
-        .route("/appmanagement/applicationPackages", get(catalogue))
+        .route(
+            "/appmanagement/applicationPackages",
+            get(catalogue, "Application packages of the tenant"),
+        )
         .route(
             "/appmanagement/environments/{env}/applicationPackages",
-            get(env_packages),
+            get(env_packages, "Application packages of an environment"),
         )
         .route(
             "/appmanagement/environments/{env}/applicationPackages/{name}/install",
-            post(install),
+            post(
+                install,
+                "Install an application package (202 with the operation)",
+            ),
         )
         .route(
             "/appmanagement/environments/{env}/operations/{op}",
-            get(install_status),
+            get(install_status, "Status of a package installation"),
         )
-        .route("/appmanagement/{*rest}", any(no_route))
-        .layer(middleware::from_fn_with_state(state, envelope::<PpApi>))
+        .catch_all("/appmanagement/{*rest}", any(no_route))
+        .map(|r| r.layer(middleware::from_fn_with_state(state, envelope::<PpApi>)))
 }
 
 async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> SimError {

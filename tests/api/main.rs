@@ -14,6 +14,7 @@ mod journal;
 mod lcs;
 mod lcs_assets;
 mod lcs_portal;
+mod openapi;
 mod operations;
 mod ppac;
 mod python_sdk;

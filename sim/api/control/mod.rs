@@ -9,102 +9,243 @@ mod scenarios;
 pub(crate) mod tenants;
 
 use super::extract::ApiQuery;
+use super::routes::{Routes, Surface, delete, get, patch, post, put};
 use crate::app::AppState;
 use crate::error::SimError;
 use crate::journal::{Entry, Filter};
 use crate::world::identity::TenantId;
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Every control route.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/reset", post(reset))
-        .route("/journal", get(journal))
-        .route("/clock", get(clock::clock_get).patch(clock::clock_update))
-        .route("/clock/advance", post(clock::clock_advance))
+pub fn router() -> Routes {
+    Routes::new(Surface::Control)
+        .route(
+            "/health",
+            get(
+                health,
+                "Liveness: status, version, uptime, seed, virtual now",
+            ),
+        )
+        .route(
+            "/ready",
+            get(
+                ready,
+                "Readiness: 200 once the start-up scenarios are loaded",
+            ),
+        )
+        .route(
+            "/openapi.json",
+            get(openapi, "This document: OpenAPI 3.1 of every route"),
+        )
+        .route(
+            "/reset",
+            post(reset, "Everything back to the start-up state"),
+        )
+        .route(
+            "/journal",
+            get(
+                journal,
+                "Recent requests (bounded), filtered by tenant and sequence",
+            ),
+        )
+        .route(
+            "/clock",
+            get(clock::clock_get, "The virtual clock: now, scale, paused")
+                .patch(clock::clock_update, "Change the clock's scale or pause it"),
+        )
+        .route(
+            "/clock/advance",
+            post(
+                clock::clock_advance,
+                "Advance virtual time by a duration or to a moment; lists what finished",
+            ),
+        )
         .route(
             "/tenants",
-            get(tenants::tenants_list).post(tenants::tenants_create),
+            get(tenants::tenants_list, "Every tenant, in creation order").post(
+                tenants::tenants_create,
+                "Create a tenant (users, licenses, roles, capacity, governance, projects)",
+            ),
         )
         .route(
             "/tenants/{tenant}",
-            get(tenants::tenants_get).delete(tenants::tenants_delete),
+            get(
+                tenants::tenants_get,
+                "One tenant with its users, capacity, environments and projects",
+            )
+            .delete(
+                tenants::tenants_delete,
+                "Delete a tenant (its tokens stop working)",
+            ),
         )
-        .route("/tenants/{tenant}/reset", post(tenants::tenants_reset))
+        .route(
+            "/tenants/{tenant}/reset",
+            post(
+                tenants::tenants_reset,
+                "The tenant back to its state right after creation",
+            ),
+        )
         .route(
             "/scenarios",
-            get(scenarios::scenarios_list).post(scenarios::scenarios_load),
+            get(
+                scenarios::scenarios_list,
+                "The built-in scenarios with their story",
+            )
+            .post(
+                scenarios::scenarios_load,
+                "Load a scenario file (YAML or JSON body)",
+            )
+            .body("application/yaml"),
         )
-        .route("/scenarios/validate", post(scenarios::scenarios_validate))
+        .route(
+            "/scenarios/validate",
+            post(
+                scenarios::scenarios_validate,
+                "Check a scenario file without loading it",
+            )
+            .body("application/yaml"),
+        )
         .route(
             "/scenarios/{name}",
-            post(scenarios::scenarios_load_built_in),
+            post(
+                scenarios::scenarios_load_built_in,
+                "Load a built-in scenario by name",
+            ),
         )
-        .route("/tenants/{tenant}/timeline", get(scenarios::timeline_get))
-        .route("/tenants/{tenant}/snapshot", get(scenarios::snapshot_get))
+        .route(
+            "/tenants/{tenant}/timeline",
+            get(
+                scenarios::timeline_get,
+                "The tenant's scripted events, fired and pending",
+            ),
+        )
+        .route(
+            "/tenants/{tenant}/snapshot",
+            get(
+                scenarios::snapshot_get,
+                "The tenant's whole state as a scenario file (YAML or JSON)",
+            ),
+        )
         .route(
             "/tenants/{tenant}/environments",
-            get(environments::environments_list),
+            get(
+                environments::environments_list,
+                "Conceptual environments: both halves, link, running operations, terminology",
+            ),
         )
         .route(
             "/faults",
-            get(faults::global_list)
-                .post(faults::global_add)
-                .delete(faults::global_clear),
+            get(faults::global_list, "Global request-fault rules")
+                .post(
+                    faults::global_add,
+                    "Add a global request-fault rule (latency, error, throttle)",
+                )
+                .delete(
+                    faults::global_clear,
+                    "Remove every global request-fault rule",
+                ),
         )
         .route(
             "/faults/{name}",
-            axum::routing::delete(faults::global_remove),
+            delete(
+                faults::global_remove,
+                "Remove one global request-fault rule",
+            ),
         )
         .route(
             "/tenants/{tenant}/faults",
-            get(faults::faults_list)
-                .post(faults::faults_add)
-                .delete(faults::faults_clear),
+            get(
+                faults::faults_list,
+                "The tenant's planned operation failures and request rules",
+            )
+            .post(
+                faults::faults_add,
+                "Plan an operation failure or add a request rule for the tenant",
+            )
+            .delete(faults::faults_clear, "Remove every fault of the tenant"),
         )
         .route(
             "/tenants/{tenant}/faults/{name}",
-            axum::routing::delete(faults::faults_remove),
+            delete(faults::faults_remove, "Remove one fault of the tenant"),
         )
-        .route("/tenants/{tenant}/users", post(tenants::users_create))
+        .route(
+            "/tenants/{tenant}/users",
+            post(tenants::users_create, "Add a user"),
+        )
         .route(
             "/tenants/{tenant}/users/{upn}",
-            patch(tenants::users_update).delete(tenants::users_delete),
+            patch(
+                tenants::users_update,
+                "Change a user's display name, password, roles or licenses",
+            )
+            .delete(tenants::users_delete, "Remove a user"),
         )
         .route(
             "/tenants/{tenant}/capacity",
-            patch(tenants::capacity_update),
+            patch(
+                tenants::capacity_update,
+                "Set the tenant's database, file and log capacity totals",
+            ),
         )
         .route(
             "/tenants/{tenant}/governance",
-            patch(tenants::governance_update),
+            patch(
+                tenants::governance_update,
+                "Restrict environment creation to admins, or not",
+            ),
         )
-        .route("/tenants/{tenant}/durations", get(tenants::durations_list))
+        .route(
+            "/tenants/{tenant}/durations",
+            get(
+                tenants::durations_list,
+                "The tenant's operation duration overrides",
+            ),
+        )
         .route(
             "/tenants/{tenant}/durations/{kind}",
-            axum::routing::put(tenants::durations_set).delete(tenants::durations_delete),
+            put(
+                tenants::durations_set,
+                "Make every later operation of a kind take a duration or a range",
+            )
+            .delete(tenants::durations_delete, "Drop a duration override"),
         )
-        .route("/tenants/{tenant}/clock", get(clock::tenant_clock_get))
+        .route(
+            "/tenants/{tenant}/clock",
+            get(
+                clock::tenant_clock_get,
+                "The tenant's virtual now and its offset from the shared clock",
+            ),
+        )
         .route(
             "/tenants/{tenant}/clock/advance",
-            post(clock::tenant_clock_advance),
+            post(
+                clock::tenant_clock_advance,
+                "Advance this tenant's clock only",
+            ),
         )
         .route(
             "/tenants/{tenant}/operations",
-            get(operations::operations_list),
+            get(
+                operations::operations_list,
+                "Every operation of the tenant, both portals, with stages and progress",
+            ),
         )
         .route(
             "/tenants/{tenant}/operations/{id}",
-            get(operations::operations_get),
+            get(operations::operations_get, "One operation"),
         )
+}
+
+/// The OpenAPI document, rendered once when the router was built.
+async fn openapi(
+    axum::Extension(document): axum::Extension<super::openapi::Document>,
+) -> super::openapi::Document {
+    document
 }
 
 #[derive(Serialize)]

@@ -5,6 +5,7 @@
 use crate::api::auth::Caller;
 use crate::api::control::operations::OperationDto;
 use crate::api::extract::{ApiJson, ApiPath};
+use crate::api::routes::{Routes, Surface, get, post};
 use crate::app::AppState;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
@@ -18,63 +19,103 @@ use crate::world::lcs::{
 use crate::world::link::{ADDINS, AddinView, SetupRequest};
 use crate::world::ppac::{PackageState, PpEnvId};
 use crate::world::tenant::Tenant;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The LCS portal routes.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/projects", get(projects_list).post(projects_create))
-        .route("/projects/{project}", get(project_get))
-        .route("/projects/{project}/members", post(members_set))
+pub fn router() -> Routes {
+    const ENV: &str = "/projects/{project}/environments/{env}";
+    let env = |path: &str| format!("{ENV}{path}");
+    Routes::new(Surface::Portal)
+        .route(
+            "/projects",
+            get(projects_list, "The caller's LCS projects")
+                .post(projects_create, "Create an LCS project"),
+        )
+        .route(
+            "/projects/{project}",
+            get(project_get, "One project with its members"),
+        )
+        .route(
+            "/projects/{project}/members",
+            post(members_set, "Set a project's members and their roles"),
+        )
         .route(
             "/projects/{project}/environments",
-            get(environments_list).post(environments_deploy),
+            get(
+                environments_list,
+                "The project's environments (portal view)",
+            )
+            .post(
+                environments_deploy,
+                "Deploy an environment (202 with the operation)",
+            ),
         )
         .route(
-            "/projects/{project}/environments/{env}",
-            get(environment_get)
-                .patch(environment_patch)
-                .delete(environment_delete),
+            ENV,
+            get(
+                environment_get,
+                "Environment details, with the Power Platform integration section",
+            )
+            .patch(
+                environment_patch,
+                "Refused: LCS cannot change an environment's type",
+            )
+            .delete(
+                environment_delete,
+                "Delete the environment (frees a Power Platform link)",
+            ),
         )
         .route(
-            "/projects/{project}/environments/{env}/deallocate",
-            post(environment_deallocate),
+            &env("/deallocate"),
+            post(environment_deallocate, "Deallocate the environment"),
         )
         .route(
-            "/projects/{project}/environments/{env}/refresh",
-            post(environment_refresh),
+            &env("/refresh"),
+            post(
+                environment_refresh,
+                "Database refresh from another environment, as the portal does it",
+            ),
         )
         .route(
-            "/projects/{project}/environments/{env}/import",
-            post(environment_import),
+            &env("/import"),
+            post(environment_import, "Import a database backup (sandbox)"),
         )
         .route(
-            "/projects/{project}/environments/{env}/point-in-time-restore",
-            post(environment_pitr),
+            &env("/point-in-time-restore"),
+            post(environment_pitr, "Point-in-time restore"),
         )
         .route(
-            "/projects/{project}/environments/{env}/power-platform-integration",
-            get(integration_get).post(integration_setup),
+            &env("/power-platform-integration"),
+            get(integration_get, "The Power Platform integration section").post(
+                integration_setup,
+                "Set up Power Platform integration (new or existing Dataverse environment)",
+            ),
         )
         .route(
-            "/projects/{project}/environments/{env}/power-platform-integration/resume",
-            post(integration_resume),
+            &env("/power-platform-integration/resume"),
+            post(
+                integration_resume,
+                "Resume a failed setup from its failed stage",
+            ),
         )
         .route(
-            "/projects/{project}/environments/{env}/addins",
-            get(addins_list).post(addins_install),
+            &env("/addins"),
+            get(addins_list, "Installed add-ins")
+                .post(addins_install, "Install an add-in (after integration)"),
         )
         .route(
-            "/projects/{project}/environments/{env}/dual-write",
-            post(dual_write_enable),
+            &env("/dual-write"),
+            post(
+                dual_write_enable,
+                "Enable the dual-write application (after integration)",
+            ),
         )
 }
 

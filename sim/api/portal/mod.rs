@@ -3,11 +3,9 @@
 
 pub mod lcs;
 
-use crate::app::AppState;
-use axum::Router;
-use std::sync::Arc;
+use super::routes::{Routes, Surface};
 
 /// Every portal route.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new().nest("/lcs", lcs::router())
+pub fn router() -> Routes {
+    Routes::new(Surface::Portal).nest("/lcs", lcs::router())
 }
