@@ -6,6 +6,7 @@ mod cli;
 mod clock;
 mod control;
 mod d365fo;
+mod examples;
 mod faults;
 mod health;
 mod helpers;
