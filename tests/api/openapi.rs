@@ -176,3 +176,47 @@ async fn each_operation_has_a_summary_a_tag_path_parameters_and_the_surfaces_err
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_document_is_valid_against_the_openapi_3_1_schema() {
+    // Arrange: an independent validator, pinned.
+    let python = tokio::task::spawn_blocking(|| {
+        crate::python_sdk::python_with("openapi-validator", "openapi-spec-validator==0.9.0")
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_app().await;
+    let text = app
+        .client
+        .get(app.url("/_sim/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("openapi.json");
+    std::fs::write(&file, text).unwrap();
+
+    // Act
+    let output = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import json, sys\n\
+             from openapi_spec_validator import validate, OpenAPIV31SpecValidator\n\
+             validate(json.load(open(sys.argv[1])), cls=OpenAPIV31SpecValidator)\n\
+             print('valid')",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+
+    // Assert
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

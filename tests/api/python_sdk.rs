@@ -27,15 +27,21 @@ fn run(command: &mut Command) -> Result<String, String> {
 
 /// A virtual environment with the pinned SDK; created (python3 -m venv, pip install) when missing.
 fn python() -> Result<PathBuf, String> {
+    python_with("python-sdk", SDK)
+}
+
+/// The python of a virtual environment `target/<name>` holding `requirement` (one pinned
+/// package), created when missing.
+pub fn python_with(name: &str, requirement: &str) -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join("target").join("python-sdk");
+    let venv = root.join("target").join(name);
     let python = venv.join("bin").join("python");
     let marker = venv.join("installed.txt");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(SDK) {
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(requirement) {
         return Ok(python);
     }
     run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).map_err(|e| {
-        format!("{e}\nThe SDK test needs python3 with the venv module (Debian: apt-get install python3-venv)")
+        format!("{e}\nThis test needs python3 with the venv module (Debian: apt-get install python3-venv)")
     })?;
     run(Command::new(&python).args([
         "-m",
@@ -43,9 +49,9 @@ fn python() -> Result<PathBuf, String> {
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        SDK,
+        requirement,
     ]))?;
-    std::fs::write(&marker, SDK).map_err(|e| e.to_string())?;
+    std::fs::write(&marker, requirement).map_err(|e| e.to_string())?;
     Ok(python)
 }
 
