@@ -43,8 +43,8 @@ LABEL org.opencontainers.image.title="lifecycle-sim" \
 # ---- prebuilt: the image from a binary built outside (CI, offline) ----
 FROM base AS prebuilt
 ARG TARGET
-COPY --chmod=0555 target/${TARGET}/release/lifecycle-sim /lifecycle-sim
+COPY target/${TARGET}/release/lifecycle-sim /lifecycle-sim
 
 # ---- image (default): the image from the build stage ----
 FROM base AS image
-COPY --from=build --chmod=0555 /lifecycle-sim /lifecycle-sim
+COPY --from=build /lifecycle-sim /lifecycle-sim

@@ -139,6 +139,11 @@ fn the_examples_ports_and_health_checks_are_the_images() {
     let service = &actions["jobs"]["integration"]["services"]["lifecycle-sim"];
     assert_eq!(service["ports"][0], "4747:4747");
     assert!(service["image"].as_str().unwrap().contains("lifecycle-sim"));
+    let options = service["options"].as_str().unwrap();
+    assert!(
+        options.contains(r#"--health-cmd "/lifecycle-sim health""#),
+        "{options}"
+    );
 
     let gitlab = yaml("gitlab-ci.yml");
     assert_eq!(
