@@ -227,6 +227,8 @@ pub struct App {
     listener: TcpListener,
     address: SocketAddr,
     state: Arc<AppState>,
+    /// Every surface, built once (routes and the OpenAPI document); cheap to clone.
+    router: axum::Router,
 }
 
 impl App {
@@ -240,10 +242,12 @@ impl App {
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        let router = api::router(state.clone());
         Ok(App {
             listener,
             address,
             state,
+            router,
         })
     }
 
@@ -262,6 +266,11 @@ impl App {
         self.state.clone()
     }
 
+    /// The router that serves every surface (for in-process calls without a socket).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     /// Serves until `shutdown` completes, then lets open requests finish (for at most 10 s).
     /// Logs the ready line (with the bound address) first.
     pub async fn run_until_stopped(
@@ -277,14 +286,13 @@ impl App {
             virtual_now = %self.state.clock.now(),
             "lifecycle-sim listening on {url}"
         );
-        let router = api::router(self.state.clone());
         let (draining_tx, draining_rx) = oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             info!("shutting down: finishing open requests");
             let _ = draining_tx.send(());
         };
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(signal);
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
         tokio::select! {
             result = server => result,
             () = async {

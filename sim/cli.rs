@@ -5,6 +5,7 @@
 //! 2 bad flags (from clap).
 
 use crate::config::{Cli, ClientArgs, ClockCommand, Command, ScenarioCommand};
+use crate::control::ControlError;
 use crate::scenario;
 use clap::CommandFactory;
 use serde_json::{Value, json};
@@ -77,20 +78,14 @@ enum CallError {
     /// No connection, a timeout, or an answer that is not JSON.
     Unreachable(String),
     /// The simulator answered with an error envelope.
-    Refused(u16, Value),
+    Refused(ControlError),
 }
 
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CallError::Unreachable(why) => write!(f, "{why}"),
-            CallError::Refused(status, body) => {
-                let error = &body["error"];
-                match (error["code"].as_str(), error["message"].as_str()) {
-                    (Some(code), Some(message)) => write!(f, "{status} {code}: {message}"),
-                    _ => write!(f, "{status}: {body}"),
-                }
-            }
+            CallError::Refused(error) => write!(f, "{error}"),
         }
     }
 }
@@ -136,7 +131,10 @@ async fn call(
     if status.is_success() {
         Ok(value)
     } else {
-        Err(CallError::Refused(status.as_u16(), value))
+        Err(CallError::Refused(ControlError::from_envelope(
+            status.as_u16(),
+            &value,
+        )))
     }
 }
 

@@ -88,6 +88,16 @@ pub struct ScenarioSource {
     pub text: String,
 }
 
+impl ScenarioSource {
+    /// A scenario file, named by its path.
+    pub fn read(path: &std::path::Path) -> std::io::Result<ScenarioSource> {
+        Ok(ScenarioSource {
+            name: path.display().to_string(),
+            text: std::fs::read_to_string(path)?,
+        })
+    }
+}
+
 /// How a poll of a running Power Platform lifecycle operation answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PollStyle {
@@ -374,11 +384,7 @@ impl Cli {
         let scenarios = files
             .iter()
             .map(|path| {
-                std::fs::read_to_string(path)
-                    .map(|text| ScenarioSource {
-                        name: path.display().to_string(),
-                        text,
-                    })
+                ScenarioSource::read(path)
                     .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -31,6 +31,29 @@ pub struct ControlError {
 }
 
 impl ControlError {
+    /// Reads an error answer: the control plane's `{"error":{"code","message"}}` (also BAP's),
+    /// or OAuth's `{"error","error_description"}` from the token endpoints. Anything else keeps
+    /// the whole body as the message.
+    pub fn from_envelope(status: u16, envelope: &Value) -> ControlError {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let (code, message) = match &envelope["error"] {
+            Value::String(code) => (code.clone(), text(&envelope["error_description"])),
+            error => (text(&error["code"]), text(&error["message"])),
+        };
+        if code.is_empty() && message.is_empty() {
+            return ControlError {
+                status,
+                code,
+                message: envelope.to_string(),
+            };
+        }
+        ControlError {
+            status,
+            code,
+            message,
+        }
+    }
+
     fn unreadable(status: StatusCode, why: impl std::fmt::Display) -> ControlError {
         ControlError {
             status: status.as_u16(),
@@ -331,17 +354,7 @@ impl Control {
         }
         let envelope: Value =
             serde_json::from_slice(&body).map_err(|e| ControlError::unreadable(status, e))?;
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        let (code, message) = match &envelope["error"] {
-            // The token endpoint answers in OAuth's envelope.
-            Value::String(code) => (code.clone(), text(&envelope["error_description"])),
-            error => (text(&error["code"]), text(&error["message"])),
-        };
-        Err(ControlError {
-            status: status.as_u16(),
-            code,
-            message,
-        })
+        Err(ControlError::from_envelope(status.as_u16(), &envelope))
     }
 
     /// One JSON call, its answer read as `T`.

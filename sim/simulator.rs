@@ -1,7 +1,6 @@
 //! The in-process simulator for Rust tests: started on a random port like `wiremock::MockServer`,
 //! configured with a builder, driven through a typed [`Control`] handle, stopped when dropped.
 
-use crate::api;
 use crate::app::{App, AppState, StartError};
 use crate::config::{AuthMode, Config, ScenarioSource};
 use crate::control::Control;
@@ -55,7 +54,7 @@ use tokio::task::JoinHandle;
 ///
 /// // Ten virtual minutes later the setup has failed at "Reserve capacity".
 /// let advanced = control.advance("10m").await?;
-/// let failure = advanced.completed[0].error.clone().unwrap();
+/// let failure = advanced.completed[0].error.clone().ok_or("the setup did not fail")?;
 /// assert_eq!(failure.code, "InsufficientCapacity");
 /// assert_eq!(failure.stage, "Reserve capacity");
 ///
@@ -232,7 +231,7 @@ impl SimulatorBuilder {
         let base_url = app.base_url();
         let address = app.address();
         let state = app.state();
-        let control = Control::new(api::router(state.clone()));
+        let control = Control::new(app.router());
         let task = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
