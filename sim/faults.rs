@@ -337,14 +337,14 @@ impl Surface {
         })
     }
 
-    /// The surface a request path belongs to; `None` for the control plane, which is never
-    /// faulted.
+    /// The surface a request path belongs to; `None` for the control plane and the training
+    /// pages, which are never faulted (the pages' own API calls are).
     pub fn of_path(path: &str) -> Option<Surface> {
         let lower = |p: &str| {
             path.get(..p.len())
                 .is_some_and(|s| s.eq_ignore_ascii_case(p))
         };
-        if lower("/_sim") {
+        if lower("/_sim") || lower("/_ui") || path == "/" {
             None
         } else if lower("/_portal") {
             Some(Surface::Portal)
@@ -1004,6 +1004,8 @@ mod tests {
         assert!(PathPattern::parse("/**")?.matches("/anything/at/all"));
         assert!(PathPattern::parse("no-slash").is_err());
         assert_eq!(Surface::of_path("/_sim/health"), None);
+        assert_eq!(Surface::of_path("/_ui/lcs"), None);
+        assert_eq!(Surface::of_path("/"), None);
         assert_eq!(
             Surface::of_path("/providers/Microsoft.BusinessAppPlatform/environments"),
             Some(Surface::Bap)

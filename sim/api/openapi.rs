@@ -71,13 +71,17 @@ fn tag(surface: Surface) -> (&'static str, &'static str) {
             "The fake Entra ID token endpoints (v1 and v2: password, client credentials, refresh token).",
         ),
         Surface::Graph => ("Microsoft Graph", "GET /oidc/userinfo for a bearer token."),
+        Surface::Ui => (
+            "Training UI",
+            "/_ui: the training demo's pages (LCS, PPAC, the conceptual environment) and their assets, embedded in the binary. The pages call only the routes above.",
+        ),
     }
 }
 
 /// The component schema of the surface's error body.
 fn error_schema(surface: Surface) -> &'static str {
     match surface {
-        Surface::Control | Surface::Portal => "ControlError",
+        Surface::Control | Surface::Portal | Surface::Ui => "ControlError",
         Surface::Lcs => "LcsError",
         Surface::Blob => "BlobError",
         Surface::Bap | Surface::Graph => "BapError",
@@ -96,7 +100,10 @@ fn media(surface: Surface) -> (&'static str, &'static str) {
 }
 
 fn bearer(surface: Surface) -> bool {
-    !matches!(surface, Surface::Control | Surface::Entra | Surface::Blob)
+    !matches!(
+        surface,
+        Surface::Control | Surface::Entra | Surface::Blob | Surface::Ui
+    )
 }
 
 fn http_method(method: &Method) -> HttpMethod {
@@ -337,7 +344,10 @@ pub fn document(ops: &[Op]) -> OpenApi {
                     "2XX",
                     ResponseBuilder::new()
                         .description("Success")
-                        .content(answer_media, ContentBuilder::new().build())
+                        .content(
+                            op.answers.unwrap_or(answer_media),
+                            ContentBuilder::new().build(),
+                        )
                         .build(),
                 )
                 .response("4XX", error)

@@ -34,6 +34,8 @@ pub enum Surface {
     Entra,
     /// Microsoft Graph's userinfo.
     Graph,
+    /// `/_ui`: the training demo's pages and their assets.
+    Ui,
 }
 
 /// One documented operation: a method on a path template.
@@ -49,12 +51,33 @@ pub struct Op {
     pub surface: Surface,
     /// The request body's media type, when it takes one other than the surface's default.
     pub body: Option<&'static str>,
+    /// The answer's media type, when it is not the surface's default (e.g. `text/event-stream`).
+    pub answers: Option<&'static str>,
+}
+
+/// One method of an [`Endpoint`] as documented.
+struct Doc {
+    method: Method,
+    summary: &'static str,
+    body: Option<&'static str>,
+    answers: Option<&'static str>,
+}
+
+impl Doc {
+    fn new(method: Method, summary: &'static str) -> Doc {
+        Doc {
+            method,
+            summary,
+            body: None,
+            answers: None,
+        }
+    }
 }
 
 /// The handlers of one path, one per method, each with its summary.
 pub struct Endpoint {
     router: MethodRouter<S>,
-    ops: Vec<(Method, &'static str, Option<&'static str>)>,
+    ops: Vec<Doc>,
 }
 
 macro_rules! method {
@@ -68,7 +91,7 @@ macro_rules! method {
             {
                 Endpoint {
                     router: axum::routing::$name(handler),
-                    ops: vec![(Method::$method, summary, None)],
+                    ops: vec![Doc::new(Method::$method, summary)],
                 }
             }
         )*
@@ -82,7 +105,7 @@ macro_rules! method {
                     T: 'static,
                 {
                     self.router = self.router.$name(handler);
-                    self.ops.push((Method::$method, summary, None));
+                    self.ops.push(Doc::new(Method::$method, summary));
                     self
                 }
             )*
@@ -96,7 +119,15 @@ impl Endpoint {
     /// The last method added takes a body of this media type (e.g. `application/yaml`).
     pub fn body(mut self, media: &'static str) -> Endpoint {
         if let Some(last) = self.ops.last_mut() {
-            last.2 = Some(media);
+            last.body = Some(media);
+        }
+        self
+    }
+
+    /// The last method added answers with this media type (e.g. `text/html`).
+    pub fn answers(mut self, media: &'static str) -> Endpoint {
+        if let Some(last) = self.ops.last_mut() {
+            last.answers = Some(media);
         }
         self
     }
@@ -122,13 +153,14 @@ impl Routes {
     /// Routes `path` to `endpoint` and documents each of its methods.
     pub fn route(mut self, path: &str, endpoint: Endpoint) -> Routes {
         self.router = self.router.route(path, endpoint.router);
-        for (method, summary, body) in endpoint.ops {
+        for doc in endpoint.ops {
             self.ops.push(Op {
-                method,
+                method: doc.method,
                 path: path.to_string(),
-                summary,
+                summary: doc.summary,
                 surface: self.surface,
-                body,
+                body: doc.body,
+                answers: doc.answers,
             });
         }
         self
