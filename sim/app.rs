@@ -5,6 +5,7 @@ use crate::api::{self, auth::TokenSigner};
 use crate::clock::{Clock, Stopwatch};
 use crate::config::{AuthMode, Config, DEFAULT_TENANT_ID, ScenarioSource};
 use crate::error::SimError;
+use crate::events::Events;
 use crate::faults::{RequestFaults, RequestRule, SharedRequestFaults};
 use crate::journal::Journal;
 use crate::scenario::{self, ClockSettings, LoadOptions, Scenario};
@@ -42,6 +43,8 @@ pub struct AppState {
     pub world: World,
     /// Recent requests.
     pub journal: Journal,
+    /// Change notices for live pages (`GET /_sim/events`).
+    pub events: Events,
     /// Signs and checks bearer tokens.
     pub tokens: TokenSigner,
     /// Real time since start, for the health route.
@@ -106,6 +109,7 @@ impl AppState {
         let clock = Clock::new(start, scale, paused)?;
         let mut state = AppState {
             journal: Journal::new(config.journal_size),
+            events: Events::default(),
             tokens: TokenSigner::new(&mut seeded_rng(seed, RngStream::SigningKey)),
             traces: Mutex::new(seeded_rng(seed, RngStream::Traces)),
             blob_key: seeded_rng(seed, RngStream::BlobKey).random(),
@@ -287,9 +291,12 @@ impl App {
             "lifecycle-sim listening on {url}"
         );
         let (draining_tx, draining_rx) = oneshot::channel::<()>();
+        let state = self.state.clone();
         let signal = async move {
             shutdown.await;
             info!("shutting down: finishing open requests");
+            // Event streams never end by themselves; end them so draining can finish.
+            state.events.close();
             let _ = draining_tx.send(());
         };
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);

@@ -72,6 +72,8 @@ error_codes! {
     RouteNotFound => NotFound,
     /// The route exists but does not accept this HTTP method.
     MethodNotAllowed => MethodNotAllowed,
+    /// The training UI has no asset of that name.
+    UiAssetNotFound => NotFound,
 
     /// A duration string could not be parsed.
     InvalidDuration => BadRequest,

@@ -71,17 +71,19 @@ impl Journal {
     }
 
     /// Records a request; its `seq` is assigned here.
-    pub fn record(&self, mut entry: Entry) {
+    pub fn record(&self, mut entry: Entry) -> u64 {
         let mut inner = self.inner.lock();
-        entry.seq = inner.1;
+        let seq = inner.1;
+        entry.seq = seq;
         inner.1 += 1;
         if self.capacity == 0 {
-            return;
+            return seq;
         }
         if inner.0.len() == self.capacity {
             inner.0.pop_front();
         }
         inner.0.push_back(entry);
+        seq
     }
 
     /// Matching entries, oldest first.

@@ -16,12 +16,14 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod journal;
 pub mod ops;
 pub mod scenario;
 pub mod simulator;
 pub mod telemetry;
+pub mod ui;
 pub mod world;
 
 pub use app::{App, AppState, StartError, shutdown_signal};

@@ -21,6 +21,7 @@ pub mod routes;
 use crate::app::AppState;
 use crate::clock::{self, Stopwatch};
 use crate::error::{ErrorClass, ErrorCode, SimError};
+use crate::events::{Change, Events};
 use crate::journal::Entry;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -90,6 +91,7 @@ pub fn route_table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<routes::
         .merge(lcs::router(state.clone()))
         .merge(bap::router(state.clone()))
         .merge(ppapi::router(state))
+        .merge(crate::ui::router())
         .into_parts()
 }
 
@@ -270,7 +272,9 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
     } else {
         info!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, "request");
     }
-    state.journal.record(Entry {
+    let notable = Events::notable(&method);
+    let change = notable.then(|| (method.clone(), route.clone()));
+    let seq = state.journal.record(Entry {
         seq: 0,
         real_time,
         virtual_time,
@@ -283,5 +287,14 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
         error_code: code,
         fault,
     });
+    if let Some((method, route)) = change {
+        state.events.publish(Change {
+            seq,
+            method,
+            route,
+            tenant,
+            status,
+        });
+    }
     response
 }

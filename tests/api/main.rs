@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod browser;
 mod cli;
 mod clock;
 mod control;
@@ -22,3 +23,4 @@ mod python_sdk;
 mod scenarios;
 mod seed;
 mod tenants;
+mod ui;

@@ -3,6 +3,7 @@
 
 mod clock;
 mod environments;
+mod events;
 pub(crate) mod faults;
 pub mod operations;
 mod scenarios;
@@ -52,6 +53,14 @@ pub fn router() -> Routes {
                 journal,
                 "Recent requests (bounded), filtered by tenant and sequence",
             ),
+        )
+        .route(
+            "/events",
+            get(
+                events::events_stream,
+                "Server-sent events for live pages: clock ticks and a notice per state-changing request",
+            )
+            .answers("text/event-stream"),
         )
         .route(
             "/clock",

@@ -1,0 +1,906 @@
+// lifecycle-sim training UI. Plain JavaScript, no build step.
+//
+// Every page reads what it shows from the simulator's APIs, the same ones a tool calls: the LCS
+// look-alike from /_portal/lcs (and the LCS public API for export), the PPAC look-alike from the
+// BAP admin API, the conceptual page and the trainer controls from /_sim. GET /_sim/events says
+// when something changed; the page then reads again.
+'use strict';
+
+const PAGE = (location.pathname.replace(/^\/_ui\/?/, '').split('/')[0]) || 'lcs';
+const params = new URLSearchParams(location.search);
+const LICENSE = 'Dynamics 365 Unified Operations Plan';
+const ADMIN_ROLES = ['Global admin', 'Dynamics 365 admin', 'Power Platform admin'];
+const BAP = '/providers/Microsoft.BusinessAppPlatform';
+const API_VERSION = 'api-version=2021-04-01';
+// The client id of a well-known public client (Azure PowerShell), as tools sign in with it.
+const CLIENT_ID = '1950a258-227b-4e31-a9cf-717495945fc2';
+const FREE_CAPACITY_NEEDED_MB = 1024;
+
+const state = {
+  clock: null,
+  tenants: [],
+  tenant: null,
+  operations: [],
+  scenarios: [],
+  token: null,
+  tokenFor: null,
+  // Set by the page: the environment it shows (for "to end of running operation" and switches).
+  focusEnvironment: null,
+  administrator: null,
+};
+
+// ---- small DOM helpers ----
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (value === true) node.setAttribute(key, '');
+    else node.setAttribute(key, value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+const $ = (selector) => document.querySelector(selector);
+
+function button(label, onclick, attrs = {}) {
+  return el('button', { type: 'button', class: 'btn', onclick, ...attrs }, label);
+}
+
+function facts(pairs) {
+  return el('dl', { class: 'facts' }, pairs.filter(Boolean).map(([k, v]) => [el('dt', {}, k), el('dd', {}, v ?? '–')]));
+}
+
+function chip(text, kind) {
+  return el('span', { class: `chip ${kind || ''}` }, text);
+}
+
+function stateKind(text) {
+  const t = String(text || '').toLowerCase();
+  if (/(fail|error|blocked)/.test(t)) return 'bad';
+  if (/(progress|running|provision|deploying|copying|settingup|pending|installing|preparing|restoring)/.test(t)) return 'run';
+  if (/(deployed|succeeded|ready|completed|linked|enabled|running)/.test(t)) return 'ok';
+  return '';
+}
+
+function when(ts) {
+  if (!ts) return '–';
+  return new Date(ts).toLocaleString('en-GB', {
+    timeZone: 'UTC', weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
+  }) + ' UTC';
+}
+
+function humanKind(kind) {
+  return String(kind || '').split('.').map((part) => part.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase())
+    .join(': ').replace(/^./, (c) => c.toUpperCase());
+}
+
+// ---- talking to the simulator ----
+
+class Refusal extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function refusalOf(status, data) {
+  if (data && typeof data === 'object') {
+    if (data.error && typeof data.error === 'object') return new Refusal(status, data.error.code || 'Error', data.error.message || '');
+    if (typeof data.error === 'string') return new Refusal(status, data.error, data.error_description || '');
+    if (data.IsSuccess === false || data.ErrorMessage) return new Refusal(status, 'LcsError', data.ErrorMessage || 'The LCS API refused the request.');
+    if (data.Message) return new Refusal(status, data.Code || 'Error', data.Message);
+  }
+  return new Refusal(status, `HTTP ${status}`, typeof data === 'string' ? data : 'The request failed.');
+}
+
+async function call(method, path, body, opts = {}) {
+  const headers = {};
+  if (opts.auth !== false) headers.authorization = `Bearer ${await token()}`;
+  let payload;
+  if (opts.form) {
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    payload = new URLSearchParams(body).toString();
+  } else if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const response = await fetch(path, { method, headers, body: payload });
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (response.status === 401 && opts.auth !== false && !opts.retried) {
+    state.token = null;
+    return call(method, path, body, { ...opts, retried: true });
+  }
+  if (!response.ok || (data && data.IsSuccess === false)) throw refusalOf(response.status, data);
+  return { status: response.status, data, headers: response.headers };
+}
+
+const sim = async (method, path, body) => (await call(method, `/_sim${path}`, body, { auth: false })).data;
+const api = async (method, path, body) => (await call(method, path, body)).data;
+
+/** The user the pages act as: the tenant's first Global admin, else its first user. */
+function actor() {
+  const users = state.tenant?.users || [];
+  return (users.find((u) => u.roles.includes('Global admin')) || users[0])?.upn;
+}
+
+async function token() {
+  const tenant = state.tenant;
+  const upn = actor();
+  if (!tenant || !upn) throw new Refusal(0, 'NoTenant', 'Pick a tenant with a user in the trainer controls, or load a scenario.');
+  const key = `${tenant.id}|${upn}`;
+  if (state.token && state.tokenFor === key) return state.token;
+  const { data } = await call('POST', `/${tenant.id}/oauth2/token`, {
+    grant_type: 'password', username: upn, password: 'training', client_id: CLIENT_ID,
+    resource: 'https://lcsapi.lcs.dynamics.com',
+  }, { auth: false, form: true });
+  state.token = data.access_token;
+  state.tokenFor = key;
+  return state.token;
+}
+
+// ---- notices ----
+
+function say(text) {
+  const status = $('#status');
+  status.replaceChildren(el('div', {}, text));
+  clearTimeout(say.timer);
+  say.timer = setTimeout(() => status.replaceChildren(), 6000);
+}
+
+function refuse(error, what) {
+  const notice = $('#notice');
+  const code = error instanceof Refusal ? error.code : 'Error';
+  const box = el('div', { class: 'message error', role: 'alert' },
+    el('div', {},
+      el('strong', {}, what ? `${what} was refused: ` : 'Refused: '),
+      el('code', { class: 'code' }, code), ' — ', el('span', { class: 'reason' }, error.message)),
+    button('Dismiss', () => notice.replaceChildren(), { 'aria-label': 'Dismiss this message' }));
+  notice.replaceChildren(box);
+}
+
+/** Runs an action; shows its refusal, then reads everything again. */
+async function act(what, fn) {
+  try {
+    $('#notice').replaceChildren();
+    const result = await fn();
+    schedule();
+    return result;
+  } catch (error) {
+    refuse(error, what);
+    schedule();
+    return undefined;
+  }
+}
+
+// ---- the dialog ----
+
+/** Opens the dialog: `fields` are nodes, `actions` are {label, primary, run, enabled}. */
+function dialog(title, fields, actions) {
+  const d = $('#dialog');
+  const error = el('div', { class: 'dialog-error', role: 'alert' });
+  const buttons = actions.map((a) => {
+    const b = button(a.label, async () => {
+      if (!a.run) return d.close();
+      b.disabled = true;
+      try {
+        const next = await a.run();
+        if (next !== 'keep') d.close();
+        schedule();
+      } catch (e) {
+        error.replaceChildren(el('div', { class: 'message error' }, el('code', {}, e.code || 'Error'), ' — ', e.message));
+      } finally {
+        b.disabled = false;
+        if (a.enabled) b.disabled = !a.enabled();
+      }
+    }, { class: `btn ${a.primary ? 'primary' : ''}` });
+    if (a.enabled) b.disabled = !a.enabled();
+    a.node = b;
+    return b;
+  });
+  d.replaceChildren(el('h2', { id: 'dialog-title' }, title), ...fields, error, el('div', { class: 'actions' }, buttons));
+  const refreshButtons = () => actions.forEach((a) => { if (a.enabled) a.node.disabled = !a.enabled(); });
+  d.oninput = refreshButtons;
+  d.onchange = refreshButtons;
+  if (!d.open) d.showModal();
+  (d.querySelector('input, select') || buttons[0])?.focus();
+  return d;
+}
+
+function field(label, control) {
+  return el('label', { class: 'field' }, el('span', {}, label), control);
+}
+
+function select(id, options, selected) {
+  return el('select', { id }, options.map(([value, label]) => el('option', { value, selected: value === selected }, label)));
+}
+
+function message(title, text) {
+  return dialog(title, [el('p', {}, text)], [{ label: 'OK', primary: true }]);
+}
+
+// ---- operations as progress bars ----
+
+function opBar(op, now) {
+  const start = Date.parse(op.startedAt);
+  const end = Date.parse(op.endsAt || op.endedAt || now);
+  const known = op.stages.filter((s) => s.startedAt && s.endsAt);
+  const lastKnown = known.length ? Date.parse(known[known.length - 1].endsAt) : start;
+  const pending = op.stages.filter((s) => !(s.startedAt && s.endsAt));
+  const spare = Math.max(0, end - lastKnown) / Math.max(1, pending.length);
+  const total = Math.max(1, end - start);
+  const segments = op.stages.map((s) => {
+    const span = s.startedAt && s.endsAt ? Date.parse(s.endsAt) - Date.parse(s.startedAt) : spare;
+    const fill = s.state === 'succeeded' ? 100 : s.state === 'failed' ? 100 : s.state === 'running' ? (s.progress || 0) : 0;
+    return el('div', { class: `seg ${s.state}`, style: `width:${(100 * Math.max(span, 0)) / total}%`, title: `${s.name}: ${s.state}` },
+      el('div', { class: 'fill', style: `width:${fill}%` }));
+  });
+  const nowAt = Math.min(100, Math.max(0, (100 * (Date.parse(now) - start)) / total));
+  const label = humanKind(op.kind);
+  return el('div', { class: `op ${op.state}`, 'data-operation': op.id },
+    el('div', { class: 'op-head' },
+      el('strong', {}, label),
+      chip(op.state, stateKind(op.state)),
+      el('span', { class: 'progress-text' }, `${op.progress}%`),
+      el('span', { class: 'muted' }, op.state === 'running' ? `ends ${when(op.endsAt)}` : `started ${when(op.startedAt)}`)),
+    el('div', {
+      class: 'timeline', role: 'progressbar', 'aria-label': `${label} progress`,
+      'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(op.progress),
+    }, segments, op.state === 'running' ? el('div', { class: 'now', style: `left:${nowAt}%` }) : null),
+    el('ol', { class: 'stages' }, op.stages.map((s) => el('li', { class: s.state }, `${s.name} — ${s.state}`))),
+    op.error ? el('div', { class: 'message error' }, el('code', {}, op.error.code), ' — ', op.error.message) : null);
+}
+
+// ---- trainer controls ----
+
+function remembered(key) {
+  try { return JSON.parse(localStorage.getItem(`lifecycle-sim.${state.tenant.id}.${key}`)); } catch { return null; }
+}
+function remember(key, value) {
+  try { localStorage.setItem(`lifecycle-sim.${state.tenant.id}.${key}`, JSON.stringify(value)); } catch { /* private mode */ }
+}
+
+/** The user the failure switches act on: the administrator of the environment in view. */
+function subject() {
+  const users = state.tenant?.users || [];
+  const upn = state.administrator || actor();
+  return users.find((u) => u.upn.toLowerCase() === String(upn).toLowerCase());
+}
+
+function switches() {
+  const t = state.tenant;
+  if (!t) return {};
+  const free = t.capacity.databaseMb - t.capacityUsed.databaseMb;
+  const user = subject();
+  return {
+    capacity: { on: free < FREE_CAPACITY_NEEDED_MB, detail: `${(free / 1024).toFixed(1)} GB database capacity free` },
+    license: { on: !!user && !user.licenses.includes(LICENSE), detail: user ? `${user.upn}: ${user.licenses.includes(LICENSE) ? 'licensed' : 'no license'}` : '' },
+    roles: { on: !!user && !user.roles.some((r) => ADMIN_ROLES.includes(r)), detail: user ? `roles: ${user.roles.join(', ') || 'none'}` : '' },
+    governance: { on: !!t.governance.restrictEnvironmentCreationToAdmins, detail: t.governance.restrictEnvironmentCreationToAdmins ? 'only admins may create environments' : 'everyone may create environments' },
+  };
+}
+
+const SWITCH_LABELS = {
+  capacity: ['Take capacity away', 'Give capacity back'],
+  license: ['Remove license', 'Give license back'],
+  roles: ['Remove admin roles', 'Give admin roles back'],
+  governance: ['Restrict governance', 'Lift governance restriction'],
+};
+
+async function toggle(name) {
+  const t = state.tenant;
+  const now = switches()[name];
+  const user = subject();
+  const path = `/tenants/${t.id}`;
+  const users = user ? `${path}/users/${encodeURIComponent(user.upn)}` : null;
+  await act(SWITCH_LABELS[name][now.on ? 1 : 0], async () => {
+    if (name === 'capacity') {
+      const used = Math.ceil(t.capacityUsed.databaseMb);
+      if (!now.on) {
+        remember('databaseMb', t.capacity.databaseMb);
+        await sim('PATCH', `${path}/capacity`, { databaseMb: used });
+      } else {
+        await sim('PATCH', `${path}/capacity`, { databaseMb: Math.max(remembered('databaseMb') || 0, used + 2048) });
+      }
+    } else if (name === 'license') {
+      if (!users) throw new Refusal(0, 'NoUser', 'This tenant has no user to take the license from.');
+      const licenses = now.on ? [...user.licenses, LICENSE] : user.licenses.filter((l) => l !== LICENSE);
+      await sim('PATCH', users, { licenses });
+    } else if (name === 'roles') {
+      if (!users) throw new Refusal(0, 'NoUser', 'This tenant has no user to take the roles from.');
+      if (!now.on) {
+        remember(`roles.${user.upn}`, user.roles.filter((r) => ADMIN_ROLES.includes(r)));
+        await sim('PATCH', users, { roles: user.roles.filter((r) => !ADMIN_ROLES.includes(r)) });
+      } else {
+        const back = remembered(`roles.${user.upn}`);
+        await sim('PATCH', users, { roles: [...user.roles, ...(back && back.length ? back : ['Power Platform admin'])] });
+      }
+    } else {
+      await sim('PATCH', `${path}/governance`, { restrictEnvironmentCreationToAdmins: !now.on });
+    }
+    say(`${SWITCH_LABELS[name][now.on ? 1 : 0]}: done`);
+  });
+}
+
+function runningOperation() {
+  const running = state.operations.filter((o) => o.state === 'running' && o.endsAt);
+  const mine = running.filter((o) => o.target && o.target.id === state.focusEnvironment);
+  const pool = mine.length ? mine : running;
+  return pool.sort((a, b) => Date.parse(a.endsAt) - Date.parse(b.endsAt))[0];
+}
+
+async function advance(body, what) {
+  await act(what, async () => {
+    const result = await sim('POST', '/clock/advance', body);
+    const done = result.completed.map((o) => `${humanKind(o.kind)} ${o.state}`);
+    say(`Virtual time is now ${when(result.now)}${done.length ? `; ${done.join(', ')}` : ''}`);
+  });
+}
+
+function setupTrainer() {
+  for (const a of document.querySelectorAll('#trainer nav a')) {
+    if (a.dataset.page === PAGE) a.setAttribute('aria-current', 'page');
+    a.addEventListener('click', (e) => {
+      if (!state.tenant) return;
+      e.preventDefault();
+      location.href = `${a.getAttribute('href')}?tenant=${state.tenant.id}`;
+    });
+  }
+  $('#clock-play').addEventListener('click', () => act('Play/pause', () => sim('PATCH', '/clock', { paused: !state.clock.paused })));
+  $('#clock-speed').addEventListener('change', (e) => act('Speed', () => sim('PATCH', '/clock', { scale: Number(e.target.value) })));
+  $('#jump-15').addEventListener('click', () => advance({ by: '15m' }, '+15 min'));
+  $('#jump-90').addEventListener('click', () => advance({ by: '90m' }, '+90 min'));
+  $('#jump-end').addEventListener('click', () => {
+    const op = runningOperation();
+    if (op) advance({ to: op.endsAt }, 'To end of running operation');
+  });
+  $('#tenant').addEventListener('change', (e) => go({ tenant: e.target.value }));
+  $('#scenario-load').addEventListener('click', () => act('Load scenario', async () => {
+    const name = $('#scenario').value;
+    const loaded = await sim('POST', `/scenarios/${encodeURIComponent(name)}?replace=true`);
+    const tenant = loaded.tenants[0];
+    say(`Loaded scenario ${name}${tenant ? `: tenant ${tenant.domain}` : ''}`);
+    if (tenant) go({ tenant: tenant.id });
+  }));
+  for (const name of Object.keys(SWITCH_LABELS)) $(`#sw-${name}`).addEventListener('click', () => toggle(name));
+}
+
+function renderTrainer() {
+  const c = state.clock;
+  $('#clock-now').value = when(c.now);
+  $('#clock-now').textContent = when(c.now);
+  const play = $('#clock-play');
+  play.textContent = c.paused ? 'Play' : 'Pause';
+  play.setAttribute('aria-pressed', String(!c.paused));
+  const speed = $('#clock-speed');
+  if (![...speed.options].some((o) => Number(o.value) === c.scale)) speed.append(el('option', { value: String(c.scale) }, `${c.scale}×`));
+  speed.value = String([...speed.options].find((o) => Number(o.value) === c.scale).value);
+  const op = runningOperation();
+  const end = $('#jump-end');
+  end.disabled = !op;
+  end.title = op ? `${humanKind(op.kind)} ends ${when(op.endsAt)}` : 'No operation is running';
+
+  const tenantSelect = $('#tenant');
+  const options = state.tenants.map((t) => [t.id, `${t.displayName || t.domain} (${t.domain})`]);
+  if (JSON.stringify(options) !== tenantSelect.dataset.options) {
+    tenantSelect.replaceChildren(...options.map(([v, l]) => el('option', { value: v }, l)));
+    tenantSelect.dataset.options = JSON.stringify(options);
+  }
+  if (state.tenant) tenantSelect.value = state.tenant.id;
+
+  const scenarioSelect = $('#scenario');
+  if (!scenarioSelect.options.length) {
+    scenarioSelect.replaceChildren(...state.scenarios.map((s) => el('option', { value: s.name, title: s.title || '' }, s.name)));
+  }
+  const now = switches();
+  const details = [];
+  for (const [name, labels] of Object.entries(SWITCH_LABELS)) {
+    const b = $(`#sw-${name}`);
+    const s = now[name];
+    b.disabled = !s;
+    if (!s) continue;
+    b.textContent = labels[s.on ? 1 : 0];
+    b.setAttribute('aria-pressed', String(s.on));
+    b.title = s.detail;
+    if (s.on) details.push(s.detail);
+  }
+  const who = subject();
+  $('#sw-detail').textContent = [who ? `acting on ${who.upn}` : '', ...details].filter(Boolean).join(' · ');
+}
+
+// ---- page plumbing ----
+
+function go(changes) {
+  const next = new URLSearchParams(params);
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null || v === undefined) next.delete(k); else next.set(k, v);
+  }
+  if (changes.tenant && changes.tenant !== params.get('tenant')) {
+    for (const k of ['project', 'environment']) if (!(k in changes)) next.delete(k);
+  }
+  location.href = `${location.pathname}?${next}`;
+}
+
+function href(page, query) {
+  const q = new URLSearchParams({ tenant: state.tenant.id, ...query });
+  return `/_ui/${page}?${q}`;
+}
+
+function header(brand, crumbs) {
+  const h = $('#portal-header');
+  const node = el('div', { class: 'brand' }, brand);
+  const nav = el('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
+    crumbs.map(([label, link], i) => [i ? ' › ' : '', link ? el('a', { href: link }, label) : el('span', { 'aria-current': 'page' }, label)]));
+  h.replaceChildren(node, nav);
+}
+
+/** Replaces the page's content only when it changed, keeping focus on the same control. */
+function show(...nodes) {
+  const main = $('#main');
+  const next = el('div', {}, nodes);
+  if (next.innerHTML === main.dataset.rendered) return;
+  const focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : null;
+  main.replaceChildren(...next.childNodes);
+  main.dataset.rendered = main.innerHTML;
+  if (focused) document.getElementById(focused)?.focus();
+}
+
+let refreshing = null;
+let again = false;
+function schedule() {
+  if (refreshing) { again = true; return; }
+  refreshing = refresh().finally(() => {
+    refreshing = null;
+    if (again) { again = false; schedule(); }
+  });
+}
+
+async function refresh() {
+  try {
+    const [clock, tenants] = await Promise.all([sim('GET', '/clock'), sim('GET', '/tenants')]);
+    state.clock = clock;
+    state.tenants = tenants.tenants;
+    const wanted = params.get('tenant') || state.tenant?.id;
+    state.tenant = state.tenants.find((t) => t.id === wanted) || state.tenants[0] || null;
+    state.operations = state.tenant ? (await sim('GET', `/tenants/${state.tenant.id}/operations`)).operations : [];
+    if (!state.scenarios.length) state.scenarios = (await sim('GET', '/scenarios')).scenarios;
+    if (!state.tenant) {
+      header(PAGE_TITLES[PAGE] || 'lifecycle-sim', []);
+      show(el('h1', {}, 'No tenant yet'), el('p', {}, 'Load a scenario with the trainer controls above.'));
+    } else {
+      await (PAGES[PAGE] || PAGES.lcs)();
+    }
+    renderTrainer();
+    document.body.dataset.ready = 'true';
+  } catch (error) {
+    refuse(error);
+  }
+}
+
+const PAGE_TITLES = { lcs: 'Lifecycle Services', ppac: 'Power Platform admin center', environments: 'One environment, two portals' };
+
+// ---- LCS look-alike ----
+
+function lcsEnvironmentOptions(environments, except) {
+  return environments.filter((e) => e.id !== except).map((e) => [e.id, `${e.name} (${e.type})`]);
+}
+
+async function lcsPage() {
+  const tenant = state.tenant;
+  const projectId = params.get('project');
+  const environmentId = params.get('environment');
+  if (!projectId) {
+    const { projects } = await api('GET', '/_portal/lcs/projects');
+    header(PAGE_TITLES.lcs, [['Projects']]);
+    state.administrator = null;
+    state.focusEnvironment = null;
+    return show(el('h1', {}, 'Projects'),
+      el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'Project'), el('th', {}, 'Id'), el('th', {}, 'Environments'))),
+        el('tbody', {}, projects.map((p) => el('tr', {},
+          el('td', {}, el('a', { href: href('lcs', { project: p.id }) }, p.name)), el('td', {}, p.id), el('td', {}, p.environments.length))))));
+  }
+  const { environments } = await api('GET', `/_portal/lcs/projects/${projectId}/environments`);
+  const project = tenant.lcsProjects.find((p) => String(p.id) === projectId);
+  const projectName = project ? project.name : `Project ${projectId}`;
+  if (!environmentId) {
+    header(PAGE_TITLES.lcs, [['Projects', href('lcs', {})], [projectName]]);
+    state.administrator = environments[0]?.administrator || null;
+    state.focusEnvironment = null;
+    return show(el('h1', {}, `${projectName}: environments`),
+      el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Environments' },
+        button('Deploy', () => deployDialog(projectId), { id: 'lcs-deploy', class: 'btn primary' })),
+      el('table', {}, el('thead', {}, el('tr', {}, ['Environment', 'Type', 'Status', 'Power Platform integration', 'Administrator'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, environments.map((e) => el('tr', {},
+          el('td', {}, el('a', { href: href('lcs', { project: projectId, environment: e.id }) }, e.name)),
+          el('td', {}, e.type), el('td', {}, chip(e.status, stateKind(e.status))),
+          el('td', {}, e.powerPlatformIntegration.state), el('td', {}, e.administrator))))));
+  }
+  const e = await api('GET', `/_portal/lcs/projects/${projectId}/environments/${environmentId}`);
+  state.administrator = e.administrator;
+  state.focusEnvironment = e.id;
+  header(PAGE_TITLES.lcs, [['Projects', href('lcs', {})], [projectName, href('lcs', { project: projectId })], [e.name]]);
+  const base = `/_portal/lcs/projects/${projectId}/environments/${e.id}`;
+  const others = lcsEnvironmentOptions(environments, e.id);
+  const maintain = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Maintain' },
+    button('Database refresh', () => refreshDialog(base, others), { id: 'lcs-refresh', disabled: !others.length }),
+    button('Database export', () => exportDialog(projectId, e), { id: 'lcs-export' }),
+    button('Point-in-time restore', () => pitrDialog(base, others), { id: 'lcs-pitr' }),
+    button('Deallocate', () => confirmDialog('Deallocate', `Deallocate ${e.name}? It stops and releases its compute; it can be deployed again later.`,
+      () => api('POST', `${base}/deallocate`)), { id: 'lcs-deallocate' }),
+    button('Delete', () => confirmDialog('Delete', `Delete ${e.name}? A Power Platform integration link is removed with it; the Dataverse environment stays.`,
+      async () => { await api('DELETE', base); go({ environment: null }); }), { id: 'lcs-delete' }));
+  const running = e.runningOperation
+    ? el('section', { class: 'card', 'aria-labelledby': 'running-title' }, el('h2', { id: 'running-title' }, 'Running operation'), opBar(e.runningOperation, state.clock.now))
+    : null;
+  show(el('h1', {}, e.name, ' ', chip(e.status, stateKind(e.status))), maintain,
+    el('div', { class: 'cols' },
+      el('section', { class: 'card', 'aria-labelledby': 'details-title' }, el('h2', { id: 'details-title' }, 'Environment details'),
+        facts([['Environment type', e.type], ['Status', e.status], ['Environment administrator', e.administrator],
+          ['URL', e.url ? el('span', {}, e.url) : '–'], ['Region', e.region], ['Version', `${e.applicationRelease} (${e.platformRelease})`],
+          ['Deployed on', when(e.deployedOn)], ['Database', e.database ? `${e.database.sizeGb} GB · ${e.database.origin}` : '–']])),
+      integrationSection(e, base)),
+    running, historySection(e));
+}
+
+function integrationSection(e, base) {
+  const i = e.powerPlatformIntegration;
+  const actions = i.actions || [];
+  const buttons = [];
+  if (actions.includes('setup')) buttons.push(button('Setup', () => setupDialog(e, base), { id: 'ppi-setup', class: 'btn primary' }));
+  if (actions.includes('resume')) buttons.push(button('Resume', () => act('Resume', async () => {
+    await api('POST', `${base}/power-platform-integration/resume`);
+    say('Setup resumes from the stage that failed');
+  }), { id: 'ppi-resume', class: 'btn primary' }));
+  if (actions.includes('installAddin')) buttons.push(button('Install a new add-in', () => addinDialog(base), { id: 'ppi-addin' }));
+  if (actions.includes('dualWriteApplication')) buttons.push(button('Dual-write application', () => confirmDialog('Dual-write application',
+    'Set up the dual-write application: its solutions are installed in the linked Dataverse environment and dual-write is enabled.',
+    () => api('POST', `${base}/dual-write`)), { id: 'ppi-dual-write' }));
+  const dataverse = i.dataverseEnvironmentId
+    ? el('a', { href: href('ppac', { environment: i.dataverseEnvironmentId }) }, i.dataverseEnvironmentName || i.dataverseEnvironmentId)
+    : '–';
+  return el('section', { class: 'card', id: 'power-platform-integration', 'aria-labelledby': 'ppi-title' },
+    el('h2', { id: 'ppi-title' }, 'Power Platform integration'),
+    facts([['Status', el('span', { id: 'ppi-status' }, i.statusMessage)], ['Power Platform environment', dataverse],
+      i.dataverseEnvironmentUrl ? ['Environment URL', i.dataverseEnvironmentUrl] : null,
+      ['Dual-write application', i.dualWrite],
+      ['Add-ins', i.addins.length ? i.addins.map((a) => `${a.name} (${a.state})`).join(', ') : 'none']]),
+    i.error ? el('div', { class: 'message error', id: 'ppi-error', role: 'alert' },
+      el('strong', {}, `Error at "${i.error.stage}": `), el('code', {}, i.error.code), ' — ', i.error.message) : null,
+    i.unavailableReason ? el('div', { class: 'message warn' }, i.unavailableReason) : null,
+    i.operation && i.operation.state !== 'succeeded' ? opBar(i.operation, state.clock.now) : null,
+    buttons.length ? el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Power Platform integration actions' }, buttons) : null);
+}
+
+function historySection(e) {
+  if (!e.history.length) return null;
+  return el('section', { class: 'card', 'aria-labelledby': 'history-title' }, el('h2', { id: 'history-title' }, 'History'),
+    el('table', {}, el('thead', {}, el('tr', {}, ['Activity', 'Status', 'Started', 'Ended', 'Via'].map((h) => el('th', {}, h)))),
+      el('tbody', {}, e.history.slice().reverse().map((h) => el('tr', {},
+        el('td', {}, h.name || h.typeDisplay), el('td', {}, chip(h.status, stateKind(h.status))),
+        el('td', {}, when(h.startedAt)), el('td', {}, when(h.endedAt)), el('td', {}, h.via))))));
+}
+
+async function setupDialog(e, base) {
+  let free = [];
+  try {
+    const { value } = await api('GET', `${BAP}/scopes/admin/environments?${API_VERSION}`);
+    free = value.filter((v) => v.properties.linkedEnvironmentMetadata && !v.properties.linkedAppMetadata && !v.properties.isDefault)
+      .map((v) => [v.name, `${v.properties.displayName} (${v.properties.environmentSku})`]);
+  } catch { /* the list is a convenience; setup to a new environment still works */ }
+  const accept = el('input', { type: 'checkbox', id: 'ppi-terms' });
+  const existing = select('ppi-existing', free, free[0]?.[0]);
+  const useNew = el('input', { type: 'radio', name: 'ppi-target', id: 'ppi-new', checked: true });
+  const useExisting = el('input', { type: 'radio', name: 'ppi-target', id: 'ppi-use-existing', disabled: !free.length });
+  dialog('Power Platform integration setup', [
+    el('p', {}, `Connect ${e.name} to a Power Platform environment. Setup takes 60 to 90 minutes.`),
+    el('div', { class: 'check' }, useNew, el('label', { for: 'ppi-new' }, `Create a new Power Platform environment named ${e.name}`)),
+    el('div', { class: 'check' }, useExisting, el('label', { for: 'ppi-use-existing' }, 'Connect to an existing Power Platform environment')),
+    free.length ? field('Existing environment', existing) : null,
+    el('div', { class: 'terms-text', tabindex: '0', 'aria-label': 'Terms and conditions' },
+      'By setting up Power Platform integration you agree that a Dataverse environment is created or connected and linked ',
+      'to this finance and operations environment. The link cannot be removed later: only deleting the finance and ',
+      'operations environment ends it. Provisioning uses about 1 GB of the tenant\'s Dataverse database capacity.'),
+    el('div', { class: 'check' }, accept, el('label', { for: 'ppi-terms' }, 'I agree to the terms and conditions')),
+  ], [
+    { label: 'Cancel' },
+    {
+      label: 'Setup', primary: true, enabled: () => accept.checked,
+      run: async () => {
+        const body = { acceptTerms: true };
+        if (useExisting.checked) body.existingDataverseEnvironmentId = existing.value;
+        await api('POST', `${base}/power-platform-integration`, body);
+        schedule();
+        message('Power Platform environment', 'The Power Platform environment is being provisioned. This takes a few minutes to start and 60 to 90 minutes in all; the Power Platform integration section shows the progress.');
+        return 'keep';
+      },
+    },
+  ]);
+}
+
+async function addinDialog(base) {
+  const { available } = await api('GET', `${base}/addins`);
+  const choice = select('addin-name', available.map((a) => [a.name, a.name]), available[0]?.name);
+  const settings = el('div', {});
+  const draw = () => {
+    const addin = available.find((a) => a.name === choice.value);
+    settings.replaceChildren(...(addin?.settings || []).map((s) => field(s.label, el('input', { type: 'text', 'data-key': s.key, id: `addin-${s.key}` }))));
+  };
+  choice.addEventListener('change', draw);
+  draw();
+  dialog('Install a new add-in', [field('Add-in', choice), settings], [
+    { label: 'Cancel' },
+    {
+      label: 'Install', primary: true,
+      run: async () => {
+        const values = {};
+        for (const input of settings.querySelectorAll('input')) values[input.dataset.key] = input.value;
+        await api('POST', `${base}/addins`, { name: choice.value, settings: values });
+        say(`Installing ${choice.value}`);
+      },
+    },
+  ]);
+}
+
+function confirmDialog(title, text, run) {
+  dialog(title, [el('p', {}, text)], [{ label: 'Cancel' }, { label: title, primary: true, run: async () => { await run(); say(`${title}: accepted`); } }]);
+}
+
+function refreshDialog(base, others) {
+  const source = select('refresh-source', others, others[0]?.[0]);
+  dialog('Database refresh', [el('p', {}, 'Copy the database of another environment over this one (PPAC calls this Copy).'), field('Source environment', source)], [
+    { label: 'Cancel' },
+    { label: 'Refresh', primary: true, run: async () => { await api('POST', `${base}/refresh`, { sourceEnvironmentId: source.value }); say('Database refresh started'); } },
+  ]);
+}
+
+function exportDialog(projectId, e) {
+  const name = el('input', { type: 'text', id: 'export-name', value: `${e.name}-export` });
+  dialog('Database export', [el('p', {}, 'Export the database as a bacpac to the project\'s asset library (PPAC calls this Backup).'), field('Backup name', name)], [
+    { label: 'Cancel' },
+    {
+      label: 'Export', primary: true, enabled: () => name.value.trim().length > 0,
+      run: async () => {
+        await api('POST', `/databasemovement/v1/export/project/${projectId}/environment/${e.id}/backupName/${encodeURIComponent(name.value.trim())}`);
+        say('Database export started');
+      },
+    },
+  ]);
+}
+
+function pitrDialog(base, others) {
+  const at = new Date(Date.parse(state.clock.now) - 3600 * 1000).toISOString().slice(0, 16);
+  const moment = el('input', { type: 'datetime-local', id: 'pitr-at', value: at });
+  const source = select('pitr-source', [['', 'This environment'], ...others], '');
+  dialog('Point-in-time restore', [el('p', {}, 'Restore the database as it was at a moment (PPAC calls this Restore). Times are UTC.'),
+    field('Restore to (UTC)', moment), field('Source environment', source)], [
+    { label: 'Cancel' },
+    {
+      label: 'Restore', primary: true,
+      run: async () => {
+        const body = { pointInTime: new Date(`${moment.value}:00Z`).toISOString().replace('.000', '') };
+        if (source.value) body.sourceEnvironmentId = source.value;
+        await api('POST', `${base}/point-in-time-restore`, body);
+        say('Point-in-time restore started');
+      },
+    },
+  ]);
+}
+
+function deployDialog(projectId) {
+  const name = el('input', { type: 'text', id: 'deploy-name', value: '' });
+  const type = select('deploy-type', [['Sandbox', 'Sandbox'], ['Production', 'Production'], ['DevTestDev', 'Develop (DevTestDev)']], 'Sandbox');
+  const region = select('deploy-region', [['East US', 'East US'], ['West US', 'West US'], ['West Europe', 'West Europe'], ['North Europe', 'North Europe']], 'East US');
+  dialog('Deploy environment', [field('Environment name', name), field('Type', type), field('Region', region)], [
+    { label: 'Cancel' },
+    {
+      label: 'Deploy', primary: true, enabled: () => name.value.trim().length > 0,
+      run: async () => {
+        await api('POST', `/_portal/lcs/projects/${projectId}/environments`, { name: name.value.trim(), type: type.value, region: region.value });
+        say(`Deploying ${name.value.trim()}`);
+      },
+    },
+  ]);
+}
+
+// ---- PPAC look-alike ----
+
+/** PPAC's actions on an environment: label, the lifecycle operation type that governs it, run. */
+function ppacActions(env, all) {
+  const id = env.name;
+  const sku = env.properties.environmentSku;
+  const targets = all.filter((v) => v.name !== id && !v.properties.isDefault).map((v) => [v.name, `${v.properties.displayName} (${v.properties.environmentSku})`]);
+  const convertTo = sku === 'Production' ? 'Sandbox' : 'Production';
+  return [
+    { key: 'copy', label: 'Copy', type: 'Copy', open: () => ppacCopy(id, targets), tryIt: () => api('POST', `${BAP}/environments/${targets[0]?.[0] || id}/copyTo?${API_VERSION}`, { sourceEnvironmentId: id, copyType: 'FullCopy' }) },
+    { key: 'backup', label: 'Backup', type: 'Backup', open: () => ppacBackup(id), tryIt: () => api('POST', `${BAP}/environments/${id}/backups?${API_VERSION}`, { label: 'training' }) },
+    { key: 'restore', label: 'Restore', type: 'Restore', open: () => ppacRestore(id, targets), tryIt: () => api('POST', `${BAP}/environments/${id}/restoreTo?${API_VERSION}`, { sourceEnvironmentId: id, restorePointDateTime: state.clock.now }) },
+    { key: 'reset', label: 'Reset', type: 'Reset', open: () => confirmDialog('Reset', `Reset ${env.properties.displayName}? Its Dataverse database is deleted and provisioned again, empty.`, () => api('POST', `${BAP}/environments/${id}/reset?${API_VERSION}`, {})), tryIt: () => api('POST', `${BAP}/environments/${id}/reset?${API_VERSION}`, {}) },
+    { key: 'convert', label: `Convert to ${convertTo.toLowerCase()}`, type: 'Convert', open: () => ppacConvert(env, convertTo), tryIt: () => api('POST', `${BAP}/scopes/admin/environments/${id}/modifySku?${API_VERSION}`, { environmentSku: convertTo }) },
+    { key: 'delete', label: 'Delete', type: 'Delete', open: () => confirmDialog('Delete', `Delete ${env.properties.displayName}? It can be recovered for 7 days.`, async () => { await api('DELETE', `${BAP}/scopes/admin/environments/${id}?${API_VERSION}`); go({ environment: null }); }), tryIt: () => api('DELETE', `${BAP}/scopes/admin/environments/${id}?${API_VERSION}`) },
+  ];
+}
+
+function ppacCopy(id, targets) {
+  const target = select('copy-target', targets, targets[0]?.[0]);
+  const kind = select('copy-kind', [['FullCopy', 'Everything'], ['MinimalCopy', 'Customizations and schemas only']], 'FullCopy');
+  dialog('Copy environment', [el('p', {}, 'Copy this environment over a target sandbox (LCS calls this Database refresh; it copies only the F&O half).'),
+    field('Target environment', target), field('Copy over', kind)], [
+    { label: 'Cancel' },
+    { label: 'Copy', primary: true, run: async () => { await api('POST', `${BAP}/environments/${target.value}/copyTo?${API_VERSION}`, { sourceEnvironmentId: id, copyType: kind.value }); say('Copy started'); } },
+  ]);
+}
+
+function ppacBackup(id) {
+  const label = el('input', { type: 'text', id: 'backup-label', value: 'training backup' });
+  dialog('Backup', [el('p', {}, 'Take a custom backup of the Dataverse database (LCS calls this Database export).'), field('Label', label)], [
+    { label: 'Cancel' },
+    { label: 'Create', primary: true, enabled: () => label.value.trim().length > 0, run: async () => { await api('POST', `${BAP}/environments/${id}/backups?${API_VERSION}`, { label: label.value.trim() }); say('Backup taken'); } },
+  ]);
+}
+
+async function ppacRestore(id, targets) {
+  const { value } = await api('GET', `${BAP}/environments/${id}/backups?${API_VERSION}`);
+  const point = select('restore-point', [['', 'The latest moment (system backup)'], ...value.map((b) => [b.id, `${b.label} · ${when(b.backupPointDateTime)}`])], '');
+  const target = select('restore-target', targets, targets[0]?.[0]);
+  dialog('Restore', [el('p', {}, 'Restore a backup of this environment over a target sandbox (LCS calls this Point-in-time restore).'),
+    field('Backup', point), field('Target environment', target)], [
+    { label: 'Cancel' },
+    {
+      label: 'Restore', primary: true,
+      run: async () => {
+        const body = { sourceEnvironmentId: id };
+        if (point.value) body.backupId = point.value; else body.restorePointDateTime = state.clock.now;
+        await api('POST', `${BAP}/environments/${target.value}/restoreTo?${API_VERSION}`, body);
+        say('Restore started');
+      },
+    },
+  ]);
+}
+
+function ppacConvert(env, to) {
+  const linked = !!env.properties.linkedAppMetadata;
+  dialog(`Convert to ${to.toLowerCase()}`, [
+    el('p', {}, `Convert ${env.properties.displayName} to a ${to.toLowerCase()} environment.`),
+    linked ? el('div', { class: 'message warn' }, 'This environment is linked to a finance and operations environment, which keeps its type: the pair then has two different types. Converting is allowed but not recommended.') : null,
+  ], [
+    { label: 'Cancel' },
+    {
+      label: 'Convert', primary: true,
+      run: async () => {
+        const result = await call('POST', `${BAP}/scopes/admin/environments/${env.name}/modifySku?${API_VERSION}`, { environmentSku: to });
+        const warning = result.headers.get('warning');
+        say(`Converted to ${to.toLowerCase()}${warning ? `: ${warning}` : ''}`);
+      },
+    },
+  ]);
+}
+
+async function ppacPage() {
+  const environmentId = params.get('environment');
+  const { value } = await api('GET', `${BAP}/scopes/admin/environments?${API_VERSION}`);
+  const foName = (id) => {
+    for (const p of state.tenant.lcsProjects) for (const e of p.environments) if (e.id === id) return [p, e];
+    return [null, null];
+  };
+  state.administrator = null;
+  if (!environmentId) {
+    header(PAGE_TITLES.ppac, [['Environments']]);
+    state.focusEnvironment = null;
+    return show(el('h1', {}, 'Environments'),
+      el('table', {}, el('thead', {}, el('tr', {}, ['Environment', 'Type', 'State', 'Region', 'Dataverse', 'Finance and operations'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, value.map((v) => {
+          const p = v.properties;
+          const [, fo] = p.linkedAppMetadata ? foName(p.linkedAppMetadata.id) : [null, null];
+          return el('tr', {},
+            el('td', {}, el('a', { href: href('ppac', { environment: v.name }) }, p.displayName)),
+            el('td', {}, p.environmentSku), el('td', {}, chip(p.states?.management?.id || p.provisioningState, stateKind(p.states?.management?.id || p.provisioningState))),
+            el('td', {}, v.location), el('td', {}, p.linkedEnvironmentMetadata ? 'Yes' : 'No'),
+            el('td', {}, p.linkedAppMetadata ? `Linked: ${fo ? fo.name : p.linkedAppMetadata.id}` : '–'));
+        }))));
+  }
+  const env = value.find((v) => v.name === environmentId) || (await api('GET', `${BAP}/scopes/admin/environments/${environmentId}?${API_VERSION}`));
+  state.focusEnvironment = env.name;
+  const p = env.properties;
+  header(PAGE_TITLES.ppac, [['Environments', href('ppac', {})], [p.displayName]]);
+  const enforcement = p.lifecycleOperationsEnforcement || { allowedOperations: [], disallowedOperations: [] };
+  const blocked = new Map(enforcement.disallowedOperations.map((d) => [d.type.id, d.reason]));
+  const actions = ppacActions(env, value);
+  const reasons = [];
+  const toolbar = actions.map((a) => {
+    const reason = blocked.get(a.type);
+    if (reason) {
+      reasons.push(el('li', { id: `blocked-${a.key}`, 'data-action': a.key },
+        el('strong', {}, a.label), ' is unavailable: ', el('span', { class: 'reason' }, reason.message), ' ',
+        button(`Try ${a.label} anyway`, () => act(a.label, async () => { await a.tryIt(); say(`${a.label}: accepted`); }), { id: `try-${a.key}`, class: 'btn link' })));
+    }
+    return button(a.label, a.open, { id: `ppac-${a.key}`, disabled: !!reason, title: reason ? reason.message : null, 'aria-describedby': reason ? `blocked-${a.key}` : null });
+  });
+  const [project, fo] = p.linkedAppMetadata ? foName(p.linkedAppMetadata.id) : [null, null];
+  const linked = p.linkedAppMetadata
+    ? (fo ? el('a', { href: href('lcs', { project: project.id, environment: fo.id }) }, `${fo.name} (${fo.type})`) : p.linkedAppMetadata.id)
+    : 'Not linked';
+  const operations = state.operations.filter((o) => o.target && o.target.id === env.name && o.state === 'running');
+  show(el('h1', {}, p.displayName, ' ', chip(p.states?.management?.id || p.provisioningState, stateKind(p.provisioningState))),
+    el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Environment actions' }, toolbar),
+    reasons.length ? el('ul', { class: 'blocked', 'aria-label': 'Unavailable actions' }, reasons) : null,
+    el('div', { class: 'cols' },
+      el('section', { class: 'card', 'aria-labelledby': 'details-title' }, el('h2', { id: 'details-title' }, 'Details'),
+        facts([['Type', p.environmentSku], ['State', p.states?.management?.id || p.provisioningState], ['Region', p.azureRegion || env.location],
+          ['Environment URL', p.linkedEnvironmentMetadata?.instanceUrl || 'No Dataverse'], ['Version', p.linkedEnvironmentMetadata?.version],
+          ['Created', when(p.createdTime)], ['Finance and operations', linked]])),
+      operations.length ? el('section', { class: 'card', 'aria-labelledby': 'ops-title' }, el('h2', { id: 'ops-title' }, 'Operations in progress'),
+        operations.map((o) => opBar(o, state.clock.now))) : null));
+}
+
+// ---- the conceptual environment ----
+
+async function conceptPage() {
+  const view = await sim('GET', `/tenants/${state.tenant.id}/environments`);
+  header(PAGE_TITLES.environments, [[`${state.tenant.displayName || state.tenant.domain}: every environment as one thing`]]);
+  state.administrator = null;
+  state.focusEnvironment = null;
+  const half = (kind, h) => {
+    if (!h) return el('div', { class: `half ${kind} empty` }, kind === 'fo' ? 'No finance and operations half' : 'No Dataverse half');
+    if (kind === 'fo') {
+      return el('div', { class: 'half fo' }, el('h3', {}, 'Finance and operations (LCS)'),
+        el('a', { href: href('lcs', { project: h.projectId, environment: h.id }) }, h.name), ' ', chip(h.status, stateKind(h.status)),
+        facts([['Type', h.type], ['Project', h.projectName], ['Integration', h.powerPlatformIntegration], ['Administrator', h.administrator]]));
+    }
+    return el('div', { class: 'half dv' }, el('h3', {}, 'Dataverse (PPAC)'),
+      el('a', { href: href('ppac', { environment: h.id }) }, h.name), ' ', chip(h.provisioningState, stateKind(h.provisioningState)),
+      facts([['Type', h.type], ['Linked app', h.linkedAppType || '–'], ['Dual-write', h.dualWrite || '–'], ['URL', h.url]]));
+  };
+  const termsOf = (op) => op.terminology
+    ? el('div', { class: 'terms' }, `${op.terminology.operation}: LCS calls it ${op.terminology.lcs || '(no LCS operation)'}, PPAC calls it ${op.terminology.ppac || '(no PPAC operation)'}. ${op.terminology.whenLinked || ''}`)
+    : null;
+  show(el('h1', {}, 'Environments: both halves'),
+    view.environments.map((env) => el('section', { class: 'card', id: `env-${env.id}`, 'aria-labelledby': `env-title-${env.id}` },
+      el('h2', { id: `env-title-${env.id}` }, env.name),
+      el('div', { class: 'pair' }, half('fo', env.financeAndOperations),
+        el('div', { class: `link ${env.link.state}` }, el('div', { class: 'bar', 'aria-hidden': 'true' }),
+          el('strong', {}, { linked: 'Linked', settingUp: 'Setting up', none: 'Not linked' }[env.link.state] || env.link.state),
+          env.link.irreversible ? el('span', {}, 'irreversible: only deleting the F&O half ends it') : null),
+        half('dv', env.dataverse)),
+      env.warnings.map((w) => el('div', { class: 'message warn' }, typeof w === 'string' ? w : (w.message || JSON.stringify(w)))),
+      env.operations.map((op) => el('div', {}, opBar(op, view.now), termsOf(op)))),
+    ),
+    el('section', { class: 'card', 'aria-labelledby': 'terms-title' }, el('h2', { id: 'terms-title' }, 'Same operation, different names'),
+      el('table', {}, el('thead', {}, el('tr', {}, ['Operation', 'LCS', 'PPAC', 'When linked'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, view.terminology.map((t) => el('tr', {}, el('td', {}, t.operation), el('td', {}, t.lcs || '—'), el('td', {}, t.ppac || '—'), el('td', {}, t.whenLinked)))))));
+}
+
+const PAGES = { lcs: lcsPage, ppac: ppacPage, environments: conceptPage };
+
+// ---- live updates ----
+
+function listen() {
+  let fallback = null;
+  const poll = () => { if (!fallback) fallback = setInterval(schedule, 2000); };
+  if (!window.EventSource) return poll();
+  const events = new EventSource('/_sim/events');
+  events.addEventListener('clock', (e) => {
+    const clock = JSON.parse(e.data);
+    const moved = !state.clock || clock.now !== state.clock.now || clock.paused !== state.clock.paused || clock.scale !== state.clock.scale;
+    state.clock = clock;
+    if (moved) schedule();
+  });
+  events.addEventListener('change', schedule);
+  events.addEventListener('lagged', schedule);
+  events.addEventListener('open', () => { if (fallback) { clearInterval(fallback); fallback = null; } });
+  events.addEventListener('error', poll);
+}
+
+document.body.classList.add(PAGE);
+document.title = `${PAGE_TITLES[PAGE] || 'lifecycle-sim'} · lifecycle-sim training`;
+setupTrainer();
+schedule();
+listen();

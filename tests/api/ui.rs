@@ -1,0 +1,468 @@
+//! The training UI: its pages and assets, the event stream, and the trainer's stories walked in
+//! headless Chromium (screenshots in `target/ui-screenshots/`).
+
+use crate::browser::Browser;
+use crate::helpers::{DEFAULT_TENANT, TestApp, spawn_app};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const PROJECT: &str = "1234567";
+const UAT: &str = "c0de0001-0000-4000-8000-000000000002";
+const PROD: &str = "c0de0001-0000-4000-8000-000000000001";
+
+fn lcs_details(app: &TestApp, env: &str) -> String {
+    format!(
+        "{}/_ui/lcs?tenant={DEFAULT_TENANT}&project={PROJECT}&environment={env}",
+        app.sim.uri()
+    )
+}
+
+// ---- pages, assets, events over plain HTTP ----
+
+#[tokio::test]
+async fn every_page_is_the_shell_and_assets_come_from_the_binary() {
+    let app = spawn_app().await;
+    for page in ["/_ui/lcs", "/_ui/ppac", "/_ui/environments"] {
+        let r = app
+            .client
+            .get(format!("{}{page}", app.sim.uri()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(r#"<script src="/_ui/assets/app.js" defer>"#),
+            "{page}"
+        );
+        assert!(html.contains(r#"aria-label="Trainer controls""#));
+    }
+    for (asset, media) in [
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("app.css", "text/css; charset=utf-8"),
+        ("favicon.svg", "image/svg+xml"),
+    ] {
+        let r = app
+            .client
+            .get(format!("{}/_ui/assets/{asset}", app.sim.uri()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+        assert_eq!(r.headers()["content-type"], media, "{asset}");
+        assert!(!r.bytes().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_root_and_ui_prefix_lead_to_the_lcs_page() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in ["/", "/_ui", "/_ui/"] {
+        let r = client
+            .get(format!("{}{path}", app.sim.uri()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{path}");
+        assert_eq!(r.headers()["location"], "/_ui/lcs", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_asset_is_a_404_that_names_the_assets() {
+    let app = spawn_app().await;
+    let (status, body) = app.get("/_ui/assets/nope.js").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "UiAssetNotFound");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("app.js, app.css, favicon.svg"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn request_faults_never_hit_the_pages() {
+    let app = spawn_app().await;
+    let (status, _) = app
+        .post(
+            "/_sim/faults",
+            json!({"match": {"path": "/**"}, "error": {"status": 503}}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let page = app
+        .client
+        .get(app.url("/_ui/assets/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    // The pages' API calls are faulted as any tool's.
+    let (status, _) = app.get("/_portal/lcs/projects").await;
+    assert_eq!(status, 503);
+}
+
+/// Reads server-sent events until one named `name` arrives; returns its data.
+async fn next_event(response: &mut reqwest::Response, buffer: &mut String, name: &str) -> Value {
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let mut event = "message";
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    event = v;
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data.push_str(v);
+                }
+            }
+            if event == name {
+                return serde_json::from_str(&data).unwrap();
+            }
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream is still open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn the_event_stream_tells_the_clock_then_every_state_change() {
+    // Arrange
+    let app = spawn_app().await;
+    let mut stream = app
+        .client
+        .get(format!("{}/_sim/events", app.sim.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut buffer = String::new();
+    let first = next_event(&mut stream, &mut buffer, "clock").await;
+    assert_eq!(first["paused"], true);
+    assert_eq!(first["now"], "2026-01-01T09:00:00Z");
+
+    // Act: a read (no notice), then a change
+    app.get(&format!("/_sim/tenants/{DEFAULT_TENANT}")).await;
+    let (status, _) = app
+        .patch(
+            &format!("/_sim/tenants/{DEFAULT_TENANT}/governance"),
+            json!({"restrictEnvironmentCreationToAdmins": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.post("/_sim/clock/advance", json!({"by": "90m"})).await;
+
+    // Assert
+    let change = next_event(&mut stream, &mut buffer, "change").await;
+    assert_eq!(change["method"], "PATCH");
+    assert_eq!(change["route"], "/_sim/tenants/{tenant}/governance");
+    assert_eq!(change["tenant"], DEFAULT_TENANT);
+    assert_eq!(change["status"], 200);
+    let change = next_event(&mut stream, &mut buffer, "change").await;
+    assert_eq!(change["route"], "/_sim/clock/advance");
+    let mut clock = next_event(&mut stream, &mut buffer, "clock").await;
+    while clock["now"] != "2026-01-01T10:30:00Z" {
+        clock = next_event(&mut stream, &mut buffer, "clock").await;
+    }
+}
+
+#[tokio::test]
+async fn open_event_streams_end_when_the_simulator_stops() {
+    let app = spawn_app().await;
+    let mut stream = app
+        .client
+        .get(format!("{}/_sim/events", app.sim.uri()))
+        .send()
+        .await
+        .unwrap();
+    let mut buffer = String::new();
+    next_event(&mut stream, &mut buffer, "clock").await;
+    let stopped = tokio::time::timeout(Duration::from_secs(5), app.sim.stop()).await;
+    assert!(matches!(stopped, Ok(Ok(()))), "stop finished: {stopped:?}");
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream ended");
+}
+
+// ---- the trainer's stories in a browser ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trainer_sets_up_integration_in_lcs_and_jumps_90_minutes_to_the_new_buttons() {
+    let app = spawn_app().await;
+    let b = Browser::start("lcs-setup").await;
+
+    // The details page, integration not set up.
+    b.open(&lcs_details(&app, UAT)).await;
+    b.wait("//h2[.='Power Platform integration']").await;
+    b.wait("//*[@id='ppi-status'][contains(., 'Power Platform integration is not set up')]")
+        .await;
+    b.wait_text("Environment administrator").await;
+    b.screenshot("1-details").await;
+
+    // Setup: the terms must be accepted first.
+    b.press("Setup").await;
+    let setup = b.wait("//dialog//button[.='Setup']").await;
+    assert!(
+        !setup.is_enabled().await.unwrap(),
+        "Setup waits for the terms"
+    );
+    b.click("//dialog//input[@id='ppi-terms']").await;
+    b.click("//dialog//button[.='Setup' and not(@disabled)]")
+        .await;
+    b.wait("//dialog//p[contains(., 'The Power Platform environment is being provisioned')]")
+        .await;
+    b.screenshot("2-provisioning-message").await;
+    b.click("//dialog//button[.='OK']").await;
+    b.wait("//*[@id='ppi-status'][contains(., 'is being provisioned')]")
+        .await;
+
+    // A few minutes later: "Environment setup is in progress".
+    b.press("+15 min").await;
+    b.wait("//*[@id='ppi-status'][normalize-space(.)='Environment setup is in progress']")
+        .await;
+    b.wait("//*[@role='progressbar'][@aria-label='Power platform integration: setup progress']")
+        .await;
+    b.screenshot("3-in-progress").await;
+
+    // The same setup on the conceptual page: a timeline with stages, and both portals' names.
+    b.click("//nav[@aria-label='Pages']/a[.='Environments']")
+        .await;
+    b.wait("//h2[.='Contoso-UAT']/..//*[@role='progressbar']")
+        .await;
+    b.wait("//div[@class='link settingUp']/strong[.='Setting up']")
+        .await;
+    b.wait_text("LCS calls it Deploy, PPAC calls it Provision")
+        .await;
+    b.screenshot("3b-conceptual-in-progress").await;
+    b.client.back().await.unwrap();
+    b.wait_css("body[data-ready='true'] #ppi-status").await;
+    assert!(
+        b.client
+            .find(fantoccini::Locator::XPath(
+                "//button[.='Install a new add-in']"
+            ))
+            .await
+            .is_err(),
+        "no add-in button while setup runs"
+    );
+
+    // Jump 90 minutes: the two new actions.
+    b.press("+90 min").await;
+    b.wait("//button[.='Install a new add-in']").await;
+    b.wait("//button[.='Dual-write application']").await;
+    b.wait("//*[@id='ppi-status'][contains(., 'Environment setup is complete')]")
+        .await;
+    b.screenshot("4-completed").await;
+
+    // What the page shows is what the API says.
+    let token = app.user_token(DEFAULT_TENANT, "admin@contoso.test").await;
+    let (_, details) = app
+        .get_with_token(
+            &format!("/_portal/lcs/projects/{PROJECT}/environments/{UAT}"),
+            &token,
+        )
+        .await;
+    assert_eq!(details["powerPlatformIntegration"]["state"], "Completed");
+
+    // Both new actions work from the page.
+    b.press("Install a new add-in").await;
+    b.click("//dialog//button[.='Install']").await;
+    b.wait("//dd[contains(., 'Planning Optimization')]").await;
+    b.press("Dual-write application").await;
+    b.click("//dialog//button[.='Dual-write application']")
+        .await;
+    b.wait("//dd[normalize-space(.)='Enabling']").await;
+    b.press("+90 min").await;
+    b.wait("//dd[normalize-space(.)='Enabled']").await;
+    b.wait("//dd[contains(., 'Planning Optimization (Installed)')]")
+        .await;
+    b.screenshot("5-addin-and-dual-write").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trainer_loads_the_capacity_scenario_watches_setup_fail_fixes_it_and_resumes() {
+    let app = spawn_app().await;
+    let b = Browser::start("capacity").await;
+    b.open(&format!("{}/_ui/lcs", app.sim.uri())).await;
+
+    // Load the shipped scenario from the trainer controls.
+    b.client
+        .find(fantoccini::Locator::Id("scenario"))
+        .await
+        .unwrap()
+        .select_by_value("capacity-shortfall")
+        .await
+        .unwrap();
+    b.press("Load scenario").await;
+    b.click("//a[.='Fabrikam rollout']").await;
+    b.click("//a[.='FAB-UAT']").await;
+    b.wait("//h1[contains(., 'FAB-UAT')]").await;
+    // The scenario's tenant is short already: the capacity switch shows it.
+    b.wait("//button[@id='sw-capacity'][@aria-pressed='true'][.='Give capacity back']")
+        .await;
+
+    // Setup fails at "Reserve capacity".
+    b.press("Setup").await;
+    b.click("//dialog//input[@id='ppi-terms']").await;
+    b.click("//dialog//button[.='Setup' and not(@disabled)]")
+        .await;
+    b.click("//dialog//button[.='OK']").await;
+    b.press("+15 min").await;
+    b.wait("//*[@id='ppi-error'][contains(., 'InsufficientCapacity')][contains(., 'Reserve capacity')]")
+        .await;
+    b.wait("//button[.='Resume']").await;
+    b.screenshot("1-failed").await;
+
+    // Resume without a fix fails the same way.
+    b.press("Resume").await;
+    b.press("+15 min").await;
+    b.wait("//*[@id='ppi-error'][contains(., 'InsufficientCapacity')]")
+        .await;
+
+    // Fix: give capacity back, then Resume continues from the failed stage.
+    b.press("Give capacity back").await;
+    b.wait("//button[@id='sw-capacity'][@aria-pressed='false'][.='Take capacity away']")
+        .await;
+    b.press("Resume").await;
+    b.wait("//*[@id='ppi-status'][normalize-space(.)='Environment setup is in progress' or contains(., 'being provisioned')]")
+        .await;
+    b.wait("//ol[@class='stages']/li[1][@class='succeeded']")
+        .await;
+    b.screenshot("2-resumed").await;
+    b.press("To end of running operation").await;
+    b.wait("//button[.='Install a new add-in']").await;
+    b.screenshot("3-completed").await;
+
+    let (_, ops) = app
+        .get("/_sim/tenants/5ce00001-0000-4000-8000-000000000001/operations")
+        .await;
+    let setup = &ops["operations"][0];
+    assert_eq!(setup["state"], "succeeded");
+    assert_eq!(setup["attempts"], 3, "{setup}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trainer_removes_the_license_and_gives_it_back_with_the_switch() {
+    let app = spawn_app().await;
+    let b = Browser::start("license").await;
+    b.open(&lcs_details(&app, PROD)).await;
+    b.wait_text("acting on admin@contoso.test").await;
+
+    b.press("Remove license").await;
+    b.wait("//button[@id='sw-license'][@aria-pressed='true'][.='Give license back']")
+        .await;
+    let (_, user) = app.get(&format!("/_sim/tenants/{DEFAULT_TENANT}")).await;
+    assert_eq!(user["users"][0]["licenses"], json!([]));
+
+    b.press("Setup").await;
+    b.click("//dialog//input[@id='ppi-terms']").await;
+    b.click("//dialog//button[.='Setup' and not(@disabled)]")
+        .await;
+    b.click("//dialog//button[.='OK']").await;
+    b.press("+15 min").await;
+    b.wait("//*[@id='ppi-error'][contains(., 'AdministratorNotLicensed')]")
+        .await;
+    b.screenshot("1-failed").await;
+
+    b.press("Give license back").await;
+    b.wait("//button[@id='sw-license'][@aria-pressed='false']")
+        .await;
+    b.press("Resume").await;
+    b.press("To end of running operation").await;
+    b.wait("//button[.='Dual-write application']").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ppac_shows_reset_blocked_on_a_linked_environment_with_the_apis_reason() {
+    let app = spawn_app().await;
+    let (status, loaded) = app
+        .post_raw("/_sim/scenarios/linked-sandbox-pair", "")
+        .await;
+    assert_eq!(status, 201, "{loaded}");
+    let tenant = "5ce00004-0000-4000-8000-000000000001";
+    let b = Browser::start("ppac").await;
+
+    b.open(&format!("{}/_ui/ppac?tenant={tenant}", app.sim.uri()))
+        .await;
+    b.wait("//td[.='Linked: TS-UAT']").await;
+    b.screenshot("1-environments").await;
+    b.click("//a[.='TS-UAT']").await;
+
+    // Reset is visibly disabled, with the reason the API gives.
+    let reset = b.wait("//button[@id='ppac-reset']").await;
+    assert!(!reset.is_enabled().await.unwrap(), "Reset is disabled");
+    let reason = b
+        .wait("//li[@id='blocked-reset']/span[@class='reason']")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let token = app.user_token(tenant, "admin@tailspin.test").await;
+    let (_, envs) = app
+        .get_with_token(
+            "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?api-version=2021-04-01",
+            &token,
+        )
+        .await;
+    let dv = envs["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["properties"]["displayName"] == "TS-UAT")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, refusal) = app
+        .send(
+            reqwest::Method::POST,
+            &format!(
+                "/providers/Microsoft.BusinessAppPlatform/environments/{dv}/reset?api-version=2021-04-01"
+            ),
+            &token,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(reason, refusal["error"]["message"].as_str().unwrap());
+    // Delete is blocked too; copy, backup and convert are not.
+    b.wait("//button[@id='ppac-delete'][@disabled]").await;
+    for allowed in ["ppac-copy", "ppac-backup", "ppac-convert"] {
+        b.wait(&format!("//button[@id='{allowed}'][not(@disabled)]"))
+            .await;
+    }
+    b.screenshot("2-reset-blocked").await;
+
+    // Trying anyway shows the API's refusal.
+    b.press("Try Reset anyway").await;
+    b.wait("//*[@id='notice']//code[.='OperationNotSupportedForLinkedFinOpsEnvironment']")
+        .await;
+    b.wait_text("Reset was refused").await;
+    b.screenshot("3-reset-refused").await;
+
+    // The conceptual page shows both halves, the link and the names in both portals.
+    b.click("//nav[@aria-label='Pages']/a[.='Environments']")
+        .await;
+    b.wait("//h2[.='TS-UAT']").await;
+    b.wait("//div[contains(@class, 'link')]/strong[.='Linked']")
+        .await;
+    b.wait("//td[.='Database refresh']").await;
+    b.screenshot("4-conceptual").await;
+    b.close().await;
+}
