@@ -217,6 +217,18 @@ impl Browser {
         self.wait(&format!("//body[contains(., {text:?})]")).await;
     }
 
+    /// Scrolls the element `css` to just below the (sticky) trainer controls.
+    pub async fn show(&self, css: &str) {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});
+                 window.scrollBy(0, -document.getElementById('trainer').offsetHeight - 12);",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+    }
+
     /// Everything the page shows as text.
     pub async fn text(&self) -> String {
         match self.client.find(Locator::Css("body")).await {

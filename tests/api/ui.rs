@@ -246,6 +246,7 @@ async fn trainer_sets_up_integration_in_lcs_and_jumps_90_minutes_to_the_new_butt
         .await;
     b.wait_text("LCS calls it Deploy, PPAC calls it Provision")
         .await;
+    b.show(&format!("#env-{UAT}")).await;
     b.screenshot("3b-conceptual-in-progress").await;
     b.client.back().await.unwrap();
     b.wait_css("body[data-ready='true'] #ppi-status").await;
@@ -464,5 +465,159 @@ async fn ppac_shows_reset_blocked_on_a_linked_environment_with_the_apis_reason()
         .await;
     b.wait("//td[.='Database refresh']").await;
     b.screenshot("4-conceptual").await;
+    b.close().await;
+}
+
+/// A tenant with room for every dialog: two LCS environments and two Dataverse sandboxes.
+const NORTHWIND: &str = r#"
+version: 1
+tenants:
+  - id: 5ce0000d-0000-4000-8000-000000000001
+    domain: northwind.test
+    displayName: Northwind
+    users:
+      - upn: admin@northwind.test
+        roles: [Global admin]
+        licenses: [Dynamics 365 Unified Operations Plan]
+    projects:
+      - id: 3000001
+        name: Northwind
+        environments:
+          - id: 5ce1000d-0000-4000-8000-000000000001
+            name: NW-PROD
+            type: Production
+          - id: 5ce1000d-0000-4000-8000-000000000002
+            name: NW-UAT
+            type: Sandbox
+    powerPlatformEnvironments:
+      - name: NW CRM test
+        type: Sandbox
+        dataverse: true
+      - name: NW CRM training
+        type: Sandbox
+        dataverse: true
+"#;
+
+impl Browser {
+    /// Fast-forwards to the end of the running operation and waits until none runs.
+    async fn finish(&self) {
+        self.press("To end of running operation").await;
+        self.wait("//button[@id='jump-end'][@disabled]").await;
+    }
+
+    /// Confirms the open dialog with its button `label`, then waits for the toast `says`.
+    async fn confirm(&self, label: &str, says: &str) {
+        self.click(&format!("//dialog//button[.={label:?} and not(@disabled)]"))
+            .await;
+        self.wait(&format!("//*[@id='status'][contains(., {says:?})]"))
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lcs_and_ppac_dialog_is_accepted_by_its_api() {
+    let app = crate::helpers::spawn_with(
+        crate::helpers::builder()
+            .without_default_tenant()
+            .scenario_text("northwind", NORTHWIND),
+    )
+    .await;
+    let tenant = "5ce0000d-0000-4000-8000-000000000001";
+    let b = Browser::start("dialogs").await;
+
+    // LCS: maintain actions on NW-UAT.
+    b.open(&format!(
+        "{}/_ui/lcs?tenant={tenant}&project=3000001&environment=5ce1000d-0000-4000-8000-000000000002",
+        app.sim.uri()
+    ))
+    .await;
+    b.press("Database refresh").await;
+    b.wait("//dialog//select[@id='refresh-source']/option[contains(., 'NW-PROD')]")
+        .await;
+    b.confirm("Refresh", "Database refresh started").await;
+    b.wait("//h2[.='Running operation']").await;
+    b.screenshot("1-refresh-running").await;
+    b.finish().await;
+    b.press("Database export").await;
+    b.confirm("Export", "Database export started").await;
+    b.finish().await;
+    b.press("Point-in-time restore").await;
+    b.confirm("Restore", "Point-in-time restore started").await;
+    b.finish().await;
+
+    // LCS: deploy a new environment, then deallocate and delete it.
+    b.click("//nav[@aria-label='Breadcrumb']//a[.='Northwind']")
+        .await;
+    b.press("Deploy").await;
+    b.click("//dialog//input[@id='deploy-name']").await;
+    b.wait("//dialog//input[@id='deploy-name']")
+        .await
+        .send_keys("NW-TEST")
+        .await
+        .unwrap();
+    for (select, value) in [
+        ("deploy-type", "DevTestDev"),
+        ("deploy-infrastructure", "CustomerManaged"),
+    ] {
+        b.client
+            .find(fantoccini::Locator::Id(select))
+            .await
+            .unwrap()
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+    b.confirm("Deploy", "Deploying NW-TEST").await;
+    b.finish().await;
+    b.click("//a[.='NW-TEST']").await;
+    b.wait("//h1[contains(., 'NW-TEST')]").await;
+    b.wait("//dd[.='DevTestDev']").await;
+    b.press("Deallocate").await;
+    b.confirm("Deallocate", "Deallocate: accepted").await;
+    b.finish().await;
+    b.press("Delete").await;
+    b.click("//dialog//button[.='Delete']").await;
+    b.wait("//h1[contains(., 'environments')]").await;
+    b.finish().await;
+
+    // PPAC: backup, copy, restore and convert on NW CRM test; reset and delete on the other.
+    b.click("//nav[@aria-label='Pages']/a[.='PPAC']").await;
+    b.click("//a[.='NW CRM test']").await;
+    b.press("Backup").await;
+    b.confirm("Create", "Backup taken").await;
+    b.press("Copy").await;
+    b.wait("//dialog//select[@id='copy-target']/option[contains(., 'NW CRM training')]")
+        .await;
+    b.confirm("Copy", "Copy started").await;
+    b.finish().await;
+    b.press("Restore").await;
+    b.wait("//dialog//select[@id='restore-point']/option[contains(., 'training backup')]")
+        .await;
+    b.confirm("Restore", "Restore started").await;
+    b.finish().await;
+    b.press("Convert to production").await;
+    b.confirm("Convert", "Converted to production").await;
+    b.finish().await;
+    b.wait("//button[.='Convert to sandbox']").await;
+    b.click("//nav[@aria-label='Breadcrumb']//a[.='Environments']")
+        .await;
+    b.click("//a[.='NW CRM training']").await;
+    b.press("Reset").await;
+    b.confirm("Reset", "Reset: accepted").await;
+    b.finish().await;
+    b.press("Delete").await;
+    b.click("//dialog//button[.='Delete']").await;
+    b.wait("//h1[.='Environments']").await;
+    b.screenshot("2-ppac-after").await;
+
+    // Every action reached the API and none was refused.
+    let (_, journal) = app.get(&format!("/_sim/journal?tenant={tenant}")).await;
+    let refused: Vec<&Value> = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"].as_u64().unwrap() >= 400)
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
     b.close().await;
 }

@@ -230,7 +230,7 @@ function message(title, text) {
 
 // ---- operations as progress bars ----
 
-function opBar(op, now) {
+function opBar(op, now, { showError = true } = {}) {
   const start = Date.parse(op.startedAt);
   const end = Date.parse(op.endsAt || op.endedAt || now);
   const known = op.stages.filter((s) => s.startedAt && s.endsAt);
@@ -257,7 +257,7 @@ function opBar(op, now) {
       'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(op.progress),
     }, segments, op.state === 'running' ? el('div', { class: 'now', style: `left:${nowAt}%` }) : null),
     el('ol', { class: 'stages' }, op.stages.map((s) => el('li', { class: s.state }, `${s.name} — ${s.state}`))),
-    op.error ? el('div', { class: 'message error' }, el('code', {}, op.error.code), ' — ', op.error.message) : null);
+    showError && op.error ? el('div', { class: 'message error' }, el('code', {}, op.error.code), ' — ', op.error.message) : null);
 }
 
 // ---- trainer controls ----
@@ -534,8 +534,9 @@ async function lcsPage() {
     button('Database refresh', () => refreshDialog(base, others), { id: 'lcs-refresh', disabled: !others.length }),
     button('Database export', () => exportDialog(projectId, e), { id: 'lcs-export' }),
     button('Point-in-time restore', () => pitrDialog(base, others), { id: 'lcs-pitr' }),
-    button('Deallocate', () => confirmDialog('Deallocate', `Deallocate ${e.name}? It stops and releases its compute; it can be deployed again later.`,
-      () => api('POST', `${base}/deallocate`)), { id: 'lcs-deallocate' }),
+    // As in LCS, only cloud-hosted (customer-managed) environments can be deallocated.
+    e.infrastructure === 'CustomerManaged' ? button('Deallocate', () => confirmDialog('Deallocate', `Deallocate ${e.name}? It stops and releases its compute; it can be deployed again later.`,
+      () => api('POST', `${base}/deallocate`)), { id: 'lcs-deallocate' }) : null,
     button('Delete', () => confirmDialog('Delete', `Delete ${e.name}? A Power Platform integration link is removed with it; the Dataverse environment stays.`,
       async () => { await api('DELETE', base); go({ environment: null }); }), { id: 'lcs-delete' }));
   const running = e.runningOperation
@@ -569,15 +570,15 @@ function integrationSection(e, base) {
     : '–';
   return el('section', { class: 'card', id: 'power-platform-integration', 'aria-labelledby': 'ppi-title' },
     el('h2', { id: 'ppi-title' }, 'Power Platform integration'),
+    buttons.length ? el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Power Platform integration actions' }, buttons) : null,
+    i.error ? el('div', { class: 'message error', id: 'ppi-error', role: 'alert' },
+      el('strong', {}, `Error at "${i.error.stage}": `), el('code', {}, i.error.code)) : null,
+    i.unavailableReason ? el('div', { class: 'message warn' }, i.unavailableReason) : null,
     facts([['Status', el('span', { id: 'ppi-status' }, i.statusMessage)], ['Power Platform environment', dataverse],
       i.dataverseEnvironmentUrl ? ['Environment URL', i.dataverseEnvironmentUrl] : null,
       ['Dual-write application', i.dualWrite],
       ['Add-ins', i.addins.length ? i.addins.map((a) => `${a.name} (${a.state})`).join(', ') : 'none']]),
-    i.error ? el('div', { class: 'message error', id: 'ppi-error', role: 'alert' },
-      el('strong', {}, `Error at "${i.error.stage}": `), el('code', {}, i.error.code), ' — ', i.error.message) : null,
-    i.unavailableReason ? el('div', { class: 'message warn' }, i.unavailableReason) : null,
-    i.operation && i.operation.state !== 'succeeded' ? opBar(i.operation, state.clock.now) : null,
-    buttons.length ? el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Power Platform integration actions' }, buttons) : null);
+    i.operation && i.operation.state !== 'succeeded' ? opBar(i.operation, state.clock.now, { showError: false }) : null);
 }
 
 function historySection(e) {
@@ -699,12 +700,13 @@ function deployDialog(projectId) {
   const name = el('input', { type: 'text', id: 'deploy-name', value: '' });
   const type = select('deploy-type', [['Sandbox', 'Sandbox'], ['Production', 'Production'], ['DevTestDev', 'Develop (DevTestDev)']], 'Sandbox');
   const region = select('deploy-region', [['East US', 'East US'], ['West US', 'West US'], ['West Europe', 'West Europe'], ['North Europe', 'North Europe']], 'East US');
-  dialog('Deploy environment', [field('Environment name', name), field('Type', type), field('Region', region)], [
+  const infrastructure = select('deploy-infrastructure', [['MicrosoftManaged', 'Microsoft-managed'], ['CustomerManaged', 'Customer-managed (cloud-hosted)']], 'MicrosoftManaged');
+  dialog('Deploy environment', [field('Environment name', name), field('Type', type), field('Infrastructure', infrastructure), field('Region', region)], [
     { label: 'Cancel' },
     {
       label: 'Deploy', primary: true, enabled: () => name.value.trim().length > 0,
       run: async () => {
-        await api('POST', `/_portal/lcs/projects/${projectId}/environments`, { name: name.value.trim(), type: type.value, region: region.value });
+        await api('POST', `/_portal/lcs/projects/${projectId}/environments`, { name: name.value.trim(), type: type.value, infrastructure: infrastructure.value, region: region.value });
         say(`Deploying ${name.value.trim()}`);
       },
     },
@@ -897,7 +899,14 @@ function listen() {
   events.addEventListener('lagged', schedule);
   events.addEventListener('open', () => { if (fallback) { clearInterval(fallback); fallback = null; } });
   events.addEventListener('error', poll);
+  // A browser holds few connections per host; a page left (or kept for Back) lets go of its stream.
+  window.addEventListener('pagehide', () => { events.close(); clearInterval(fallback); fallback = null; }, { once: true });
+  window.addEventListener('pageshow', (e) => { if (e.persisted) { schedule(); listen(); } }, { once: true });
 }
+
+// A bug in the page shows like a refusal instead of leaving the page blank.
+window.addEventListener('error', (e) => refuse(new Refusal(0, 'PageError', String(e.message || e.error)), 'The page'));
+window.addEventListener('unhandledrejection', (e) => refuse(e.reason instanceof Error ? e.reason : new Refusal(0, 'PageError', String(e.reason)), 'The page'));
 
 document.body.classList.add(PAGE);
 document.title = `${PAGE_TITLES[PAGE] || 'lifecycle-sim'} · lifecycle-sim training`;
