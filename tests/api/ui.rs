@@ -621,3 +621,130 @@ async fn every_lcs_and_ppac_dialog_is_accepted_by_its_api() {
     assert!(refused.is_empty(), "{refused:#?}");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_redraw_when_a_tool_changes_the_state_without_a_reload() {
+    let app = spawn_app().await;
+    let b = Browser::start("live").await;
+    b.open(&lcs_details(&app, UAT)).await;
+    b.wait("//button[@id='sw-governance'][@aria-pressed='false']")
+        .await;
+    // Mark this document: a reload would lose the mark.
+    b.client
+        .execute("window.lifecycleSimMark = 'same page';", vec![])
+        .await
+        .unwrap();
+
+    // A tool (not the page) changes governance and starts the setup.
+    let (status, _) = app
+        .patch(
+            &format!("/_sim/tenants/{DEFAULT_TENANT}/governance"),
+            json!({"restrictEnvironmentCreationToAdmins": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let token = app.user_token(DEFAULT_TENANT, "admin@contoso.test").await;
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &format!(
+                "/_portal/lcs/projects/{PROJECT}/environments/{UAT}/power-platform-integration"
+            ),
+            &token,
+            Some(json!({"acceptTerms": true})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    app.advance("15m").await;
+
+    // The page shows all of it, still the same document.
+    b.wait("//button[@id='sw-governance'][@aria-pressed='true'][.='Lift governance restriction']")
+        .await;
+    b.wait("//*[@id='ppi-status'][normalize-space(.)='Environment setup is in progress']")
+        .await;
+    b.wait("//*[@id='clock-now'][.='Thu 1 Jan, 09:15 UTC']")
+        .await;
+    let mark = b
+        .client
+        .execute("return window.lifecycleSimMark;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(mark, json!("same page"));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_pause_and_speed_drive_the_virtual_clock() {
+    let app = spawn_app().await;
+    let b = Browser::start("clock").await;
+    b.open(&format!("{}/_ui/environments", app.sim.uri())).await;
+    b.wait("//button[@id='clock-play'][@aria-pressed='false'][.='Play']")
+        .await;
+
+    b.client
+        .find(fantoccini::Locator::Id("clock-speed"))
+        .await
+        .unwrap()
+        .select_by_value("900")
+        .await
+        .unwrap();
+    b.press("Play").await;
+    b.wait("//button[@id='clock-play'][@aria-pressed='true'][.='Pause']")
+        .await;
+    // At 900× the running clock's ticks move the display within a few real seconds.
+    b.wait("//*[@id='clock-now'][not(starts-with(., 'Thu 1 Jan, 09:00'))]")
+        .await;
+    b.press("Pause").await;
+    b.wait("//button[@id='clock-play'][@aria-pressed='false']")
+        .await;
+
+    let (_, clock) = app.get("/_sim/clock").await;
+    assert_eq!(clock["paused"], true);
+    assert_eq!(clock["scale"], 900.0);
+    assert_ne!(clock["now"], "2026-01-01T09:00:00Z");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_works_from_the_keyboard_alone() {
+    use fantoccini::key::Key;
+    let app = spawn_app().await;
+    let b = Browser::start("keyboard").await;
+    b.open(&lcs_details(&app, PROD)).await;
+    let enter = String::from(char::from(Key::Enter));
+
+    b.wait("//button[@id='ppi-setup']")
+        .await
+        .send_keys(&enter)
+        .await
+        .unwrap();
+    // The dialog takes focus; the terms box is reached and ticked with the keyboard.
+    b.wait("//dialog[@open]").await;
+    let focused = b
+        .client
+        .execute(
+            "return document.activeElement.closest('dialog') !== null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(focused, json!(true), "focus moved into the dialog");
+    b.wait("//input[@id='ppi-terms']")
+        .await
+        .send_keys(" ")
+        .await
+        .unwrap();
+    b.wait("//dialog//button[.='Setup' and not(@disabled)]")
+        .await
+        .send_keys(&enter)
+        .await
+        .unwrap();
+    b.wait("//dialog//button[.='OK']")
+        .await
+        .send_keys(&enter)
+        .await
+        .unwrap();
+    b.wait("//*[@id='ppi-status'][contains(., 'is being provisioned')]")
+        .await;
+    b.close().await;
+}
