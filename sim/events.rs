@@ -67,6 +67,11 @@ impl Events {
         self.closing.send_replace(true);
     }
 
+    /// Whether anyone listens (so the request path builds no notice for nobody).
+    pub fn listening(&self) -> bool {
+        self.changes.receiver_count() > 0
+    }
+
     /// Whether a request with this method may change state and so gets a notice.
     pub fn notable(method: &str) -> bool {
         !matches!(method, "GET" | "HEAD" | "OPTIONS")
@@ -104,6 +109,16 @@ mod tests {
         assert!(!*closing.borrow());
         events.close();
         assert!(*closing.borrow());
+    }
+
+    #[test]
+    fn listening_is_true_only_while_a_listener_lives() {
+        let events = Events::default();
+        assert!(!events.listening());
+        let listener = events.subscribe();
+        assert!(events.listening());
+        drop(listener);
+        assert!(!events.listening());
     }
 
     #[test]

@@ -272,7 +272,7 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
     } else {
         info!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, "request");
     }
-    let notable = Events::notable(&method);
+    let notable = Events::notable(&method) && state.events.listening();
     let change = notable.then(|| (method.clone(), route.clone()));
     let seq = state.journal.record(Entry {
         seq: 0,

@@ -5,12 +5,11 @@
 //! path names) and the assets. Everything a page shows it reads from the public, `/_portal` and
 //! `/_sim` APIs, like any tool; `GET /_sim/events` tells it when to read again.
 
+use crate::api::extract::ApiPath;
 use crate::api::routes::{Routes, Surface, get};
 use crate::error::{ErrorCode, SimError};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-
-use crate::api::extract::ApiPath;
 
 /// Where trainers land: the LCS look-alike.
 pub const HOME: &str = "/_ui/lcs";
@@ -59,7 +58,7 @@ pub fn router() -> Routes {
         )
         .route(
             "/_ui/assets/{file}",
-            get(asset, "A script, style sheet or image of the training UI").answers("text/plain"),
+            get(asset, "A script, style sheet or image of the training UI").answers("*/*"),
         )
 }
 

@@ -1,11 +1,12 @@
 //! `GET /_sim/events`: server-sent events for live pages.
 //!
 //! Events: `clock` (the body of `GET /_sim/clock`) first, then every second of real time while
-//! the clock runs and after every change; `change` (a [`Change`]) after each request
+//! the clock runs and after a change that moved it; `change` (a [`Change`]) after each request
 //! that may have changed state; `lagged` when this listener fell behind (read everything again).
 //! The stream ends when the server shuts down.
 
 use crate::app::AppState;
+use crate::clock::ClockStatus;
 use crate::events::Change;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -23,46 +24,60 @@ struct Listener {
     changes: broadcast::Receiver<Change>,
     closing: watch::Receiver<bool>,
     tick: tokio::time::Interval,
-    /// A change was just sent; the clock follows it (a change may have been a clock change).
+    /// A change was just sent; the clock follows it if the change moved it.
     clock_due: bool,
-}
-
-fn clock_event(state: &AppState) -> Event {
-    Event::default()
-        .event("clock")
-        .json_data(state.clock.status())
-        .unwrap_or_else(|_| Event::default().event("clock"))
+    /// The clock as last sent, so an unchanged clock is not sent again.
+    sent: Option<ClockStatus>,
 }
 
 impl Listener {
+    /// The clock, unless it reads as last sent.
+    fn clock_event(&mut self) -> Option<Event> {
+        let status = self.state.clock.status();
+        if self.sent == Some(status) {
+            return None;
+        }
+        self.sent = Some(status);
+        Some(
+            Event::default()
+                .event("clock")
+                .json_data(status)
+                .unwrap_or_else(|_| Event::default().event("clock")),
+        )
+    }
+
     /// The next event, or `None` once the server shuts down.
     async fn next(&mut self) -> Option<Event> {
-        if std::mem::take(&mut self.clock_due) {
-            return Some(clock_event(&self.state));
+        if std::mem::take(&mut self.clock_due)
+            && let Some(clock) = self.clock_event()
+        {
+            return Some(clock);
         }
         loop {
-            tokio::select! {
+            let change = tokio::select! {
                 _ = self.closing.wait_for(|closing| *closing) => return None,
-                change = self.changes.recv() => {
-                    self.clock_due = true;
-                    return Some(match change {
-                        Ok(change) => Event::default()
-                            .event("change")
-                            .id(change.seq.to_string())
-                            .json_data(&change)
-                            .unwrap_or_else(|_| Event::default().event("lagged")),
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            Event::default().event("lagged").data(missed.to_string())
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    });
+                change = self.changes.recv() => Some(change),
+                _ = self.tick.tick() => None,
+            };
+            let Some(change) = change else {
+                // A paused clock reads the same, so a tick sends it only while it runs.
+                match self.clock_event() {
+                    Some(clock) => return Some(clock),
+                    None => continue,
                 }
-                _ = self.tick.tick() => {
-                    if !self.state.clock.status().paused {
-                        return Some(clock_event(&self.state));
-                    }
+            };
+            self.clock_due = true;
+            return Some(match change {
+                Ok(change) => Event::default()
+                    .event("change")
+                    .id(change.seq.to_string())
+                    .json_data(&change)
+                    .unwrap_or_else(|_| Event::default().event("lagged")),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    Event::default().event("lagged").data(missed.to_string())
                 }
-            }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            });
         }
     }
 }
@@ -81,6 +96,7 @@ pub(super) async fn events_stream(
         tick,
         // The first event tells the page the clock at once.
         clock_due: true,
+        sent: None,
     };
     let stream = stream::unfold(listener, |mut listener| async move {
         let event = listener.next().await?;

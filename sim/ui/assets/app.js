@@ -891,11 +891,16 @@ function listen() {
   const events = new EventSource('/_sim/events');
   events.addEventListener('clock', (e) => {
     const clock = JSON.parse(e.data);
-    const moved = !state.clock || clock.now !== state.clock.now || clock.paused !== state.clock.paused || clock.scale !== state.clock.scale;
+    // Before the first reading the page is usually reading already.
+    if (!state.clock) { if (!refreshing) schedule(); return; }
+    const moved = clock.now !== state.clock.now || clock.paused !== state.clock.paused || clock.scale !== state.clock.scale;
     state.clock = clock;
     if (moved) schedule();
   });
-  events.addEventListener('change', schedule);
+  events.addEventListener('change', (e) => {
+    // Issuing a token changes nothing a page shows (the page's own sign-in would redraw it).
+    if (!/\/oauth2\//.test(JSON.parse(e.data).route || '')) schedule();
+  });
   events.addEventListener('lagged', schedule);
   events.addEventListener('open', () => { if (fallback) { clearInterval(fallback); fallback = null; } });
   events.addEventListener('error', poll);
