@@ -309,6 +309,14 @@ async fn trainer_loads_the_capacity_scenario_watches_setup_fail_fixes_it_and_res
         .unwrap();
     b.press("Load scenario").await;
     b.click("//a[.='Fabrikam rollout']").await;
+    // The options and the remembered choice are drawn together.
+    b.wait("//select[@id='scenario']/option[@value='capacity-shortfall']")
+        .await;
+    let loaded = b.wait("//select[@id='scenario']").await;
+    assert_eq!(
+        loaded.prop("value").await.unwrap().as_deref(),
+        Some("capacity-shortfall")
+    );
     b.click("//a[.='FAB-UAT']").await;
     b.wait("//h1[contains(., 'FAB-UAT')]").await;
     // The scenario's tenant is short already: the capacity switch shows it.
@@ -357,7 +365,7 @@ async fn trainer_loads_the_capacity_scenario_watches_setup_fail_fixes_it_and_res
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trainer_removes_the_license_and_gives_it_back_with_the_switch() {
+async fn trainer_removes_the_license_gives_it_back_and_resets_the_tenant() {
     let app = spawn_app().await;
     let b = Browser::start("license").await;
     b.open(&lcs_details(&app, PROD)).await;
@@ -385,6 +393,14 @@ async fn trainer_removes_the_license_and_gives_it_back_with_the_switch() {
     b.press("Resume").await;
     b.press("To end of running operation").await;
     b.wait("//button[.='Dual-write application']").await;
+
+    // Reset tenant puts the demo back at its start.
+    b.press("Reset tenant").await;
+    b.click("//dialog//button[.='Reset tenant']").await;
+    b.wait("//h1[.='Projects']").await;
+    b.click("//a[.='Contoso implementation']").await;
+    b.wait("//tr[td/a[.='Contoso-PROD']]/td[.='NotSetUp']")
+        .await;
     b.close().await;
 }
 

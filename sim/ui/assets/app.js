@@ -112,7 +112,12 @@ async function call(method, path, body, opts = {}) {
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  const response = await fetch(path, { method, headers, body: payload });
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: payload });
+  } catch {
+    throw new Refusal(0, 'Unreachable', 'The simulator does not answer at this address. Start it again; this page reconnects by itself.');
+  }
   const text = await response.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
@@ -369,8 +374,17 @@ function setupTrainer() {
     const loaded = await sim('POST', `/scenarios/${encodeURIComponent(name)}?replace=true`);
     const tenant = loaded.tenants[0];
     say(`Loaded scenario ${name}${tenant ? `: tenant ${tenant.domain}` : ''}`);
-    if (tenant) go({ tenant: tenant.id });
+    try { sessionStorage.setItem('lifecycle-sim.scenario', name); } catch { /* private mode */ }
+    if (tenant) go({ tenant: tenant.id, project: null, environment: null });
   }));
+  $('#tenant-reset').addEventListener('click', () => {
+    const t = state.tenant;
+    if (!t) return;
+    dialog('Reset tenant', [el('p', {}, `Put ${t.displayName || t.domain} back as it was right after it was created or loaded: its environments, users, capacity and timeline. The clock keeps its time.`)], [
+      { label: 'Cancel' },
+      { label: 'Reset tenant', primary: true, run: async () => { await sim('POST', `/tenants/${t.id}/reset`); go({ tenant: t.id, project: null, environment: null }); } },
+    ]);
+  });
   for (const name of Object.keys(SWITCH_LABELS)) $(`#sw-${name}`).addEventListener('click', () => toggle(name));
 }
 
@@ -400,7 +414,11 @@ function renderTrainer() {
   const scenarioSelect = $('#scenario');
   if (!scenarioSelect.options.length) {
     scenarioSelect.replaceChildren(...state.scenarios.map((s) => el('option', { value: s.name, title: s.title || '' }, s.name)));
+    let last = null;
+    try { last = sessionStorage.getItem('lifecycle-sim.scenario'); } catch { /* private mode */ }
+    if (last && state.scenarios.some((x) => x.name === last)) scenarioSelect.value = last;
   }
+  $('#tenant-reset').disabled = !state.tenant;
   const now = switches();
   const details = [];
   for (const [name, labels] of Object.entries(SWITCH_LABELS)) {
@@ -503,6 +521,9 @@ async function lcsPage() {
     header(PAGE_TITLES.lcs, [['Projects']]);
     state.administrator = null;
     state.focusEnvironment = null;
+    if (!projects.length) {
+      return show(el('h1', {}, 'Projects'), el('p', {}, `${actor()} is a member of no LCS project in this tenant. Load a scenario with projects, or create one with POST /_portal/lcs/projects.`));
+    }
     return show(el('h1', {}, 'Projects'),
       el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'Project'), el('th', {}, 'Id'), el('th', {}, 'Environments'))),
         el('tbody', {}, projects.map((p) => el('tr', {},
@@ -902,7 +923,13 @@ function listen() {
     if (!/\/oauth2\//.test(JSON.parse(e.data).route || '')) schedule();
   });
   events.addEventListener('lagged', schedule);
-  events.addEventListener('open', () => { if (fallback) { clearInterval(fallback); fallback = null; } });
+  let opened = false;
+  events.addEventListener('open', () => {
+    if (fallback) { clearInterval(fallback); fallback = null; }
+    // Reconnected (e.g. the simulator restarted): read everything again.
+    if (opened) { $('#notice').replaceChildren(); schedule(); }
+    opened = true;
+  });
   events.addEventListener('error', poll);
   // A browser holds few connections per host; a page left (or kept for Back) lets go of its stream.
   window.addEventListener('pagehide', () => { events.close(); clearInterval(fallback); fallback = null; }, { once: true });
