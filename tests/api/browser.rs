@@ -4,6 +4,7 @@
 //! root (as CI does), they are installed with apt-get first. Screenshots go to
 //! `target/ui-screenshots/`.
 
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -159,35 +160,27 @@ impl Browser {
 
     /// Waits until an element matches the XPath `xpath`.
     pub async fn wait(&self, xpath: &str) -> fantoccini::elements::Element {
-        match self
-            .client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::XPath(xpath))
-            .await
-        {
-            Ok(e) => e,
-            Err(e) => panic!(
-                "the page never showed {xpath}: {e}\npage text:\n{}",
-                self.text().await
-            ),
-        }
+        self.wait_for(Locator::XPath(xpath), xpath).await
     }
 
     /// Waits until an element matches the CSS selector `css`.
     pub async fn wait_css(&self, css: &str) -> fantoccini::elements::Element {
-        match self
-            .client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(css))
-            .await
-        {
-            Ok(e) => e,
-            Err(e) => panic!(
-                "the page never showed {css}: {e}\npage text:\n{}",
-                self.text().await
-            ),
+        self.wait_for(Locator::Css(css), css).await
+    }
+
+    /// Waits for `locator`; a lookup cut short by the page navigating is asked again.
+    async fn wait_for(&self, locator: Locator<'_>, what: &str) -> fantoccini::elements::Element {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.client.wait().at_most(left).for_element(locator).await {
+                Ok(e) => return e,
+                Err(e) if !matches!(e, CmdError::WaitTimeout) && !left.is_zero() => continue,
+                Err(e) => panic!(
+                    "the page never showed {what}: {e}\npage text:\n{}",
+                    self.text().await
+                ),
+            }
         }
     }
 

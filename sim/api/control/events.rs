@@ -19,10 +19,15 @@ use tokio::sync::{broadcast, watch};
 /// How often a running clock is reported. Real time, not virtual: it paces the pages' redraws.
 const CLOCK_TICK: Duration = Duration::from_secs(1);
 
+/// One open stream's side: what it listens to and what it sent last.
 struct Listener {
+    /// For the clock readings.
     state: Arc<AppState>,
+    /// Notices published since the stream opened.
     changes: broadcast::Receiver<Change>,
+    /// Turns true at shutdown; the stream then ends.
     closing: watch::Receiver<bool>,
+    /// Paces clock readings while the clock runs.
     tick: tokio::time::Interval,
     /// A change was just sent; the clock follows it if the change moved it.
     clock_due: bool,
