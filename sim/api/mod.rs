@@ -272,8 +272,13 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
     } else {
         info!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, "request");
     }
-    let notable = Events::notable(&method) && state.events.listening();
-    let change = notable.then(|| (method.clone(), route.clone()));
+    let change = (Events::notable(&method) && state.events.listening()).then(|| Change {
+        seq: 0,
+        method: method.clone(),
+        route: route.clone(),
+        tenant,
+        status,
+    });
     let seq = state.journal.record(Entry {
         seq: 0,
         real_time,
@@ -287,14 +292,9 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
         error_code: code,
         fault,
     });
-    if let Some((method, route)) = change {
-        state.events.publish(Change {
-            seq,
-            method,
-            route,
-            tenant,
-            status,
-        });
+    if let Some(mut change) = change {
+        change.seq = seq;
+        state.events.publish(change);
     }
     response
 }

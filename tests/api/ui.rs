@@ -324,11 +324,7 @@ async fn trainer_loads_the_capacity_scenario_watches_setup_fail_fixes_it_and_res
         .await;
 
     // Setup fails at "Reserve capacity".
-    b.press("Setup").await;
-    b.click("//dialog//input[@id='ppi-terms']").await;
-    b.click("//dialog//button[.='Setup' and not(@disabled)]")
-        .await;
-    b.click("//dialog//button[.='OK']").await;
+    b.set_up_integration().await;
     b.press("+15 min").await;
     b.wait("//*[@id='ppi-error'][contains(., 'InsufficientCapacity')][contains(., 'Reserve capacity')]")
         .await;
@@ -377,11 +373,7 @@ async fn trainer_removes_the_license_gives_it_back_and_resets_the_tenant() {
     let (_, user) = app.get(&format!("/_sim/tenants/{DEFAULT_TENANT}")).await;
     assert_eq!(user["users"][0]["licenses"], json!([]));
 
-    b.press("Setup").await;
-    b.click("//dialog//input[@id='ppi-terms']").await;
-    b.click("//dialog//button[.='Setup' and not(@disabled)]")
-        .await;
-    b.click("//dialog//button[.='OK']").await;
+    b.set_up_integration().await;
     b.press("+15 min").await;
     b.wait("//*[@id='ppi-error'][contains(., 'AdministratorNotLicensed')]")
         .await;
@@ -514,6 +506,15 @@ tenants:
 "#;
 
 impl Browser {
+    /// Sets up Power Platform integration from the details page: Setup, the terms, OK.
+    async fn set_up_integration(&self) {
+        self.press("Setup").await;
+        self.click("//dialog//input[@id='ppi-terms']").await;
+        self.click("//dialog//button[.='Setup' and not(@disabled)]")
+            .await;
+        self.click("//dialog//button[.='OK']").await;
+    }
+
     /// Fast-forwards to the end of the running operation and waits until none runs.
     async fn finish(&self) {
         self.press("To end of running operation").await;

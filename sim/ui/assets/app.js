@@ -742,13 +742,17 @@ function ppacActions(env, all) {
   const sku = env.properties.environmentSku;
   const targets = all.filter((v) => v.name !== id && !v.properties.isDefault).map((v) => [v.name, `${v.properties.displayName} (${v.properties.environmentSku})`]);
   const convertTo = sku === 'Production' ? 'Sandbox' : 'Production';
+  // The requests an action sends, from its dialog or from "Try … anyway".
+  const reset = () => api('POST', `${BAP}/environments/${id}/reset?${API_VERSION}`, {});
+  const convert = () => call('POST', `${BAP}/scopes/admin/environments/${id}/modifySku?${API_VERSION}`, { environmentSku: convertTo });
+  const remove = () => api('DELETE', `${BAP}/scopes/admin/environments/${id}?${API_VERSION}`);
   return [
     { key: 'copy', label: 'Copy', type: 'Copy', open: () => ppacCopy(id, targets), tryIt: () => api('POST', `${BAP}/environments/${targets[0]?.[0] || id}/copyTo?${API_VERSION}`, { sourceEnvironmentId: id, copyType: 'FullCopy' }) },
     { key: 'backup', label: 'Backup', type: 'Backup', open: () => ppacBackup(id), tryIt: () => api('POST', `${BAP}/environments/${id}/backups?${API_VERSION}`, { label: 'training' }) },
     { key: 'restore', label: 'Restore', type: 'Restore', open: () => ppacRestore(id, targets), tryIt: () => api('POST', `${BAP}/environments/${id}/restoreTo?${API_VERSION}`, { sourceEnvironmentId: id, restorePointDateTime: state.clock.now }) },
-    { key: 'reset', label: 'Reset', type: 'Reset', open: () => confirmDialog('Reset', `Reset ${env.properties.displayName}? Its Dataverse database is deleted and provisioned again, empty.`, () => api('POST', `${BAP}/environments/${id}/reset?${API_VERSION}`, {})), tryIt: () => api('POST', `${BAP}/environments/${id}/reset?${API_VERSION}`, {}) },
-    { key: 'convert', label: `Convert to ${convertTo.toLowerCase()}`, type: 'Convert', open: () => ppacConvert(env, convertTo), tryIt: () => api('POST', `${BAP}/scopes/admin/environments/${id}/modifySku?${API_VERSION}`, { environmentSku: convertTo }) },
-    { key: 'delete', label: 'Delete', type: 'Delete', open: () => confirmDialog('Delete', `Delete ${env.properties.displayName}? It can be recovered for 7 days.`, async () => { await api('DELETE', `${BAP}/scopes/admin/environments/${id}?${API_VERSION}`); go({ environment: null }); }), tryIt: () => api('DELETE', `${BAP}/scopes/admin/environments/${id}?${API_VERSION}`) },
+    { key: 'reset', label: 'Reset', type: 'Reset', open: () => confirmDialog('Reset', `Reset ${env.properties.displayName}? Its Dataverse database is deleted and provisioned again, empty.`, reset), tryIt: reset },
+    { key: 'convert', label: `Convert to ${convertTo.toLowerCase()}`, type: 'Convert', open: () => ppacConvert(env, convertTo, convert), tryIt: convert },
+    { key: 'delete', label: 'Delete', type: 'Delete', open: () => confirmDialog('Delete', `Delete ${env.properties.displayName}? It can be recovered for 7 days.`, async () => { await remove(); go({ environment: null }); }), tryIt: remove },
   ];
 }
 
@@ -789,7 +793,7 @@ async function ppacRestore(id, targets) {
   ]);
 }
 
-function ppacConvert(env, to) {
+function ppacConvert(env, to, convert) {
   const linked = !!env.properties.linkedAppMetadata;
   dialog(`Convert to ${to.toLowerCase()}`, [
     el('p', {}, `Convert ${env.properties.displayName} to a ${to.toLowerCase()} environment.`),
@@ -799,7 +803,7 @@ function ppacConvert(env, to) {
     {
       label: 'Convert', primary: true,
       run: async () => {
-        const result = await call('POST', `${BAP}/scopes/admin/environments/${env.name}/modifySku?${API_VERSION}`, { environmentSku: to });
+        const result = await convert();
         const warning = result.headers.get('warning');
         say(`Converted to ${to.toLowerCase()}${warning ? `: ${warning}` : ''}`);
       },
