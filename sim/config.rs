@@ -20,10 +20,9 @@ pub const DEFAULT_TENANT_ID: TenantId =
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default number of requests the journal keeps.
 pub const DEFAULT_JOURNAL_SIZE: usize = 1000;
-/// Default access-token lifetime, as Entra ID issues them.
 /// Largest file the blob endpoint accepts in one request (Put Blob or Put Block).
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
-/// Default lifetime of tokens.
+/// Default access-token lifetime, as Entra ID issues them.
 pub const DEFAULT_TOKEN_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 
 /// How portal API calls identify their caller.
@@ -134,8 +133,6 @@ impl Default for Config {
     }
 }
 
-/// In-memory emulator of the Dynamics Lifecycle Services and Power Platform admin APIs, with a
-/// virtual clock you can pause and fast-forward.
 /// An on/off flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
@@ -145,6 +142,8 @@ pub enum Switch {
     Off,
 }
 
+/// In-memory emulator of the Dynamics Lifecycle Services and Power Platform admin APIs, with a
+/// virtual clock you can pause and fast-forward.
 #[derive(Debug, Parser)]
 #[command(name = "lifecycle-sim", version, about, long_about = None)]
 pub struct Cli {

@@ -3,13 +3,14 @@
 //!
 //! Each operation has its summary, its surface as tag, its path parameters, the surface's common
 //! query parameters (`api-version`), security and request media type, and two responses: `2XX`
-//! and `4XX` in the surface's own error envelope. Bodies are described by media type only: the
+//! (or `303` with its `Location`, for a redirect) and `4XX` in the surface's own error envelope. Bodies are described by media type only: the
 //! real services' shapes are in the reference, and the simulator follows them.
 
 use super::routes::{Op, Surface};
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
@@ -338,18 +339,35 @@ pub fn document(ops: &[Op]) -> OpenApi {
                     .build(),
             )
             .build();
+        let success = if op.redirects {
+            (
+                "303",
+                ResponseBuilder::new()
+                    .description("See Other: the page to open is in Location")
+                    .header(
+                        "Location",
+                        HeaderBuilder::new()
+                            .schema(string_schema())
+                            .description(Some("Where the page is"))
+                            .build(),
+                    )
+                    .build(),
+            )
+        } else {
+            (
+                "2XX",
+                ResponseBuilder::new()
+                    .description("Success")
+                    .content(
+                        op.answers.unwrap_or(answer_media),
+                        ContentBuilder::new().build(),
+                    )
+                    .build(),
+            )
+        };
         operation = operation.responses(
             ResponsesBuilder::new()
-                .response(
-                    "2XX",
-                    ResponseBuilder::new()
-                        .description("Success")
-                        .content(
-                            op.answers.unwrap_or(answer_media),
-                            ContentBuilder::new().build(),
-                        )
-                        .build(),
-                )
+                .response(success.0, success.1)
                 .response("4XX", error)
                 .build(),
         );

@@ -53,6 +53,8 @@ pub struct Op {
     pub body: Option<&'static str>,
     /// The answer's media type, when it is not the surface's default (e.g. `text/event-stream`).
     pub answers: Option<&'static str>,
+    /// It answers `303 See Other` with a `Location` instead of a body.
+    pub redirects: bool,
 }
 
 /// One method of an [`Endpoint`] as documented.
@@ -61,6 +63,7 @@ struct Doc {
     summary: &'static str,
     body: Option<&'static str>,
     answers: Option<&'static str>,
+    redirects: bool,
 }
 
 impl Doc {
@@ -70,6 +73,7 @@ impl Doc {
             summary,
             body: None,
             answers: None,
+            redirects: false,
         }
     }
 }
@@ -131,6 +135,14 @@ impl Endpoint {
         }
         self
     }
+
+    /// The last method added answers `303 See Other` with a `Location` (e.g. `/` to the UI).
+    pub fn redirects(mut self) -> Endpoint {
+        if let Some(last) = self.ops.last_mut() {
+            last.redirects = true;
+        }
+        self
+    }
 }
 
 /// Routes of one or more surfaces, with their documentation.
@@ -161,6 +173,7 @@ impl Routes {
                 surface: self.surface,
                 body: doc.body,
                 answers: doc.answers,
+                redirects: doc.redirects,
             });
         }
         self

@@ -39,8 +39,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// The training pages and their assets.
 pub fn router() -> Routes {
     Routes::new(Surface::Ui)
-        .route("/", get(home, "Redirects to the training UI (LCS look-alike)"))
-        .route("/_ui", get(home, "Redirects to the training UI (LCS look-alike)"))
+        .route("/", get(home, "Redirects to the training UI (LCS look-alike)").redirects())
+        .route("/_ui", get(home, "Redirects to the training UI (LCS look-alike)").redirects())
         .route(
             "/_ui/lcs",
             get(page, "LCS look-alike: projects, environments, environment details with Power Platform integration")

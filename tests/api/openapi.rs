@@ -105,6 +105,23 @@ async fn every_documented_operation_is_served_by_its_own_route() {
             "{method} {concrete} answered {status} from another route"
         );
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        // A redirect is documented as one, with its Location; nothing else answers 3xx.
+        let responses = &doc["paths"][&path][method.as_str().to_lowercase()]["responses"];
+        let documented_redirect = responses.get("303").is_some();
+        assert_eq!(
+            status.is_redirection(),
+            documented_redirect,
+            "{method} {path} answered {status}, documented {responses}"
+        );
+        if documented_redirect {
+            assert_eq!(status, StatusCode::SEE_OTHER, "{method} {path}");
+            assert!(
+                response.headers().contains_key("location"),
+                "{method} {path}"
+            );
+            assert!(responses["303"]["headers"].get("Location").is_some());
+            assert!(responses.get("2XX").is_none(), "{method} {path}");
+        }
     }
 }
 
