@@ -4,7 +4,7 @@
 //! Exit codes: 0 success; 1 the check failed, the simulator refused, or it could not be reached;
 //! 2 bad flags (from clap).
 
-use crate::config::{Cli, ClientArgs, ClockCommand, Command, ScenarioCommand};
+use crate::config::{Cli, ClientArgs, ClockCommand, Command, ControlToken, ScenarioCommand};
 use crate::control::ControlError;
 use crate::scenario;
 use clap::CommandFactory;
@@ -27,7 +27,11 @@ pub async fn run(cli: &Cli, command: &Command) -> ExitCode {
         }
         Command::Clock { client, action } => {
             let action = action.clone().unwrap_or(ClockCommand::Show);
-            clock(&cli.client_url(client), client, action).await
+            let server = Server {
+                url: cli.client_url(client),
+                token: cli.control_token.as_ref(),
+            };
+            clock(&server, client, action).await
         }
         Command::Completions { shell } => {
             let mut command = Cli::command();
@@ -90,14 +94,23 @@ impl std::fmt::Display for CallError {
     }
 }
 
+/// A running simulator a client command talks to.
+struct Server<'a> {
+    /// Its base URL.
+    url: String,
+    /// The control token to send (`--control-token`), if any.
+    token: Option<&'a ControlToken>,
+}
+
 /// One JSON call to the control plane.
 async fn call(
-    url: &str,
+    server: &Server<'_>,
     method: reqwest::Method,
     path: &str,
     body: Option<Value>,
     timeout: Duration,
 ) -> Result<Value, CallError> {
+    let url = &server.url;
     let unreachable = |e: reqwest::Error| {
         // reqwest's own message ("error sending request") hides the cause; name every layer.
         let mut why = e.to_string();
@@ -116,6 +129,9 @@ async fn call(
         .build()
         .map_err(unreachable)?;
     let mut request = client.request(method, format!("{url}{path}"));
+    if let Some(token) = server.token {
+        request = request.bearer_auth(token.as_str());
+    }
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -140,7 +156,11 @@ async fn call(
 
 /// `health`: 0 when `/_sim/health` says ok within the timeout.
 async fn health(url: &str, json: bool, timeout: Duration) -> ExitCode {
-    match call(url, reqwest::Method::GET, "/_sim/health", None, timeout).await {
+    let server = Server {
+        url: url.to_string(),
+        token: None,
+    };
+    match call(&server, reqwest::Method::GET, "/_sim/health", None, timeout).await {
         Ok(body) if body["status"] == "ok" && json => {
             println!("{body}");
             ExitCode::SUCCESS
@@ -166,7 +186,7 @@ async fn health(url: &str, json: bool, timeout: Duration) -> ExitCode {
 }
 
 /// `clock ...`: one call, then a one-line summary (or the JSON answer with `--json`).
-async fn clock(url: &str, client: &ClientArgs, action: ClockCommand) -> ExitCode {
+async fn clock(server: &Server<'_>, client: &ClientArgs, action: ClockCommand) -> ExitCode {
     use reqwest::Method;
     let (method, path, body) = match &action {
         ClockCommand::Show => (Method::GET, "/_sim/clock", None),
@@ -188,7 +208,7 @@ async fn clock(url: &str, client: &ClientArgs, action: ClockCommand) -> ExitCode
             Some(json!({ "scale": scale })),
         ),
     };
-    match call(url, method, path, body, CLOCK_TIMEOUT).await {
+    match call(server, method, path, body, CLOCK_TIMEOUT).await {
         Ok(answer) if client.json => {
             println!("{answer}");
             ExitCode::SUCCESS

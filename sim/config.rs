@@ -76,6 +76,50 @@ pub struct Config {
     pub faults: Vec<String>,
     /// Duration overrides (`kind=75m` or `kind=1h..2h`) for every start-up tenant.
     pub durations: Vec<String>,
+    /// When set, `/_sim` (but its health, readiness and OpenAPI routes) answers only requests
+    /// that carry this token ([`ControlToken`]).
+    pub control_token: Option<ControlToken>,
+}
+
+/// The secret that guards the control plane (`--control-token`): 1 to 256 characters of
+/// letters, digits and `-._~+/=` (a bearer token's alphabet, which is also a cookie value's).
+/// Its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ControlToken(String);
+
+/// Longest control token accepted.
+pub const MAX_CONTROL_TOKEN_LEN: usize = 256;
+
+impl ControlToken {
+    /// The token, if `text` is one.
+    pub fn new(text: &str) -> Result<ControlToken, String> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+        if text.is_empty() || text.len() > MAX_CONTROL_TOKEN_LEN || !text.chars().all(allowed) {
+            return Err(format!(
+                "a control token is 1 to {MAX_CONTROL_TOKEN_LEN} characters of letters, digits \
+                 and - . _ ~ + / = (e.g. the output of 'openssl rand -hex 16')"
+            ));
+        }
+        Ok(ControlToken(text.to_string()))
+    }
+
+    /// The token as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ControlToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ControlToken(..)")
+    }
+}
+
+impl std::str::FromStr for ControlToken {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ControlToken::new(text)
+    }
 }
 
 /// A scenario file's name (for messages) and text.
@@ -129,6 +173,7 @@ impl Default for Config {
             scenarios: Vec::new(),
             faults: Vec::new(),
             durations: Vec::new(),
+            control_token: None,
         }
     }
 }
@@ -243,6 +288,17 @@ pub struct Cli {
     /// module's wait loop expects), `auto` (202 for api-versions before 2020, else 200)
     #[arg(long, env = "LIFECYCLE_SIM_PP_POLLING", value_enum, default_value_t = PollStyle::Auto)]
     pub pp_polling: PollStyle,
+
+    /// Guard the control plane (/_sim) with this token: requests must carry it as
+    /// 'Authorization: Bearer TOKEN' (health, readiness and the OpenAPI document stay open). The
+    /// client commands (clock) send it too. Letters, digits and -._~+/=, at most 256
+    #[arg(
+        long,
+        env = "LIFECYCLE_SIM_CONTROL_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub control_token: Option<ControlToken>,
 
     /// Log format: text or json (one object per line)
     #[arg(long, env = "LIFECYCLE_SIM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -406,6 +462,7 @@ impl Cli {
             scenarios,
             faults: self.faults.clone(),
             durations: self.durations.clone(),
+            control_token: self.control_token.clone(),
         })
     }
 }

@@ -7,6 +7,7 @@
 //! (`Deserialize` and `Serialize`, with the camelCase field names of the JSON), keeping what they
 //! do not name in a `rest` map.
 
+use crate::config::ControlToken;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -319,11 +320,13 @@ struct Governance {
 #[derive(Debug, Clone)]
 pub struct Control {
     router: Router,
+    /// Sent with every call when the simulator guards its control plane.
+    token: Option<ControlToken>,
 }
 
 impl Control {
-    pub(crate) fn new(router: Router) -> Control {
-        Control { router }
+    pub(crate) fn new(router: Router, token: Option<ControlToken>) -> Control {
+        Control { router, token }
     }
 
     /// Sends one request to the simulator's router; the answer's body, or its error envelope.
@@ -337,6 +340,9 @@ impl Control {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        if let Some(token) = self.token.as_ref().filter(|_| path.starts_with("/_sim/")) {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {}", token.as_str()));
         }
         let request = request
             .body(body.unwrap_or_else(Body::empty))

@@ -74,6 +74,10 @@ error_codes! {
     MethodNotAllowed => MethodNotAllowed,
     /// The training UI has no asset of that name.
     UiAssetNotFound => NotFound,
+    /// The control plane is guarded (`--control-token`) and the request carries no token.
+    ControlTokenRequired => Unauthorized,
+    /// The request carries a control token, but not the one the simulator started with.
+    ControlTokenInvalid => Unauthorized,
 
     /// A duration string could not be parsed.
     InvalidDuration => BadRequest,

@@ -27,6 +27,6 @@ pub mod ui;
 pub mod world;
 
 pub use app::{App, AppState, StartError, shutdown_signal};
-pub use config::{AuthMode, Cli, Config};
+pub use config::{AuthMode, Cli, Config, ControlToken};
 pub use error::{ErrorCode, SimError};
 pub use simulator::{Simulator, SimulatorBuilder};

@@ -2,7 +2,7 @@
 //! configured with a builder, driven through a typed [`Control`] handle, stopped when dropped.
 
 use crate::app::{App, AppState, StartError};
-use crate::config::{AuthMode, Config, ScenarioSource};
+use crate::config::{AuthMode, Config, ControlToken, ScenarioSource};
 use crate::control::Control;
 use jiff::Timestamp;
 use std::io;
@@ -200,6 +200,13 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Guard the control plane with this token (`--control-token`): HTTP clients must send it
+    /// as `Authorization: Bearer <token>`; [`Simulator::control`] sends it by itself.
+    pub fn control_token(mut self, token: ControlToken) -> Self {
+        self.config.control_token = Some(token);
+        self
+    }
+
     /// Start without the built-in default tenant.
     pub fn without_default_tenant(mut self) -> Self {
         self.config.default_tenant = false;
@@ -231,7 +238,7 @@ impl SimulatorBuilder {
         let base_url = app.base_url();
         let address = app.address();
         let state = app.state();
-        let control = Control::new(app.router());
+        let control = Control::new(app.router(), state.config.control_token.clone());
         let task = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));

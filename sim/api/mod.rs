@@ -84,7 +84,7 @@ async fn normalize_path(mut request: Request) -> Request {
 /// Every route with its documentation, as [`routes::Routes`] records them.
 pub fn route_table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<routes::Op>) {
     routes::Routes::new(routes::Surface::Control)
-        .nest("/_sim", control::router())
+        .nest("/_sim", control::router(state.clone()))
         .nest("/_portal", portal::router())
         .merge(auth::router(state.clone()))
         .merge(blob::router(state.clone()))

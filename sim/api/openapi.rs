@@ -13,7 +13,9 @@ use bytes::Bytes;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    Http, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder,
@@ -278,6 +280,18 @@ fn components() -> utoipa::openapi::Components {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         )
+        .security_scheme(
+            "controlToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The token the simulator was started with (--control-token, \
+                         LIFECYCLE_SIM_CONTROL_TOKEN), needed only when it was started with one",
+                    ))
+                    .build(),
+            ),
+        )
         .build()
 }
 
@@ -329,6 +343,12 @@ pub fn document(ops: &[Op]) -> OpenApi {
         if bearer(op.surface) {
             operation =
                 operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+        }
+        if op.guarded {
+            // Optional: the guard is on only when the simulator was started with a token.
+            operation = operation.security(SecurityRequirement::default()).security(
+                SecurityRequirement::new("controlToken", Vec::<String>::new()),
+            );
         }
         let error = ResponseBuilder::new()
             .description("Refused, in the surface's own envelope, with a stable code")

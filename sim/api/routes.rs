@@ -55,6 +55,8 @@ pub struct Op {
     pub answers: Option<&'static str>,
     /// It answers `303 See Other` with a `Location` instead of a body.
     pub redirects: bool,
+    /// It sits behind the control token, when the simulator has one (`--control-token`).
+    pub guarded: bool,
 }
 
 /// One method of an [`Endpoint`] as documented.
@@ -174,6 +176,7 @@ impl Routes {
                 body: doc.body,
                 answers: doc.answers,
                 redirects: doc.redirects,
+                guarded: false,
             });
         }
         self
@@ -204,6 +207,25 @@ impl Routes {
     pub fn merge(mut self, other: Routes) -> Routes {
         self.router = self.router.merge(other.router);
         self.ops.extend(other.ops);
+        self
+    }
+
+    /// Puts the routes added so far behind `layer`, a middleware that checks the control token
+    /// (it runs only for these routes, after routing), and documents them as guarded.
+    pub fn guard<L>(mut self, layer: L) -> Routes
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.router = self.router.route_layer(layer);
+        for op in &mut self.ops {
+            op.guarded = true;
+        }
         self
     }
 

@@ -29,6 +29,7 @@ fn help_lists_every_flag_with_its_environment_variable() {
         "LIFECYCLE_SIM_SCENARIO_DIR",
         "LIFECYCLE_SIM_FAULT",
         "LIFECYCLE_SIM_DURATION",
+        "LIFECYCLE_SIM_CONTROL_TOKEN",
     ] {
         assert!(help.contains(var), "--help does not mention {var}");
     }
@@ -41,6 +42,8 @@ fn bad_flags_are_refused_before_starting() {
         &["--time-scale", "0"][..],
         &["--start-time", "yesterday"],
         &["--auth", "maybe"],
+        &["--control-token", ""],
+        &["--control-token", "two words"],
     ] {
         let output = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -138,6 +141,7 @@ async fn run(args: &[&str]) -> (Option<i32>, String, String) {
             .args(&args)
             .env_remove("LIFECYCLE_SIM_URL")
             .env_remove("LIFECYCLE_SIM_PORT")
+            .env_remove("LIFECYCLE_SIM_CONTROL_TOKEN")
             .output()
             .unwrap();
         (
@@ -304,6 +308,63 @@ async fn clock_reports_a_refusal_with_its_code_and_exits_one() {
     );
     assert_eq!(nonsense.0, Some(1));
     assert!(nonsense.2.contains("400 InvalidDuration"), "{nonsense:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clock_sends_the_control_token_of_a_guarded_simulator() {
+    // Arrange: a binary guarding its control plane (the token from the environment, as in a
+    // container).
+    let (_served, url) = serve(&["--paused"], &[("LIFECYCLE_SIM_CONTROL_TOKEN", "s3cret")]);
+
+    // Act
+    let without = run(&["clock", "--url", &url]).await;
+    let wrong = run(&["clock", "--url", &url, "--control-token", "guess"]).await;
+    let with = run(&[
+        "clock",
+        "advance",
+        "15m",
+        "--url",
+        &url,
+        "--control-token",
+        "s3cret",
+    ])
+    .await;
+    let health = run(&["health", "--url", &url]).await;
+
+    // Assert
+    assert_eq!(without.0, Some(1), "{without:?}");
+    assert!(
+        without.2.contains("401 ControlTokenRequired"),
+        "{without:?}"
+    );
+    assert!(without.2.contains("--control-token"), "{without:?}");
+    assert_eq!(wrong.0, Some(1), "{wrong:?}");
+    assert!(wrong.2.contains("401 ControlTokenInvalid"), "{wrong:?}");
+    assert_eq!(with.0, Some(0), "{with:?}");
+    assert!(with.1.contains("operation(s) finished"), "{with:?}");
+    assert_eq!(health.0, Some(0), "health needs no token: {health:?}");
+}
+
+#[test]
+fn a_bad_control_token_stops_the_start_with_its_rule() {
+    let output = Command::new(BIN)
+        .env("LIFECYCLE_SIM_CONTROL_TOKEN", "semi;colon")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("1 to 256 characters"), "{stderr}");
+    // The value is the operator's secret; clap's error may quote it, --help must not.
+    let help = Command::new(BIN)
+        .arg("--help")
+        .env("LIFECYCLE_SIM_CONTROL_TOKEN", "hidden-value")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8(help.stdout)
+            .unwrap()
+            .contains("hidden-value")
+    );
 }
 
 #[test]

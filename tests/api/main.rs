@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod clock;
 mod control;
+mod control_token;
 mod d365fo;
 mod examples;
 mod faults;

@@ -1,4 +1,5 @@
-//! `/_sim`: the control plane. No token needed. Bodies are camelCase JSON and strict (unknown
+//! `/_sim`: the control plane. No token needed, unless the simulator was started with
+//! `--control-token` (see [`token`]). Bodies are camelCase JSON and strict (unknown
 //! fields are refused, naming the field); errors are `{"error":{"code","message","target"?}}`.
 
 mod clock;
@@ -8,6 +9,7 @@ pub(crate) mod faults;
 pub mod operations;
 mod scenarios;
 pub(crate) mod tenants;
+mod token;
 
 use super::extract::ApiQuery;
 use super::routes::{Routes, Surface, delete, get, patch, post, put};
@@ -17,14 +19,17 @@ use crate::journal::{Entry, Filter};
 use crate::world::identity::TenantId;
 use axum::Json;
 use axum::extract::State;
+use axum::middleware;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// Every control route.
-pub fn router() -> Routes {
-    Routes::new(Surface::Control)
+/// Every control route: those that read or change the simulator's state behind the control
+/// token (when the simulator has one), then the probes and the document, open to all.
+pub fn router(state: Arc<AppState>) -> Routes {
+    guarded()
+        .guard(middleware::from_fn_with_state(state, token::require))
         .route(
             "/health",
             get(
@@ -43,6 +48,11 @@ pub fn router() -> Routes {
             "/openapi.json",
             get(openapi, "This document: OpenAPI 3.1 of every route"),
         )
+}
+
+/// The routes that read or change state.
+fn guarded() -> Routes {
+    Routes::new(Surface::Control)
         .route(
             "/reset",
             post(reset, "Everything back to the start-up state"),
