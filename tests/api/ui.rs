@@ -2,7 +2,7 @@
 //! headless Chromium (screenshots in `target/ui-screenshots/`).
 
 use crate::browser::Browser;
-use crate::helpers::{DEFAULT_TENANT, TestApp, spawn_app};
+use crate::helpers::{DEFAULT_TENANT, TestApp, spawn_app, spawn_with};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -762,5 +762,67 @@ async fn setup_works_from_the_keyboard_alone() {
         .unwrap();
     b.wait("//*[@id='ppi-status'][contains(., 'is being provisioned')]")
         .await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guarded_simulator_asks_the_trainer_for_its_control_token_then_works_as_usual() {
+    // Arrange: a simulator started with --control-token.
+    let app = spawn_with(
+        crate::helpers::builder()
+            .control_token(lifecycle_sim::ControlToken::new("s3cret").unwrap()),
+    )
+    .await;
+    let b = Browser::start("control-token").await;
+    b.client.goto(&lcs_details(&app, PROD)).await.unwrap();
+
+    // Act: dismiss the prompt first; the page says why it shows nothing and offers it again.
+    b.wait("//dialog[@open]/h2[.='Control token']").await;
+    b.screenshot("1-asked").await;
+    b.press("Cancel").await;
+    b.wait("//*[@id='notice'][contains(., 'ControlTokenRequired')]")
+        .await;
+    b.press("Enter the control token").await;
+
+    // A wrong token is refused and asked again, with the reason.
+    b.wait("//input[@id='control-token']")
+        .await
+        .send_keys("guess")
+        .await
+        .unwrap();
+    b.press("Use this token").await;
+    b.wait("//dialog[@open][contains(., 'That is not the control token')]")
+        .await;
+    let input = b.wait("//input[@id='control-token']").await;
+    input.clear().await.unwrap();
+    // Enter uses it, as in a sign-in form.
+    input
+        .send_keys(&format!(
+            "s3cret{}",
+            char::from(fantoccini::key::Key::Enter)
+        ))
+        .await
+        .unwrap();
+
+    // Assert: the page and the trainer controls work, and the event stream is open again.
+    b.wait_css("body[data-ready='true']").await;
+    b.wait("//*[@id='ppi-status']").await;
+    b.press("+15 min").await;
+    b.wait("//*[@id='clock-now'][contains(., '09:15')]").await;
+    assert_eq!(
+        app.sim.state().clock.now().to_string(),
+        "2026-01-01T09:15:00Z"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !app.sim.state().events.listening() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page's event stream never reopened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A tool's change redraws the page through that stream.
+    app.sim.control().advance("90m").await.unwrap();
+    b.wait("//*[@id='clock-now'][contains(., '10:45')]").await;
     b.close().await;
 }

@@ -24,6 +24,9 @@ const state = {
   scenarios: [],
   token: null,
   tokenFor: null,
+  // The control token prompt while it is open, and whether the trainer dismissed it.
+  askingControlToken: null,
+  controlTokenDeclined: false,
   // Set by the page: the environment it shows (for "to end of running operation" and switches).
   focusEnvironment: null,
   administrator: null,
@@ -125,8 +128,59 @@ async function call(method, path, body, opts = {}) {
     state.token = null;
     return call(method, path, body, { ...opts, retried: true });
   }
+  // A simulator started with --control-token: ask for it once, keep it in the cookie the
+  // control plane reads (EventSource cannot send headers), and ask again.
+  const code = data && data.error && data.error.code;
+  if (response.status === 401 && CONTROL_TOKEN_CODES.includes(code) && await askControlToken(code)) {
+    return call(method, path, body, opts);
+  }
   if (!response.ok || (data && data.IsSuccess === false)) throw refusalOf(response.status, data);
   return { status: response.status, data, headers: response.headers };
+}
+
+// ---- the control token (a simulator started with --control-token) ----
+
+const CONTROL_TOKEN_CODES = ['ControlTokenRequired', 'ControlTokenInvalid'];
+const CONTROL_TOKEN_COOKIE = 'lifecycle-sim-control-token';
+const CONTROL_TOKEN_SHAPE = /^[A-Za-z0-9._~+\/=-]{1,256}$/;
+
+/** Asks the trainer for the control token; true once one is set, false if they dismissed it. */
+function askControlToken(code) {
+  if (state.controlTokenDeclined) return Promise.resolve(false);
+  if (state.askingControlToken) return state.askingControlToken;
+  state.askingControlToken = new Promise((resolve) => {
+    let set = false;
+    const input = el('input', {
+      id: 'control-token', type: 'password', autocomplete: 'off', spellcheck: 'false',
+      // Enter uses the token, as in a sign-in form.
+      onkeydown: (e) => { if (e.key === 'Enter') d.querySelector('.actions .primary:not([disabled])')?.click(); },
+    });
+    const d = dialog('Control token', [
+      el('p', {}, code === 'ControlTokenInvalid'
+        ? 'That is not the control token this simulator was started with. Enter the one given to it with --control-token (or LIFECYCLE_SIM_CONTROL_TOKEN).'
+        : 'This simulator guards its control plane: it was started with --control-token (or LIFECYCLE_SIM_CONTROL_TOKEN). Enter that token to use the pages and the trainer controls.'),
+      field('Control token', input),
+    ], [
+      { label: 'Cancel' },
+      {
+        label: 'Use this token', primary: true, enabled: () => CONTROL_TOKEN_SHAPE.test(input.value),
+        run: () => {
+          document.cookie = `${CONTROL_TOKEN_COOKIE}=${input.value}; path=/_sim; SameSite=Strict`;
+          set = true;
+          resolve(true);
+          // The event stream was refused without the token; open it again.
+          listen();
+        },
+      },
+    ]);
+    // Closed without a token (Cancel, Escape): stop asking until the trainer asks for it.
+    d.addEventListener('close', () => {
+      if (set) return;
+      state.controlTokenDeclined = true;
+      resolve(false);
+    }, { once: true });
+  }).finally(() => { state.askingControlToken = null; });
+  return state.askingControlToken;
 }
 
 const sim = async (method, path, body) => (await call(method, `/_sim${path}`, body, { auth: false })).data;
@@ -169,6 +223,9 @@ function refuse(error, what) {
     el('div', {},
       el('strong', {}, what ? `${what} was refused: ` : 'Refused: '),
       el('code', { class: 'code' }, code), ' — ', el('span', { class: 'reason' }, error.message)),
+    CONTROL_TOKEN_CODES.includes(code)
+      ? button('Enter the control token', () => { state.controlTokenDeclined = false; notice.replaceChildren(); schedule(); })
+      : null,
     button('Dismiss', () => notice.replaceChildren(), { 'aria-label': 'Dismiss this message' }));
   notice.replaceChildren(box);
 }
@@ -909,11 +966,16 @@ const PAGES = { lcs: lcsPage, ppac: ppacPage, environments: conceptPage };
 
 // ---- live updates ----
 
+// The open event stream, and the poll that stands in while there is none.
+let stream = null;
+let fallback = null;
+const poll = () => { if (!fallback) fallback = setInterval(schedule, 2000); };
+
 function listen() {
-  let fallback = null;
-  const poll = () => { if (!fallback) fallback = setInterval(schedule, 2000); };
   if (!window.EventSource) return poll();
+  if (stream && stream.readyState !== EventSource.CLOSED) return;
   const events = new EventSource('/_sim/events');
+  stream = events;
   events.addEventListener('clock', (e) => {
     const clock = JSON.parse(e.data);
     // Before the first reading the page is usually reading already.
@@ -935,10 +997,11 @@ function listen() {
     opened = true;
   });
   events.addEventListener('error', poll);
-  // A browser holds few connections per host; a page left (or kept for Back) lets go of its stream.
-  window.addEventListener('pagehide', () => { events.close(); clearInterval(fallback); fallback = null; }, { once: true });
-  window.addEventListener('pageshow', (e) => { if (e.persisted) { schedule(); listen(); } }, { once: true });
 }
+
+// A browser holds few connections per host; a page left (or kept for Back) lets go of its stream.
+window.addEventListener('pagehide', () => { stream?.close(); clearInterval(fallback); fallback = null; });
+window.addEventListener('pageshow', (e) => { if (e.persisted) { schedule(); listen(); } });
 
 // A bug in the page shows like a refusal instead of leaving the page blank.
 window.addEventListener('error', (e) => refuse(new Refusal(0, 'PageError', String(e.message || e.error)), 'The page'));
