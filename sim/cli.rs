@@ -23,15 +23,11 @@ pub async fn run(cli: &Cli, command: &Command) -> ExitCode {
             action: ScenarioCommand::Validate { files },
         } => validate(files),
         Command::Health { client, timeout } => {
-            health(&cli.client_url(client), client.json, *timeout).await
+            health(&Server::of(cli, client), client.json, *timeout).await
         }
         Command::Clock { client, action } => {
             let action = action.clone().unwrap_or(ClockCommand::Show);
-            let server = Server {
-                url: cli.client_url(client),
-                token: cli.control_token.as_ref(),
-            };
-            clock(&server, client, action).await
+            clock(&Server::of(cli, client), client, action).await
         }
         Command::Completions { shell } => {
             let mut command = Cli::command();
@@ -102,6 +98,16 @@ struct Server<'a> {
     token: Option<&'a ControlToken>,
 }
 
+impl<'a> Server<'a> {
+    /// The simulator the flags name.
+    fn of(cli: &'a Cli, client: &ClientArgs) -> Server<'a> {
+        Server {
+            url: cli.client_url(client),
+            token: cli.control_token.as_ref(),
+        }
+    }
+}
+
 /// One JSON call to the control plane.
 async fn call(
     server: &Server<'_>,
@@ -155,12 +161,9 @@ async fn call(
 }
 
 /// `health`: 0 when `/_sim/health` says ok within the timeout.
-async fn health(url: &str, json: bool, timeout: Duration) -> ExitCode {
-    let server = Server {
-        url: url.to_string(),
-        token: None,
-    };
-    match call(&server, reqwest::Method::GET, "/_sim/health", None, timeout).await {
+async fn health(server: &Server<'_>, json: bool, timeout: Duration) -> ExitCode {
+    let url = &server.url;
+    match call(server, reqwest::Method::GET, "/_sim/health", None, timeout).await {
         Ok(body) if body["status"] == "ok" && json => {
             println!("{body}");
             ExitCode::SUCCESS

@@ -5,6 +5,7 @@
 
 #![allow(clippy::disallowed_methods)]
 
+use super::control::token;
 use crate::app::AppState;
 use axum::Router;
 use axum::handler::Handler;
@@ -210,19 +211,12 @@ impl Routes {
         self
     }
 
-    /// Puts the routes added so far behind `layer`, a middleware that checks the control token
-    /// (it runs only for these routes, after routing), and documents them as guarded.
-    pub fn guard<L>(mut self, layer: L) -> Routes
-    where
-        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
-        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Response:
-            axum::response::IntoResponse + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Error:
-            Into<std::convert::Infallible> + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
-    {
-        self.router = self.router.route_layer(layer);
+    /// Puts the routes added so far behind the control token ([`token::require`]: it runs only
+    /// for these routes, after routing) and documents them as guarded.
+    pub fn behind_control_token(mut self, state: S) -> Routes {
+        self.router = self
+            .router
+            .route_layer(axum::middleware::from_fn_with_state(state, token::require));
         for op in &mut self.ops {
             op.guarded = true;
         }

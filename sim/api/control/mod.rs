@@ -9,7 +9,7 @@ pub(crate) mod faults;
 pub mod operations;
 mod scenarios;
 pub(crate) mod tenants;
-mod token;
+pub(crate) mod token;
 
 use super::extract::ApiQuery;
 use super::routes::{Routes, Surface, delete, get, patch, post, put};
@@ -19,7 +19,6 @@ use crate::journal::{Entry, Filter};
 use crate::world::identity::TenantId;
 use axum::Json;
 use axum::extract::State;
-use axum::middleware;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -29,7 +28,7 @@ use std::sync::Arc;
 /// token (when the simulator has one), then the probes and the document, open to all.
 pub fn router(state: Arc<AppState>) -> Routes {
     guarded()
-        .guard(middleware::from_fn_with_state(state, token::require))
+        .behind_control_token(state)
         .route(
             "/health",
             get(
