@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Proves the container image offline, without pulling a base image or running a container engine.
 
-1. builds the static binary (glibc, crt-static) and the Dockerfile's `prebuilt` stage with podman
-   (vfs storage; the builder stage, which would pull the Rust image, is skipped);
+1. builds the static binary (glibc, crt-static, Cargo.toml's `image` profile) and the
+   Dockerfile's `prebuilt` stage with podman (vfs storage; the builder stage, which would pull the
+   Rust image, is skipped);
 2. checks the image's configuration: non-root user, exposed port, HEALTHCHECK by the binary itself,
    LIFECYCLE_SIM_* environment, size under the target;
 3. exports the image's filesystem and starts the binary inside it the way a container runtime
    would: PID 1 of a new PID namespace, chrooted into the image's files, as the image's user, with
    the image's environment and /dev nodes bound in. There it must print its ready line, answer
-   /_sim/health, pass its own HEALTHCHECK command, load scenario files mounted at /scenarios, and
-   exit 0 on SIGTERM. `podman run` itself is not permitted on these machines.
+   /_sim/health, pass its own HEALTHCHECK command, load scenario files mounted at /scenarios, guard
+   /_sim when LIFECYCLE_SIM_CONTROL_TOKEN is set (its HEALTHCHECK still passing), and exit 0 on
+   SIGTERM. `podman run` itself is not permitted on these machines.
 4. measures cold start (process start to the first 200 from /_sim/health) and writes the figures
    to target/image-report.json.
 
@@ -21,7 +23,7 @@ import urllib.error, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = "x86_64-unknown-linux-gnu"
-BINARY = os.path.join(ROOT, "target", TARGET, "release", "lifecycle-sim")
+BINARY = os.path.join(ROOT, "target", TARGET, "image", "lifecycle-sim")
 WORK = os.path.join(ROOT, "target", "image")
 ROOTFS = os.path.join(WORK, "rootfs")
 REPORT = os.path.join(ROOT, "target", "image-report.json")
@@ -53,9 +55,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get(port, path, timeout=1.0):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
-        return r.status, json.loads(r.read())
+def get(port, path, timeout=1.0, token=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
 
 
 def wait_healthy(port, proc, deadline_s=10.0):
@@ -84,7 +92,7 @@ def build():
         run(["apt-get", "install", "-y", "-qq", "podman"], env=env)
     step("building the static binary")
     env = dict(os.environ, RUSTFLAGS="-C target-feature=+crt-static")
-    run(["cargo", "build", "--release", "--locked", "--bin", "lifecycle-sim", "--target", TARGET],
+    run(["cargo", "build", "--profile", "image", "--locked", "--bin", "lifecycle-sim", "--target", TARGET],
         env=env)
     kind = run(["file", "-b", BINARY]) if shutil.which("file") else ""
     if kind and "static" not in kind:
@@ -219,21 +227,32 @@ def in_namespace(image):
         fail(f"the HEALTHCHECK command passes with nothing listening: {dead.returncode}")
     step("the HEALTHCHECK command fails (exit 1) with nothing listening")
 
-    step("mounting the shipped scenarios at /scenarios")
+    step("mounting the shipped scenarios at /scenarios, with a control token in the environment")
     mounted = os.path.join(ROOTFS, "scenarios")
     os.makedirs(mounted, exist_ok=True)
     run(["mount", "--bind", "-o", "ro", os.path.join(ROOT, "scenarios"), mounted])
-    proc = start(env, uid, gid)
+    token = "check-image-token"
+    guarded = dict(env, LIFECYCLE_SIM_CONTROL_TOKEN=token)
+    proc = start(guarded, uid, gid)
     proc.stdout.readline()
     wait_healthy(port, proc)
-    _, tenants = get(port, "/_sim/tenants")
+    refused, _ = get(port, "/_sim/tenants")
+    _, tenants = get(port, "/_sim/tenants", token=token)
     domains = sorted(t["domain"] for t in tenants["tenants"])
     shipped = sorted(f for f in os.listdir(mounted) if f.endswith(".yaml"))
+    guarded_check = subprocess.run(
+        ["chroot", f"--userspec={uid}:{gid}", ROOTFS] + image["healthcheck"],
+        env=guarded, capture_output=True, text=True)
     stop(proc)
     run(["umount", mounted])
     if "tailspin.test" not in domains or "contoso.test" not in domains:
         fail(f"the mounted scenarios did not load: {domains}")
-    step(f"{len(shipped)} mounted scenario files gave {len(domains)} tenants")
+    if refused != 401:
+        fail(f"with LIFECYCLE_SIM_CONTROL_TOKEN set, /_sim/tenants without it answered {refused}")
+    if guarded_check.returncode != 0:
+        fail(f"the HEALTHCHECK fails when a control token is set: {guarded_check.stderr}")
+    step(f"{len(shipped)} mounted scenario files gave {len(domains)} tenants; the control token "
+         "guards /_sim (401 without it) and the HEALTHCHECK still passes")
 
     step(f"measuring cold start over {runs} runs")
     times = []
