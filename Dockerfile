@@ -2,7 +2,7 @@
 #
 #   docker build -t lifecycle-sim .                       # full build (pulls the Rust image)
 #   docker build --target prebuilt -t lifecycle-sim .     # from a binary built beforehand with
-#       RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target x86_64-unknown-linux-gnu
+#       RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile image --locked --target x86_64-unknown-linux-gnu
 #   docker run --rm -p 4747:4747 lifecycle-sim
 #
 # Configuration: every flag has a LIFECYCLE_SIM_* environment variable (lifecycle-sim --help).
@@ -12,7 +12,7 @@
 ARG RUST_VERSION=1.95
 ARG TARGET=x86_64-unknown-linux-gnu
 
-# ---- build: the static binary (glibc, crt-static) ----
+# ---- build: the static binary (glibc, crt-static; the image profile of Cargo.toml) ----
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
 ARG TARGET
 WORKDIR /src
@@ -21,8 +21,8 @@ COPY sim sim
 COPY scenarios scenarios
 COPY benches benches
 RUN RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --bin lifecycle-sim --target ${TARGET} \
- && cp target/${TARGET}/release/lifecycle-sim /lifecycle-sim
+    cargo build --profile image --locked --bin lifecycle-sim --target ${TARGET} \
+ && cp target/${TARGET}/image/lifecycle-sim /lifecycle-sim
 
 # ---- base: what every final image shares (configuration only, no files) ----
 FROM scratch AS base
@@ -43,7 +43,7 @@ LABEL org.opencontainers.image.title="lifecycle-sim" \
 # ---- prebuilt: the image from a binary built outside (CI, offline) ----
 FROM base AS prebuilt
 ARG TARGET
-COPY target/${TARGET}/release/lifecycle-sim /lifecycle-sim
+COPY target/${TARGET}/image/lifecycle-sim /lifecycle-sim
 
 # ---- image (default): the image from the build stage ----
 FROM base AS image
