@@ -3,8 +3,9 @@
 //!
 //! Each operation has its summary, its surface as tag, its path parameters, the surface's common
 //! query parameters (`api-version`), security and request media type, and two responses: `2XX`
-//! (or `303` with its `Location`, for a redirect) and `4XX` in the surface's own error envelope. Bodies are described by media type only: the
-//! real services' shapes are in the reference, and the simulator follows them.
+//! (or `303` with its `Location`, for a redirect) and `4XX` in the surface's own error envelope.
+//! Bodies are described by media type only: the real services' shapes are in the reference, and
+//! the simulator follows them.
 
 use super::routes::{Op, Surface};
 use axum::http::{Method, header};
@@ -359,7 +360,7 @@ pub fn document(ops: &[Op]) -> OpenApi {
                     .build(),
             )
             .build();
-        let success = if op.redirects {
+        let (status, success) = if op.redirects {
             (
                 "303",
                 ResponseBuilder::new()
@@ -387,7 +388,7 @@ pub fn document(ops: &[Op]) -> OpenApi {
         };
         operation = operation.responses(
             ResponsesBuilder::new()
-                .response(success.0, success.1)
+                .response(status, success)
                 .response("4XX", error)
                 .build(),
         );

@@ -128,8 +128,8 @@ async function call(method, path, body, opts = {}) {
     state.token = null;
     return call(method, path, body, { ...opts, retried: true });
   }
-  // A simulator started with --control-token: ask for it once, keep it in the cookie the
-  // control plane reads (EventSource cannot send headers), and ask again.
+  // A simulator started with --control-token: ask the trainer for it, keep it in the cookie the
+  // control plane reads (EventSource cannot send headers), and send the request again.
   const code = data && data.error && data.error.code;
   if (response.status === 401 && CONTROL_TOKEN_CODES.includes(code) && await askControlToken(code)) {
     return call(method, path, body, opts);
