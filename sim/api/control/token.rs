@@ -80,7 +80,7 @@ mod tests {
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(name.clone(), HeaderValue::from_str(value).unwrap());
+            map.append(name.clone(), HeaderValue::from_str(value).unwrap()); // ok: literals
         }
         map
     }
