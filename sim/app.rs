@@ -1,5 +1,6 @@
 //! Start-up: the shared state and the server ([`App`], used by `main` and by the in-process
-//! [`Simulator`](crate::Simulator) alike).
+//! [`Simulator`](crate::Simulator) alike): the plain port, and when asked the TLS port and the
+//! proxy, all serving the one router.
 
 use crate::api::{self, auth::TokenSigner};
 use crate::clock::{Clock, Stopwatch};
@@ -9,7 +10,10 @@ use crate::events::Events;
 use crate::faults::{RequestFaults, RequestRule, SharedRequestFaults};
 use crate::journal::Journal;
 use crate::scenario::{self, ClockSettings, LoadOptions, Scenario};
+use crate::serve::{self, Connections};
 use crate::telemetry::READY_TARGET;
+use crate::tls::listen::TlsContext;
+use crate::tls::{self, Authority, CaOrigin};
 use crate::world::World;
 use crate::world::lcs::{EnvironmentId, ProjectId};
 use crate::world::tenant::{RngStream, seeded_rng};
@@ -20,10 +24,9 @@ use rand_chacha::ChaCha8Rng;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -47,6 +50,10 @@ pub struct AppState {
     pub events: Events,
     /// Signs and checks bearer tokens.
     pub tokens: TokenSigner,
+    /// The CA behind the TLS port and the proxy (served at `GET /_sim/tls/ca.pem`).
+    pub authority: Arc<Authority>,
+    /// The ports bound, once they are (health names them).
+    pub listening: OnceLock<Listening>,
     /// Real time since start, for the health route.
     started: Stopwatch,
     /// Trace ids for error bodies; a sync lock held for one draw.
@@ -107,10 +114,18 @@ impl AppState {
             .unwrap_or(1.0);
         let paused = config.paused || scenarios.iter().any(|s| s.clock.paused == Some(true));
         let clock = Clock::new(start, scale, paused)?;
+        let authority = Authority::new(config.tls_ca_dir.as_deref()).map_err(|e| {
+            SimError::new(
+                crate::error::ErrorCode::InvalidConfig,
+                format!("--tls-ca-dir: {e}"),
+            )
+        })?;
         let mut state = AppState {
             journal: Journal::new(config.journal_size),
             events: Events::default(),
-            tokens: TokenSigner::new(&mut seeded_rng(seed, RngStream::SigningKey)),
+            tokens: TokenSigner::new(),
+            authority: Arc::new(authority),
+            listening: OnceLock::new(),
             traces: Mutex::new(seeded_rng(seed, RngStream::Traces)),
             blob_key: seeded_rng(seed, RngStream::BlobKey).random(),
             request_faults: SharedRequestFaults::new(seeded_rng(seed, RngStream::Faults)),
@@ -225,44 +240,85 @@ pub enum StartError {
     },
 }
 
+/// The addresses a simulator listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listening {
+    /// The plain HTTP port.
+    pub plain: SocketAddr,
+    /// The TLS port (`--tls-port`), if any.
+    pub tls: Option<SocketAddr>,
+    /// The HTTP proxy (`--proxy-port`), if any.
+    pub proxy: Option<SocketAddr>,
+}
+
 /// A bound, not yet serving, simulator.
 #[derive(Debug)]
 pub struct App {
     listener: TcpListener,
-    address: SocketAddr,
+    tls_listener: Option<TcpListener>,
+    proxy_listener: Option<TcpListener>,
+    listening: Listening,
     state: Arc<AppState>,
     /// Every surface, built once (routes and the OpenAPI document); cheap to clone.
     router: axum::Router,
 }
 
+/// Binds `port` on `bind` (0 picks a free port).
+async fn bind(bind: std::net::IpAddr, port: u16) -> Result<(TcpListener, SocketAddr), StartError> {
+    let addr = SocketAddr::new(bind, port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok((listener, bound))
+}
+
 impl App {
-    /// Builds the state and binds the listener (port 0 picks a free port).
+    /// Builds the state and binds the listeners (port 0 picks a free port).
     pub async fn build(config: Config) -> Result<App, StartError> {
-        let addr = SocketAddr::new(config.bind, config.port);
         let state = Arc::new(AppState::new(config)?);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let config = &state.config;
+        let (listener, plain) = bind(config.bind, config.port).await?;
+        let (tls_listener, tls) = match config.tls_port {
+            Some(port) => bind(config.bind, port)
+                .await
+                .map(|(l, a)| (Some(l), Some(a)))?,
+            None => (None, None),
+        };
+        let (proxy_listener, proxy) = match config.proxy_port {
+            Some(port) => bind(config.bind, port)
+                .await
+                .map(|(l, a)| (Some(l), Some(a)))?,
+            None => (None, None),
+        };
+        let listening = Listening { plain, tls, proxy };
+        let _ = state.listening.set(listening);
         let router = api::router(state.clone());
         Ok(App {
             listener,
-            address,
+            tls_listener,
+            proxy_listener,
+            listening,
             state,
             router,
         })
     }
 
-    /// The address actually bound.
+    /// The plain port's address.
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.listening.plain
+    }
+
+    /// Every address listened on.
+    pub fn listening(&self) -> Listening {
+        self.listening
     }
 
     /// `http://address`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("http://{}", self.listening.plain)
     }
 
     /// The shared state (for in-process control and tests).
@@ -276,42 +332,84 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets open requests finish (for at most 10 s).
-    /// Logs the ready line (with the bound address) first.
+    /// Logs the ready line (with the bound addresses) first.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let url = self.base_url();
+        let Listening { tls, proxy, .. } = self.listening;
+        let ca = match self.state.authority.origin() {
+            CaOrigin::Generated => "in memory".to_string(),
+            CaOrigin::Created(dir) => format!("created in {}", dir.display()),
+            CaOrigin::Loaded(dir) => format!("loaded from {}", dir.display()),
+        };
+        let mut line = format!("lifecycle-sim listening on {url}");
+        if let Some(proxy) = proxy {
+            line.push_str(&format!("; HTTPS proxy on http://{proxy}"));
+        }
+        if let Some(tls) = tls {
+            line.push_str(&format!("; TLS on {tls}"));
+        }
         info!(
             target: READY_TARGET,
-            address = %self.address,
+            address = %self.listening.plain,
             url = %url,
+            proxy = proxy.map(tracing::field::display),
+            tls = tls.map(tracing::field::display),
+            ca = (proxy.is_some() || tls.is_some()).then_some(ca.as_str()),
             seed = self.state.seed,
             virtual_now = %self.state.clock.now(),
-            "lifecycle-sim listening on {url}"
+            "{line}"
         );
-        let (draining_tx, draining_rx) = oneshot::channel::<()>();
-        let state = self.state.clone();
-        let signal = async move {
-            shutdown.await;
-            info!("shutting down: finishing open requests");
-            // Event streams never end by themselves; end them so draining can finish.
-            state.events.close();
-            let _ = draining_tx.send(());
+        let connections = Connections::default();
+        let cx = TlsContext {
+            authority: self.state.authority.clone(),
+            router: self.router.clone(),
+            connections: connections.clone(),
+            plain_url: url,
         };
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
-        tokio::select! {
-            result = server => result,
-            () = async {
-                match draining_rx.await {
-                    Ok(()) => tokio::time::sleep(DRAIN_TIMEOUT).await,
-                    Err(_) => std::future::pending().await,
-                }
-            } => {
-                warn!("requests still open {DRAIN_TIMEOUT:?} after the shutdown signal; stopping anyway");
-                Ok(())
-            }
+        let mut loops = Vec::new();
+        let (router, open) = (self.router, connections.clone());
+        loops.push(tokio::spawn(serve::accept(
+            self.listener,
+            connections.clone(),
+            move |stream, _| serve::serve(stream, router.clone(), None, open.clone()),
+        )));
+        if let Some(listener) = self.tls_listener {
+            let cx = cx.clone();
+            loops.push(tokio::spawn(serve::accept(
+                listener,
+                connections.clone(),
+                move |stream, peer| tls::listen::accept_tls_port(stream, peer, cx.clone()),
+            )));
         }
+        if let Some(listener) = self.proxy_listener {
+            let cx = cx.clone();
+            loops.push(tokio::spawn(serve::accept(
+                listener,
+                connections.clone(),
+                move |stream, peer| tls::proxy::accept_proxy_port(stream, peer, cx.clone()),
+            )));
+        }
+        drop(cx);
+        shutdown.await;
+        info!("shutting down: finishing open requests");
+        // Event streams never end by themselves; end them so draining can finish.
+        self.state.events.close();
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, connections.drain());
+        let stopped = async {
+            for accepting in loops {
+                let _ = accepting.await;
+            }
+        };
+        let ((), drained) = tokio::join!(stopped, drained);
+        if drained.is_err() {
+            warn!(
+                "requests still open {DRAIN_TIMEOUT:?} after the shutdown signal; stopping anyway"
+            );
+        }
+        Ok(())
     }
 }
 

@@ -1,10 +1,12 @@
 //! The binary's commands besides serving: `scenario validate`, and the thin clients of a running
-//! simulator's control plane (`health`, `clock`), plus `completions`.
+//! simulator's control plane (`health`, `clock`, `tls ca`), plus `completions`.
 //!
 //! Exit codes: 0 success; 1 the check failed, the simulator refused, or it could not be reached;
 //! 2 bad flags (from clap).
 
-use crate::config::{Cli, ClientArgs, ClockCommand, Command, ControlToken, ScenarioCommand};
+use crate::config::{
+    Cli, ClientArgs, ClockCommand, Command, ControlToken, ScenarioCommand, TlsCommand,
+};
 use crate::control::ControlError;
 use crate::scenario;
 use clap::CommandFactory;
@@ -29,6 +31,9 @@ pub async fn run(cli: &Cli, command: &Command) -> ExitCode {
             let action = action.clone().unwrap_or(ClockCommand::Show);
             clock(&Server::of(cli, client), client, action).await
         }
+        Command::Tls {
+            action: TlsCommand::Ca { client, dir },
+        } => tls_ca(&Server::of(cli, client), dir.as_deref()).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(
@@ -117,19 +122,7 @@ async fn call(
     timeout: Duration,
 ) -> Result<Value, CallError> {
     let url = &server.url;
-    let unreachable = |e: reqwest::Error| {
-        // reqwest's own message ("error sending request") hides the cause; name every layer.
-        let mut why = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            why = format!("{why}: {cause}");
-            source = cause.source();
-        }
-        CallError::Unreachable(format!(
-            "cannot reach the simulator at {url} ({why}); is it running? (set --url or \
-             LIFECYCLE_SIM_URL to where it listens)"
-        ))
-    };
+    let unreachable = |e: reqwest::Error| unreachable(url, &e);
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()
@@ -157,6 +150,69 @@ async fn call(
             status.as_u16(),
             &value,
         )))
+    }
+}
+
+/// The simulator at `url` could not be reached (or answered nonsense).
+fn unreachable(url: &str, e: &reqwest::Error) -> CallError {
+    // reqwest's own message ("error sending request") hides the cause; name every layer.
+    let mut why = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        why = format!("{why}: {cause}");
+        source = cause.source();
+    }
+    CallError::Unreachable(format!(
+        "cannot reach the simulator at {url} ({why}); is it running? (set --url or \
+         LIFECYCLE_SIM_URL to where it listens)"
+    ))
+}
+
+/// `tls ca`: the CA certificate, from a CA directory or from the running simulator.
+async fn tls_ca(server: &Server<'_>, dir: Option<&std::path::Path>) -> ExitCode {
+    if let Some(dir) = dir {
+        return match crate::tls::Authority::new(Some(dir)) {
+            Ok(ca) => {
+                print!("{}", ca.ca_pem());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("lifecycle-sim tls ca: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let url = &server.url;
+    let fetched = async {
+        let client = reqwest::Client::builder()
+            .timeout(CLOCK_TIMEOUT)
+            .build()
+            .map_err(|e| unreachable(url, &e))?;
+        let response = client
+            .get(format!("{url}/_sim/tls/ca.pem"))
+            .send()
+            .await
+            .map_err(|e| unreachable(url, &e))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| unreachable(url, &e))?;
+        if status.is_success() && text.starts_with("-----BEGIN CERTIFICATE-----") {
+            Ok(text)
+        } else {
+            Err(CallError::Unreachable(format!(
+                "{url}/_sim/tls/ca.pem answered {status} without a certificate; is {url} a \
+                 lifecycle-sim?"
+            )))
+        }
+    };
+    match fetched.await {
+        Ok(pem) => {
+            print!("{pem}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lifecycle-sim tls ca: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

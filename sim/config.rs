@@ -76,9 +76,17 @@ pub struct Config {
     pub faults: Vec<String>,
     /// Duration overrides (`kind=75m` or `kind=1h..2h`) for every start-up tenant.
     pub durations: Vec<String>,
-    /// When set, `/_sim` (but its health, readiness and OpenAPI routes) answers only requests
+    /// When set, `/_sim` (but its health, readiness, OpenAPI and CA routes) answers only requests
     /// that carry this token ([`ControlToken`]).
     pub control_token: Option<ControlToken>,
+    /// Also listen as an HTTP proxy on this port (0 picks one): `CONNECT host:443` to an
+    /// emulated host is answered here under the simulator's CA, any other host refused.
+    pub proxy_port: Option<u16>,
+    /// Also serve HTTPS on this port (0 picks one), the certificate chosen by SNI.
+    pub tls_port: Option<u16>,
+    /// Keep the CA in this directory (read if there, else made and written), instead of making
+    /// a new one in memory.
+    pub tls_ca_dir: Option<std::path::PathBuf>,
 }
 
 /// The secret that guards the control plane (`--control-token`): 1 to 256 characters of
@@ -175,6 +183,9 @@ impl Default for Config {
             faults: Vec::new(),
             durations: Vec::new(),
             control_token: None,
+            proxy_port: None,
+            tls_port: None,
+            tls_ca_dir: None,
         }
     }
 }
@@ -291,7 +302,7 @@ pub struct Cli {
     pub pp_polling: PollStyle,
 
     /// Guard the control plane (/_sim) with this token: requests must carry it as
-    /// 'Authorization: Bearer TOKEN' (health, readiness and the OpenAPI document stay open). The
+    /// 'Authorization: Bearer TOKEN' (health, readiness, the OpenAPI document and the CA stay open). The
     /// client commands (clock) send it too. Letters, digits and -._~+/=, at most 256
     #[arg(
         long,
@@ -300,6 +311,24 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub control_token: Option<ControlToken>,
+
+    /// Also listen as an HTTP proxy on this port (0 picks a free one), for clients that keep
+    /// Microsoft's host names: set HTTPS_PROXY=http://127.0.0.1:PORT and trust the CA
+    /// (GET /_sim/tls/ca.pem). CONNECT to an emulated host is answered by the simulator over TLS;
+    /// every other host is refused and nothing is forwarded
+    #[arg(long, env = "LIFECYCLE_SIM_PROXY_PORT")]
+    pub proxy_port: Option<u16>,
+
+    /// Also serve HTTPS on this port (0 picks a free one), the certificate chosen by SNI, for
+    /// clients that map Microsoft's host names to the simulator (/etc/hosts, --add-host)
+    #[arg(long, env = "LIFECYCLE_SIM_TLS_PORT")]
+    pub tls_port: Option<u16>,
+
+    /// Keep the CA in this directory (ca.pem, and ca-key.pem readable by its owner only): read
+    /// when present, else made and written on first start, so clients trust it once (default: a
+    /// new CA in memory each start)
+    #[arg(long, env = "LIFECYCLE_SIM_TLS_CA_DIR")]
+    pub tls_ca_dir: Option<std::path::PathBuf>,
 
     /// Log format: text or json (one object per line)
     #[arg(long, env = "LIFECYCLE_SIM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -341,6 +370,12 @@ pub enum Command {
         /// What to do; show the clock when absent.
         #[command(subcommand)]
         action: Option<ClockCommand>,
+    },
+    /// Work with the certificate authority behind the TLS port and the proxy.
+    Tls {
+        /// What to do.
+        #[command(subcommand)]
+        action: TlsCommand,
     },
     /// Print a shell completion script, e.g. `lifecycle-sim completions bash > /etc/bash_completion.d/lifecycle-sim`.
     Completions {
@@ -385,6 +420,22 @@ pub enum ClockCommand {
         /// The scale.
         #[arg(value_parser = parse_scale)]
         scale: f64,
+    },
+}
+
+/// `lifecycle-sim tls ...`
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TlsCommand {
+    /// Print the CA certificate (PEM) that clients must trust, e.g.
+    /// `lifecycle-sim tls ca > lifecycle-sim-ca.pem`: a running simulator's (at --url), or with
+    /// --dir the one kept in a CA directory (made there if it has none, as --tls-ca-dir does).
+    Ca {
+        /// Where the simulator is.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Read (or make) the CA in this directory instead of asking a running simulator
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -464,6 +515,9 @@ impl Cli {
             faults: self.faults.clone(),
             durations: self.durations.clone(),
             control_token: self.control_token.clone(),
+            proxy_port: self.proxy_port,
+            tls_port: self.tls_port,
+            tls_ca_dir: self.tls_ca_dir.clone(),
         })
     }
 }

@@ -270,6 +270,19 @@ error_codes! {
 
     /// The simulator's configuration is contradictory.
     InvalidConfig => BadRequest,
+
+    /// Instance discovery was asked about an authority host the simulator does not answer for.
+    InvalidInstance => BadRequest,
+
+    // The proxy and the TLS port
+    /// A proxy request names no host (or CONNECT no port).
+    InvalidProxyRequest => BadRequest,
+    /// The proxy was asked for a host the simulator does not emulate; nothing is forwarded.
+    HostNotEmulated => Forbidden,
+    /// A CONNECT names a port other than 443.
+    ProxyPortRefused => Forbidden,
+    /// Plain HTTP came to the TLS port.
+    PlainHttpOnTlsPort => BadRequest,
     /// A bug in the simulator; the message says what happened.
     Internal => Internal,
 }

@@ -22,6 +22,12 @@ pub struct Entry {
     pub tenant: Option<TenantId>,
     /// HTTP method.
     pub method: String,
+    /// The host the request named (`Host`, or the authority of an HTTP/2 or proxy request),
+    /// e.g. `api.bap.microsoft.com` through the proxy, `127.0.0.1:4747` on the plain port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `https` when it came over TLS (the TLS port or a proxy tunnel), else `http`.
+    pub scheme: &'static str,
     /// Path and query.
     pub path: String,
     /// The route template that served it, e.g. `/_sim/tenants/{tenant}` (as in the OpenAPI
@@ -123,6 +129,8 @@ mod tests {
             virtual_time: Timestamp::UNIX_EPOCH,
             tenant,
             method: "GET".into(),
+            host: None,
+            scheme: "http",
             path: path.into(),
             route: None,
             status: 200,

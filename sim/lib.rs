@@ -21,8 +21,11 @@ pub mod faults;
 pub mod journal;
 pub mod ops;
 pub mod scenario;
+pub mod serve;
+pub mod signing;
 pub mod simulator;
 pub mod telemetry;
+pub mod tls;
 pub mod ui;
 pub mod world;
 

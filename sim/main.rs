@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One TLS provider for the process (the simulator's listeners and any client it builds).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     if let Some(command) = &cli.command {
         return cli::run(&cli, command).await;

@@ -1,7 +1,7 @@
 //! The in-process simulator for Rust tests: started on a random port like `wiremock::MockServer`,
 //! configured with a builder, driven through a typed [`Control`] handle, stopped when dropped.
 
-use crate::app::{App, AppState, StartError};
+use crate::app::{App, AppState, Listening, StartError};
 use crate::config::{AuthMode, Config, ControlToken, ScenarioSource};
 use crate::control::Control;
 use jiff::Timestamp;
@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 ///
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let _ = rustls::crypto::ring::default_provider().install_default();
 /// let sim = Simulator::builder()
 ///     .seed(7)
 ///     .paused()
@@ -85,6 +86,7 @@ use tokio::task::JoinHandle;
 pub struct Simulator {
     base_url: String,
     address: SocketAddr,
+    listening: Listening,
     state: Arc<AppState>,
     control: Control,
     stop: Option<oneshot::Sender<()>>,
@@ -112,6 +114,22 @@ impl Simulator {
     /// The bound address.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The HTTPS proxy's URL (`http://127.0.0.1:PORT`, what `HTTPS_PROXY` takes), when started
+    /// with [`SimulatorBuilder::proxy`].
+    pub fn proxy_uri(&self) -> Option<String> {
+        self.listening.proxy.map(|a| format!("http://{a}"))
+    }
+
+    /// The TLS port's address, when started with [`SimulatorBuilder::tls`].
+    pub fn tls_address(&self) -> Option<SocketAddr> {
+        self.listening.tls
+    }
+
+    /// The CA certificate (PEM) the proxy's and the TLS port's certificates chain to.
+    pub fn ca_pem(&self) -> &str {
+        self.state.authority.ca_pem()
     }
 
     /// The typed control plane: clock, tenants, faults, scenarios, snapshots, tokens.
@@ -207,6 +225,26 @@ impl SimulatorBuilder {
         self
     }
 
+    /// Also listen as an HTTPS proxy on a free port (`--proxy-port 0`); see
+    /// [`Simulator::proxy_uri`].
+    pub fn proxy(mut self) -> Self {
+        self.config.proxy_port = Some(0);
+        self
+    }
+
+    /// Also serve HTTPS on a free port, the certificate chosen by SNI (`--tls-port 0`); see
+    /// [`Simulator::tls_address`].
+    pub fn tls(mut self) -> Self {
+        self.config.tls_port = Some(0);
+        self
+    }
+
+    /// Keep the CA in this directory (`--tls-ca-dir`): read when there, else made and written.
+    pub fn tls_ca_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.tls_ca_dir = Some(dir.into());
+        self
+    }
+
     /// Start without the built-in default tenant.
     pub fn without_default_tenant(mut self) -> Self {
         self.config.default_tenant = false;
@@ -237,6 +275,7 @@ impl SimulatorBuilder {
         let (stop, stopped) = oneshot::channel::<()>();
         let base_url = app.base_url();
         let address = app.address();
+        let listening = app.listening();
         let state = app.state();
         let control = Control::new(app.router(), state.config.control_token.clone());
         let task = tokio::spawn(app.run_until_stopped(async {
@@ -245,6 +284,7 @@ impl SimulatorBuilder {
         Ok(Simulator {
             base_url,
             address,
+            listening,
             state,
             control,
             stop: Some(stop),

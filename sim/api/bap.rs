@@ -412,11 +412,12 @@ fn lifecycle_json(t: &Tenant, lo: &LifecycleOp, op: &Operation<Work>, now: Times
 fn location_url(base: &BaseUrl, op: OperationId, q: &PpQuery) -> String {
     let version = q.api_version();
     if version.is_empty() {
-        format!("{}{PREFIX}/lifecycleOperations/{}", base.0, op.0)
+        format!("{}{PREFIX}/lifecycleOperations/{}", base.root(), op.0)
     } else {
         format!(
             "{}{PREFIX}/lifecycleOperations/{}?api-version={version}",
-            base.0, op.0
+            base.root(),
+            op.0
         )
     }
 }

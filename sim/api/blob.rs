@@ -9,6 +9,7 @@
 //!
 //! The account is the tenant id (32 hex digits), or `shared` for Microsoft's shared assets.
 
+use super::extract::BaseUrl;
 use super::{Envelope, envelope};
 use crate::api::routes::{Routes, Surface, get};
 use crate::app::AppState;
@@ -35,7 +36,7 @@ use uuid::Uuid;
 /// The storage service version the endpoint speaks.
 const STORAGE_VERSION: &str = "2021-08-06";
 /// The account of Microsoft's shared assets.
-pub const SHARED_ACCOUNT: &str = "shared";
+pub const SHARED_ACCOUNT: &str = crate::tls::hosts::SHARED_ACCOUNT;
 
 /// The blob routes, with Azure's error envelope.
 pub fn router(state: Arc<AppState>) -> Routes {
@@ -78,10 +79,11 @@ fn signature(key: &[u8; 32], sp: &str, se: &str, resource: &str) -> String {
     BASE64.encode(mac.finalize().into_bytes())
 }
 
-/// A SAS URL for a blob, valid until `expiry` (virtual time).
+/// A SAS URL for a blob, valid until `expiry` (virtual time): on the account's Microsoft host
+/// when the client came by Microsoft host names, else on the simulator's own `/_blob/` path.
 pub fn sas_url(
     state: &AppState,
-    base: &str,
+    base: &BaseUrl,
     account: &str,
     container: &str,
     blob: &str,
@@ -99,7 +101,7 @@ pub fn sas_url(
         ("sp", access.letters()),
     ])
     .unwrap_or_default();
-    format!("{base}/_blob{resource}?{query}")
+    format!("{}/{container}/{blob}?{query}", base.blob(account))
 }
 
 /// The account name of a tenant's storage.

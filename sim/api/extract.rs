@@ -3,6 +3,8 @@
 
 use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
+use crate::tls::Arrival;
+use crate::tls::hosts::{self, HostKind};
 use crate::world::TenantRef;
 use crate::world::identity::TenantId;
 use axum::body::Bytes;
@@ -156,18 +158,90 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantSlot {
     }
 }
 
-/// The simulator's base URL as the client reached it (`http://{Host}`, or `https` behind a proxy
-/// that says so in `X-Forwarded-Proto`), for URLs handed back to clients such as SAS URLs.
-#[derive(Debug, Clone)]
-pub struct BaseUrl(pub String);
+/// The simulator's base URL as the client reached it, for the URLs an answer hands back (SAS
+/// URLs, operation locations, discovery documents).
+///
+/// Scheme and host come from, in order: RFC 7239 `Forwarded` (`proto=`, `host=`), then
+/// `X-Forwarded-Proto` / `X-Forwarded-Host`, then the connection (https over TLS, see
+/// [`Arrival`]) and the `Host` header (or the URI's authority, as HTTP/2 and proxy requests
+/// carry it). When that host is a Microsoft host the simulator emulates, a URL on another
+/// surface names that surface's Microsoft host (a SAS URL names
+/// `{account}.blob.core.windows.net`); otherwise every URL is on the simulator's own base, e.g.
+/// `http://127.0.0.1:4747/_blob/...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    /// `http` or `https`.
+    scheme: &'static str,
+    /// The host, lower case (IPv6 without brackets).
+    host: String,
+    /// The port, unless it is the scheme's default.
+    port: Option<u16>,
+    /// `scheme://host[:port]`.
+    root: String,
+    /// What the host serves, when it is an emulated Microsoft host.
+    microsoft: Option<HostKind>,
+}
 
-impl FromRequestParts<Arc<AppState>> for BaseUrl {
-    type Rejection = SimError;
+impl BaseUrl {
+    /// A base URL from its parts; default ports are dropped.
+    pub fn new(scheme: &'static str, host: &str, port: Option<u16>) -> BaseUrl {
+        let default = if scheme == "https" { 443 } else { 80 };
+        let port = port.filter(|p| *p != default);
+        let host = host.to_ascii_lowercase();
+        let shown = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let root = match port {
+            Some(p) => format!("{scheme}://{shown}:{p}"),
+            None => format!("{scheme}://{shown}"),
+        };
+        BaseUrl {
+            microsoft: hosts::emulated(&host),
+            scheme,
+            host,
+            port,
+            root,
+        }
+    }
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, SimError> {
+    /// `scheme://host[:port]` as the client reached it.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// Whether the client reached the simulator by a Microsoft host name.
+    pub fn is_microsoft(&self) -> bool {
+        self.microsoft.is_some()
+    }
+
+    /// The base for URLs served by `kind`: this one, unless the client came by a Microsoft host
+    /// of another kind, then that kind's own host (same scheme and port).
+    pub fn on(&self, kind: HostKind) -> String {
+        match self.microsoft {
+            Some(here) if here != kind => self.elsewhere(hosts::canonical(kind)),
+            _ => self.root.clone(),
+        }
+    }
+
+    /// The base of a storage account's blob URLs (`…/{container}/{blob}` follows).
+    pub fn blob(&self, account: &str) -> String {
+        match self.microsoft {
+            Some(_) => self.elsewhere(&hosts::blob_host(account)),
+            None => format!("{}/_blob/{account}", self.root),
+        }
+    }
+
+    fn elsewhere(&self, host: &str) -> String {
+        match self.port {
+            Some(p) => format!("{}://{host}:{p}", self.scheme),
+            None => format!("{}://{host}", self.scheme),
+        }
+    }
+
+    /// The base URL of a request.
+    pub fn of(parts: &Parts, fallback: &str) -> BaseUrl {
         let header = |name: &str| {
             parts
                 .headers
@@ -176,15 +250,72 @@ impl FromRequestParts<Arc<AppState>> for BaseUrl {
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
-        let host = header("host")
-            .map(str::to_string)
-            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-            .unwrap_or_else(|| format!("{}:{}", state.config.bind, state.config.port));
-        let scheme = match header("x-forwarded-proto") {
-            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        let first = |v: &str| v.split(',').next().unwrap_or("").trim().to_string();
+        let (mut proto, mut host) = header("forwarded").map(forwarded).unwrap_or((None, None));
+        if proto.is_none() {
+            proto = header("x-forwarded-proto").map(first);
+        }
+        if host.is_none() {
+            host = header("x-forwarded-host").map(first);
+        }
+        let arrival = parts.extensions.get::<Arrival>();
+        let scheme = match proto.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("https") => "https",
+            Some("http") => "http",
+            _ if arrival.is_some_and(|a| a.secure) => "https",
             _ => "http",
         };
-        Ok(BaseUrl(format!("{scheme}://{host}")))
+        let authority = host
+            .as_deref()
+            .and_then(hosts::split_authority)
+            .or_else(|| header("host").and_then(hosts::split_authority))
+            .or_else(|| {
+                parts
+                    .uri
+                    .authority()
+                    .and_then(|a| hosts::split_authority(a.as_str()))
+            })
+            .or_else(|| arrival.and_then(|a| a.host.clone()).map(|h| (h, None)))
+            .or_else(|| hosts::split_authority(fallback));
+        match authority {
+            Some((host, port)) => BaseUrl::new(scheme, &host, port),
+            None => BaseUrl::new(scheme, "127.0.0.1", None),
+        }
+    }
+}
+
+/// `proto` and `host` of the first element of an RFC 7239 `Forwarded` header.
+fn forwarded(value: &str) -> (Option<String>, Option<String>) {
+    let element = value.split(',').next().unwrap_or("");
+    let mut proto = None;
+    let mut host = None;
+    for pair in element.split(';') {
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"').to_string();
+        match key.trim().to_ascii_lowercase().as_str() {
+            "proto" => proto = Some(value),
+            "host" => host = Some(value),
+            _ => {}
+        }
+    }
+    (proto, host)
+}
+
+impl FromRequestParts<Arc<AppState>> for BaseUrl {
+    type Rejection = SimError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, SimError> {
+        let fallback = state
+            .listening
+            .get()
+            .map(|l| l.plain.to_string())
+            .unwrap_or_else(|| format!("{}:{}", state.config.bind, state.config.port));
+        Ok(BaseUrl::of(parts, &fallback))
     }
 }
 
@@ -236,6 +367,86 @@ mod tests {
     #[allow(dead_code)]
     struct User {
         roles: Vec<String>,
+    }
+
+    fn base(headers: &[(&str, &str)], arrival: Option<Arrival>) -> BaseUrl {
+        let mut request = axum::http::Request::builder().uri("/x");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        if let Some(arrival) = arrival {
+            parts.extensions.insert(arrival);
+        }
+        BaseUrl::of(&parts, "127.0.0.1:4747")
+    }
+
+    #[test]
+    fn urls_follow_how_the_client_came() {
+        // The plain port: everything on the simulator's own base.
+        let plain = base(&[("host", "127.0.0.1:4747")], None);
+        assert_eq!(plain.root(), "http://127.0.0.1:4747");
+        assert_eq!(plain.on(HostKind::Entra), "http://127.0.0.1:4747");
+        assert_eq!(plain.blob("shared"), "http://127.0.0.1:4747/_blob/shared");
+        // Over TLS by a Microsoft name: https, and each surface's own host.
+        let tls = Arrival::tls(crate::tls::Via::Proxy, "lcsapi.lcs.dynamics.com");
+        let lcs = base(&[("host", "lcsapi.lcs.dynamics.com")], Some(tls));
+        assert_eq!(lcs.root(), "https://lcsapi.lcs.dynamics.com");
+        assert_eq!(lcs.blob("shared"), "https://shared.blob.core.windows.net");
+        assert_eq!(lcs.on(HostKind::Graph), "https://graph.microsoft.com");
+        assert_eq!(lcs.on(HostKind::Lcs), "https://lcsapi.lcs.dynamics.com");
+        // A direct TLS port other than 443 keeps its port on every host.
+        let tls = Arrival::tls(crate::tls::Via::Tls, "login.windows.net");
+        let odd = base(&[("host", "login.windows.net:8443")], Some(tls));
+        assert_eq!(odd.on(HostKind::Entra), "https://login.windows.net:8443");
+        assert_eq!(odd.on(HostKind::Graph), "https://graph.microsoft.com:8443");
+        // HTTP/2 and absolute-form requests carry the host in the URI.
+        let (parts, ()) = axum::http::Request::builder()
+            .uri("https://api.bap.microsoft.com/x")
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert_eq!(
+            BaseUrl::of(&parts, "127.0.0.1:4747").root(),
+            "http://api.bap.microsoft.com"
+        );
+    }
+
+    #[test]
+    fn forwarding_headers_name_scheme_and_host() {
+        let b = base(
+            &[
+                ("host", "127.0.0.1:4747"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "sim.example.test, proxy.internal"),
+            ],
+            None,
+        );
+        assert_eq!(b.root(), "https://sim.example.test");
+        let b = base(
+            &[
+                ("host", "127.0.0.1:4747"),
+                (
+                    "forwarded",
+                    r#"for=10.0.0.1;proto=https;host="api.bap.microsoft.com", for=x"#,
+                ),
+                ("x-forwarded-host", "ignored.test"),
+            ],
+            None,
+        );
+        assert_eq!(b.root(), "https://api.bap.microsoft.com");
+        assert_eq!(b.blob("shared"), "https://shared.blob.core.windows.net");
+        let b = base(
+            &[("host", "127.0.0.1:4747"), ("x-forwarded-proto", "gopher")],
+            None,
+        );
+        assert_eq!(b.root(), "http://127.0.0.1:4747");
+        let b = base(&[("host", "a b c")], None);
+        assert_eq!(
+            b.root(),
+            "http://127.0.0.1:4747",
+            "a broken Host falls back"
+        );
     }
 
     fn error(text: &str) -> Option<SimError> {

@@ -328,7 +328,7 @@ async fn backups(
                 "Name": a.name,
                 "FileName": a.file_name,
                 "FileDescription": a.description.clone().unwrap_or_default(),
-                "FileLocation": asset_sas(&state, &base_url.0, &tenant, a, Access::Read, now),
+                "FileLocation": asset_sas(&state, &base_url, &tenant, a, Access::Read, now),
                 "ModifiedDateTime": lcs_date(a.modified),
                 "CreatedDateTime": lcs_date(a.created),
                 "CreatedByName": a.created_by,
@@ -341,7 +341,7 @@ async fn backups(
 
 fn asset_sas(
     state: &AppState,
-    base: &str,
+    base: &BaseUrl,
     tenant: &Tenant,
     asset: &Asset,
     access: Access,
@@ -919,7 +919,7 @@ async fn create_asset(
         "FileLocation".into(),
         json!(asset_sas(
             &state,
-            &base_url.0,
+            &base_url,
             &tenant,
             &asset,
             Access::ReadWrite,
@@ -1012,7 +1012,7 @@ async fn get_asset(
             let mut m = shared_item(shared);
             let url = blob::sas_url(
                 &state,
-                &base_url.0,
+                &base_url,
                 SHARED_ACCOUNT,
                 ASSET_CONTAINER,
                 &shared.id.simple().to_string(),
@@ -1028,14 +1028,7 @@ async fn get_asset(
             if a.is_committed() {
                 m.insert(
                     "FileLocation".into(),
-                    json!(asset_sas(
-                        &state,
-                        &base_url.0,
-                        &tenant,
-                        a,
-                        Access::Read,
-                        now
-                    )),
+                    json!(asset_sas(&state, &base_url, &tenant, a, Access::Read, now)),
                 );
             }
             m

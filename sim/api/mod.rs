@@ -41,12 +41,59 @@ use uuid::Uuid;
 /// Longest a handler may take; handlers never wait on anything, so hitting this is a bug.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Every surface on one router, with the shared layers. Paths are normalised before routing.
+/// Every surface on one router, with the shared layers. Requests to a storage account's host
+/// are mapped onto the blob routes, then paths are normalised, before routing.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .fallback_service(surfaces(state))
         .layer(middleware::map_request(normalize_path))
+        .layer(middleware::map_request(blob_host))
 }
+
+/// The host a request names: its `Host` header, else its URI's authority (HTTP/2, proxies).
+pub fn request_host(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+}
+
+/// `https://{account}.blob.core.windows.net/{container}/{blob}` is served as
+/// `/_blob/{account}/{container}/{blob}`, where the blob routes live.
+async fn blob_host(mut request: Request) -> Request {
+    let account = request_host(&request)
+        .and_then(crate::tls::hosts::split_authority)
+        .and_then(|(host, _)| crate::tls::hosts::blob_account(&host).map(str::to_string));
+    let Some(account) = account else {
+        return request;
+    };
+    let uri = request.uri();
+    if uri.path().starts_with("/_blob/") {
+        return request;
+    }
+    let mapped = match uri.query() {
+        Some(query) => format!("/_blob/{account}{}?{query}", uri.path()),
+        None => format!("/_blob/{account}{}", uri.path()),
+    };
+    let sent = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_string(), |p| p.to_string());
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = mapped.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(new) = Uri::from_parts(parts) {
+            *request.uri_mut() = new;
+            request.extensions_mut().insert(SentPath(sent));
+        }
+    }
+    request
+}
+
+/// The path and query a client sent, when the simulator serves it under another path (a blob
+/// host's); the journal shows this one.
+#[derive(Debug, Clone)]
+struct SentPath(String);
 
 /// Collapses repeated slashes and drops a trailing slash, as real clients produce them from a
 /// base URL with a trailing slash (`https://host/` + `/path`) or from templates such as
@@ -243,14 +290,22 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
     let real_time = clock::wall_now();
     let virtual_time = state.clock.now();
     let method = request.method().to_string();
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    let path = match request.extensions().get::<SentPath>() {
+        Some(sent) => sent.0.clone(),
+        None => request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| request.uri().path().to_string(), |p| p.to_string()),
+    };
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|m| m.as_str().to_string());
+    let host = request_host(&request).map(str::to_string);
+    let secure = request
+        .extensions()
+        .get::<crate::tls::Arrival>()
+        .is_some_and(|a| a.secure);
     let slot = TenantSlot::default();
     request.extensions_mut().insert(slot.clone());
 
@@ -270,7 +325,7 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
         let message = error.as_ref().map_or("", |e| e.message.as_str());
         error!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, message, "request failed");
     } else {
-        info!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, "request");
+        info!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, secure, "request");
     }
     let change = (Events::notable(&method) && state.events.listening()).then(|| Change {
         seq: 0,
@@ -285,6 +340,8 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
         virtual_time,
         tenant,
         method,
+        host,
+        scheme: if secure { "https" } else { "http" },
         path,
         route,
         status,

@@ -311,7 +311,8 @@ fn op_url(base: &BaseUrl, area: &str, env: &PpEnvId, op: OperationId, q: &PpQuer
     };
     format!(
         "{}/{area}/environments/{env}/operations/{}?api-version={version}",
-        base.0, op.0
+        base.root(),
+        op.0
     )
 }
 

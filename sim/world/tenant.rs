@@ -43,8 +43,6 @@ pub enum RngStream {
     Tenant(TenantId),
     /// Ids of tenants created without one.
     TenantIds,
-    /// The token signing key.
-    SigningKey,
     /// Trace and correlation ids in error bodies.
     Traces,
     /// The key that signs blob SAS URLs.
@@ -63,7 +61,6 @@ pub fn seeded_rng(seed: u64, stream: RngStream) -> ChaCha8Rng {
             0
         }
         RngStream::TenantIds => 1,
-        RngStream::SigningKey => 2,
         RngStream::Traces => 3,
         RngStream::BlobKey => 4,
         RngStream::Faults => 5,

@@ -143,6 +143,7 @@ async fn probes_the_document_the_real_apis_and_the_pages_need_no_control_token()
         "/_sim/health",
         "/_sim/ready",
         "/_sim/openapi.json",
+        "/_sim/tls/ca.pem",
         "/_ui/lcs",
     ] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
@@ -233,7 +234,12 @@ async fn the_document_marks_the_guarded_operations() {
     ] {
         assert_eq!(doc["paths"][path][method]["security"], optional, "{path}");
     }
-    for path in ["/_sim/health", "/_sim/ready", "/_sim/openapi.json"] {
+    for path in [
+        "/_sim/health",
+        "/_sim/ready",
+        "/_sim/openapi.json",
+        "/_sim/tls/ca.pem",
+    ] {
         assert!(
             doc["paths"][path]["get"].get("security").is_none(),
             "{path}"
@@ -245,6 +251,7 @@ async fn the_document_marks_the_guarded_operations() {
             && !path.ends_with("/health")
             && !path.ends_with("/ready")
             && !path.ends_with("/openapi.json")
+            && !path.ends_with("/ca.pem")
         {
             for (method, op) in item.as_object().unwrap() {
                 assert_eq!(op["security"], optional, "{method} {path}");

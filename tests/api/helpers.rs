@@ -19,6 +19,9 @@ pub struct TestApp {
 /// The usual builder: fixed seed and start time, clock paused (explicit time).
 pub fn builder() -> SimulatorBuilder {
     lifecycle_sim::telemetry::init_for_tests();
+    // The tests' HTTPS clients (reqwest without a provider of its own) use ring, as the
+    // simulator does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Simulator::builder()
         .seed(SEED)
         .paused()

@@ -47,6 +47,33 @@ pub fn router(state: Arc<AppState>) -> Routes {
             "/openapi.json",
             get(openapi, "This document: OpenAPI 3.1 of every route"),
         )
+        .route(
+            "/tls/ca.pem",
+            get(
+                ca_pem,
+                "The CA certificate (PEM) that signs the emulated Microsoft hosts' certificates",
+            )
+            .answers(CA_MEDIA_TYPE),
+        )
+}
+
+/// The media type of a PEM certificate.
+const CA_MEDIA_TYPE: &str = "application/x-pem-file";
+
+/// The CA to trust for the TLS port and the proxy's tunnels. Open, like health: it is public.
+async fn ca_pem(State(state): State<Arc<AppState>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, CA_MEDIA_TYPE),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "inline; filename=\"lifecycle-sim-ca.pem\"",
+            ),
+        ],
+        state.authority.ca_pem().to_string(),
+    )
+        .into_response()
 }
 
 /// The routes that read or change state.
@@ -274,15 +301,28 @@ struct Health {
     uptime_seconds: f64,
     seed: u64,
     virtual_now: Timestamp,
+    /// The plain port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    /// The HTTPS proxy's port (`--proxy-port`), when it listens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxy_port: Option<u16>,
+    /// The TLS port (`--tls-port`), when it listens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_port: Option<u16>,
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
+    let listening = state.listening.get();
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: (state.uptime().as_secs_f64() * 1000.0).round() / 1000.0,
         seed: state.seed,
         virtual_now: state.clock.now(),
+        port: listening.map(|l| l.plain.port()),
+        proxy_port: listening.and_then(|l| l.proxy).map(|a| a.port()),
+        tls_port: listening.and_then(|l| l.tls).map(|a| a.port()),
     })
 }
 

@@ -38,7 +38,7 @@ pub async fn require(State(state): State<Arc<AppState>>, request: Request, next:
             ErrorCode::ControlTokenRequired,
             "This simulator's control plane is guarded by a control token (--control-token, \
              LIFECYCLE_SIM_CONTROL_TOKEN): send it as 'Authorization: Bearer <token>'. \
-             GET /_sim/health, /_sim/ready and /_sim/openapi.json need none.",
+             GET /_sim/health, /_sim/ready, /_sim/openapi.json and /_sim/tls/ca.pem need none.",
         ),
     };
     let invalid = refusal.code == ErrorCode::ControlTokenInvalid;

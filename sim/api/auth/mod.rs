@@ -1,9 +1,14 @@
-//! Fake Entra ID: the token endpoints real clients sign in with, the bearer-token check every
-//! portal API call goes through ([`Caller`]), and Graph's OIDC userinfo route.
+//! Fake Entra ID: the token endpoints real clients sign in with, the discovery documents their
+//! libraries read first ([`discovery`]), the bearer-token check every portal API call goes
+//! through ([`Caller`]), and Graph's OIDC userinfo route.
 //!
-//! Tokens are JWTs (HS256, key derived from the run's seed) carrying the tenant (`tid`), object id
-//! (`oid`), UPN and audience like Entra's. A token names exactly one tenant, so a caller can only
-//! ever reach its own tenant. Token responses and errors use Entra's field names and AADSTS codes.
+//! Tokens are JWTs signed RS256 with the key the discovery key sets publish
+//! ([`crate::signing`]), carrying Entra's claims for their version: tenant (`tid`), object id
+//! (`oid`), `upn` or `preferred_username`, `appid` or `azp`, `scp`, audience and issuer. A token
+//! names exactly one tenant, so a caller can only ever reach its own tenant. Token responses and
+//! errors use Entra's field names and AADSTS codes.
+
+mod discovery;
 
 use super::extract::{ApiForm, ApiPath, TenantSlot};
 use super::{Envelope, envelope, status_of};
@@ -11,6 +16,7 @@ use crate::api::routes::{Routes, Surface, get, post};
 use crate::app::AppState;
 use crate::config::{AuthMode, DEFAULT_TENANT_ID};
 use crate::error::{ErrorCode, SimError};
+use crate::signing::TokenKey;
 use crate::world::TenantRef;
 use crate::world::identity::{ClientId, ObjectId, Role, TenantId};
 use axum::Json;
@@ -20,11 +26,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use jiff::Timestamp;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -38,7 +45,7 @@ const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
 
 /// The token endpoints and userinfo, each with its own error envelope.
 pub fn router(state: Arc<AppState>) -> Routes {
-    let entra = Routes::new(Surface::Entra)
+    let entra = discovery::routes(Routes::new(Surface::Entra))
         .route(
             "/{tenant}/oauth2/token",
             post(
@@ -81,7 +88,8 @@ pub enum TokenUse {
     Id,
 }
 
-/// The claims of every token the simulator issues (a subset of Entra's, plus `lsim_*`).
+/// The claims of every token the simulator issues: Entra's, by token version (v1: `upn`,
+/// `unique_name`, `appid`, `appidacr`; v2: `preferred_username`, `azp`, `azpacr`), plus `lsim_*`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     /// Audience: the resource the token is for.
@@ -103,15 +111,27 @@ pub struct Claims {
     pub sub: String,
     /// Tenant id.
     pub tid: Uuid,
-    /// UPN (users).
+    /// UPN (users, v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upn: Option<String>,
     /// UPN again, as v1 tokens carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_name: Option<String>,
-    /// Client id of the application that asked for the token.
+    /// The user's sign-in name (users, v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// Client id of the application that asked for the token (v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appid: Option<String>,
+    /// How that application authenticated (v1): `0` public client, `1` client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appidacr: Option<String>,
+    /// Client id of the application that asked for the token (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    /// How that application authenticated (v2), as `appidacr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azpacr: Option<String>,
     /// `user` or `app`.
     pub idtyp: String,
     /// Delegated scopes (users).
@@ -121,16 +141,34 @@ pub struct Claims {
     pub ver: String,
     /// What this token is for.
     pub lsim_use: TokenUse,
+    /// The simulator that issued it: simulators in one process share a signing key, and a
+    /// token opens only its own simulator.
+    pub lsim_run: String,
     /// Refresh tokens: the resource (v1) or scope (v2) of the original request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lsim_resource: Option<String>,
 }
 
-/// Signs and checks tokens with a key derived from the run's seed.
+impl Claims {
+    /// The client id of the application the token was issued to.
+    pub fn client_id(&self) -> Option<&str> {
+        self.appid.as_deref().or(self.azp.as_deref())
+    }
+}
+
+/// How many verified tokens [`TokenSigner`] remembers (checking an RSA signature costs tens of
+/// microseconds; clients send the same token many times).
+const VERIFIED_CACHE: usize = 4096;
+
+/// Signs tokens with the process's RSA key ([`TokenKey`]) and checks them, remembering the
+/// tokens it has checked.
 pub struct TokenSigner {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    key: TokenKey,
+    /// This simulator's run id, in every token it issues (random, never from the seed).
+    run: String,
+    /// Tokens already checked, with their claims. A sync lock held for one lookup or insert;
+    /// cleared when full.
+    verified: parking_lot::Mutex<HashMap<Box<str>, Arc<Claims>>>,
 }
 
 impl fmt::Debug for TokenSigner {
@@ -139,35 +177,54 @@ impl fmt::Debug for TokenSigner {
     }
 }
 
+impl Default for TokenSigner {
+    fn default() -> Self {
+        TokenSigner::new()
+    }
+}
+
 impl TokenSigner {
-    /// A signer with a key drawn from `rng`.
-    pub fn new(rng: &mut impl Rng) -> TokenSigner {
-        let key: [u8; 32] = rng.random();
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry is checked against the virtual clock by the caller, audience by each surface.
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
+    /// A signer with the process's key and a new run id.
+    pub fn new() -> TokenSigner {
         TokenSigner {
-            encoding: EncodingKey::from_secret(&key),
-            decoding: DecodingKey::from_secret(&key),
-            validation,
+            key: TokenKey::shared(),
+            run: Uuid::from_u128(rand::random()).simple().to_string(),
+            verified: parking_lot::Mutex::new(HashMap::new()),
         }
     }
 
-    /// Signs `claims` into a JWT.
+    /// This simulator's run id, for the claims of a new token.
+    pub fn run(&self) -> &str {
+        &self.run
+    }
+
+    /// The signing key (for the discovery key sets).
+    pub fn key(&self) -> &TokenKey {
+        &self.key
+    }
+
+    /// Signs `claims` into a JWT (RS256, with the key's `kid`).
     pub fn sign(&self, claims: &Claims) -> Result<String, SimError> {
-        let mut header = Header::new(Algorithm::HS256);
-        header.typ = Some("JWT".into());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        self.key
+            .sign(claims)
             .map_err(|e| SimError::internal(format!("could not sign a token: {e}")))
     }
 
-    /// The claims of a token this signer issued, or `None`.
-    pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+    /// The claims of a token this simulator issued, or `None`.
+    pub fn verify(&self, token: &str) -> Option<Arc<Claims>> {
+        if let Some(claims) = self.verified.lock().get(token) {
+            return Some(claims.clone());
+        }
+        let claims = Arc::new(self.key.verify::<Claims>(token)?);
+        if claims.lsim_run != self.run {
+            return None;
+        }
+        let mut verified = self.verified.lock();
+        if verified.len() >= VERIFIED_CACHE {
+            verified.clear();
+        }
+        verified.insert(token.into(), claims.clone());
+        Some(claims)
     }
 }
 
@@ -319,7 +376,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, SimErro
         tenant_id,
         tenant,
         principal,
-        audience: claims.aud,
+        audience: claims.aud.clone(),
     })
 }
 
@@ -361,6 +418,7 @@ struct TokenRequest {
     resource: Option<String>,
     scope: Option<String>,
     refresh_token: Option<String>,
+    client_info: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,6 +433,7 @@ async fn token_v1(
     ApiPath(tenant): ApiPath<String>,
     ApiForm(request): ApiForm<TokenRequest>,
 ) -> Result<Json<Value>, SimError> {
+    state.tokens.key().ready().await;
     issue(&state, &slot, &tenant, request, Version::V1).map(Json)
 }
 
@@ -384,6 +443,7 @@ async fn token_v2(
     ApiPath(tenant): ApiPath<String>,
     ApiForm(request): ApiForm<TokenRequest>,
 ) -> Result<Json<Value>, SimError> {
+    state.tokens.key().ready().await;
     issue(&state, &slot, &tenant, request, Version::V2).map(Json)
 }
 
@@ -636,8 +696,8 @@ fn refresh_grant(
         now: tenant.now(state.clock.now()),
         object_id: user.object_id,
         user: Some((user.upn.to_string(), user.display_name.clone())),
-        client_id: claims.appid.unwrap_or_default(),
-        requested: requested.or(claims.lsim_resource),
+        client_id: claims.client_id().unwrap_or_default().to_string(),
+        requested: requested.or_else(|| claims.lsim_resource.clone()),
     })
 }
 
@@ -684,18 +744,17 @@ fn respond(
     let iat = now.as_second();
     let exp = iat + lifetime;
     let (aud, v2_openid, v2_offline) = audience(grantee.requested.as_deref(), version);
+    let tenant = grantee.tenant.to_string();
     let (iss, ver) = match version {
-        Version::V1 => (
-            format!("https://sts.windows.net/{}/", grantee.tenant),
-            "1.0",
-        ),
-        Version::V2 => (
-            format!("https://login.microsoftonline.com/{}/v2.0", grantee.tenant),
-            "2.0",
-        ),
+        Version::V1 => (discovery::issuer_v1(&tenant), "1.0"),
+        Version::V2 => (discovery::issuer_v2(&tenant), "2.0"),
     };
     let is_user = grantee.user.is_some();
     let (upn, name) = grantee.user.clone().unzip();
+    let v1 = version == Version::V1;
+    // A user signs in through a public client; an application with its secret.
+    let acr = Some(if is_user { "0" } else { "1" }.to_string());
+    let client = Some(grantee.client_id.clone());
     let claims = |lsim_use: TokenUse, aud: String, exp: i64| Claims {
         aud,
         iss: iss.clone(),
@@ -706,13 +765,18 @@ fn respond(
         oid: grantee.object_id.0,
         sub: grantee.object_id.to_string(),
         tid: grantee.tenant.0,
-        upn: upn.clone(),
-        unique_name: upn.clone(),
-        appid: Some(grantee.client_id.clone()),
+        upn: upn.clone().filter(|_| v1),
+        unique_name: upn.clone().filter(|_| v1),
+        preferred_username: upn.clone().filter(|_| !v1),
+        appid: client.clone().filter(|_| v1),
+        appidacr: acr.clone().filter(|_| v1),
+        azp: client.clone().filter(|_| !v1),
+        azpacr: acr.clone().filter(|_| !v1),
         idtyp: if is_user { "user" } else { "app" }.to_string(),
         scp: is_user.then(|| "user_impersonation".to_string()),
         ver: ver.to_string(),
         lsim_use,
+        lsim_run: state.tokens.run().to_string(),
         lsim_resource: (lsim_use == TokenUse::Refresh)
             .then(|| grantee.requested.clone())
             .flatten(),
@@ -774,6 +838,11 @@ fn respond(
             body
         }
     };
+    // MSAL asks for client_info (client_info=1) to key its account cache by uid.utid.
+    if is_user && field(&request.client_info) == Some("1") {
+        let info = json!({"uid": grantee.object_id.0, "utid": grantee.tenant.0}).to_string();
+        body["client_info"] = json!(B64URL.encode(info));
+    }
     if let Some(map) = body.as_object_mut() {
         map.retain(|_, v| !v.is_null());
     }
@@ -827,6 +896,7 @@ impl Envelope for Entra {
             ErrorCode::InvalidClientSecret => (StatusCode::UNAUTHORIZED, "invalid_client", 7000215),
             ErrorCode::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope", 70011),
             ErrorCode::InvalidGrant => (StatusCode::BAD_REQUEST, "invalid_grant", 9002313),
+            ErrorCode::InvalidInstance => (StatusCode::BAD_REQUEST, "invalid_instance", 50049),
             ErrorCode::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033),
             code => (status_of(code), "invalid_request", 9002313),
         };
@@ -911,11 +981,10 @@ mod tests {
     }
 
     #[test]
-    fn tokens_round_trip_and_reject_foreign_signatures() {
-        use rand::SeedableRng;
-        let signer = TokenSigner::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
-        let other = TokenSigner::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(2));
-        let claims = Claims {
+    fn tokens_open_only_the_simulator_that_issued_them() {
+        let signer = TokenSigner::new();
+        let other = TokenSigner::new();
+        let claims = |run: &str| Claims {
             aud: "a".into(),
             iss: "i".into(),
             iat: 1,
@@ -927,17 +996,25 @@ mod tests {
             tid: Uuid::nil(),
             upn: None,
             unique_name: None,
+            preferred_username: None,
             appid: None,
+            appidacr: None,
+            azp: Some("c".into()),
+            azpacr: None,
             idtyp: "user".into(),
             scp: None,
-            ver: "1.0".into(),
+            ver: "2.0".into(),
             lsim_use: TokenUse::Access,
+            lsim_run: run.into(),
             lsim_resource: None,
         };
-        let token = signer.sign(&claims).ok();
-        let token = token.as_deref().unwrap_or("");
-        assert_eq!(signer.verify(token), Some(claims));
-        assert_eq!(other.verify(token), None);
-        assert_eq!(signer.verify("not.a.token"), None);
+        let mine = claims(signer.run());
+        let token = signer.sign(&mine).unwrap();
+        assert_eq!(signer.verify(&token).as_deref(), Some(&mine));
+        // Cached the second time, with the same answer.
+        assert_eq!(signer.verify(&token).as_deref(), Some(&mine));
+        assert_eq!(mine.client_id(), Some("c"));
+        assert!(other.verify(&token).is_none(), "same key, other simulator");
+        assert!(signer.verify("not.a.token").is_none());
     }
 }
