@@ -9,7 +9,7 @@ use std::process::Command;
 /// The SDK version the script was written against.
 const SDK: &str = "powerplatform-management==2.0.3578.333";
 
-fn run(command: &mut Command) -> Result<String, String> {
+pub fn run(command: &mut Command) -> Result<String, String> {
     let output = command
         .output()
         .map_err(|e| format!("could not run {command:?}: {e}"))?;
@@ -30,8 +30,8 @@ fn python() -> Result<PathBuf, String> {
     python_with("python-sdk", SDK)
 }
 
-/// The python of a virtual environment `target/<name>` holding `requirement` (one pinned
-/// package), created when missing.
+/// The python of a virtual environment `target/<name>` holding `requirement` (pinned packages,
+/// separated by spaces), created when missing.
 pub fn python_with(name: &str, requirement: &str) -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let venv = root.join("target").join(name);
@@ -43,14 +43,15 @@ pub fn python_with(name: &str, requirement: &str) -> Result<PathBuf, String> {
     run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).map_err(|e| {
         format!("{e}\nThis test needs python3 with the venv module (Debian: apt-get install python3-venv)")
     })?;
-    run(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        requirement,
-    ]))?;
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(requirement.split_whitespace()))?;
     std::fs::write(&marker, requirement).map_err(|e| e.to_string())?;
     Ok(python)
 }
