@@ -211,6 +211,46 @@ async fn client_credentials_need_the_registered_secret() {
         "invalid_scope",
         70011,
     );
+    // OIDC scopes alone name no resource.
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret),
+        ("scope", "openid profile"),
+    ];
+    assert_entra_error(
+        &app.token(DEFAULT_TENANT, "v2", &form).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        70011,
+    );
+}
+
+#[tokio::test]
+async fn client_credentials_ignore_the_oidc_scopes_msal_for_go_adds() {
+    let app = spawn_app().await;
+    let (_, tenant) = app.get(&format!("/_sim/tenants/{DEFAULT_TENANT}")).await;
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_id",
+            tenant["applications"][0]["clientId"].as_str().unwrap(),
+        ),
+        (
+            "client_secret",
+            tenant["applications"][0]["clientSecret"].as_str().unwrap(),
+        ),
+        (
+            "scope",
+            "https://api.bap.microsoft.com/.default openid offline_access profile",
+        ),
+    ];
+    let (status, body) = app.token(DEFAULT_TENANT, "v2", &form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["aud"],
+        "https://api.bap.microsoft.com"
+    );
 }
 
 #[tokio::test]

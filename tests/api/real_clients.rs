@@ -2,7 +2,8 @@
 //! changed in nothing but the environment a user sets: `HTTPS_PROXY` (the simulator's proxy) and
 //! the CA bundle (`REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`, curl's `--cacert`).
 //!
-//! `tests/python/real_clients.py` runs Python MSAL (confidential client, username/password),
+//! `tests/go/azidentity` runs azidentity (MSAL for Go), as the Terraform provider signs in, with
+//! net/http. `tests/python/real_clients.py` runs Python MSAL (confidential client, username/password),
 //! azure-identity (`ClientSecretCredential`, `UsernamePasswordCredential`), Microsoft's
 //! `powerplatform-management` SDK on its default base URL through azure-identity, and
 //! azure-storage-blob uploading a package to the asset library's https SAS URL. The packages are
@@ -143,4 +144,67 @@ async fn curl_reaches_bap_through_the_proxy_and_is_refused_elsewhere() {
     assert_eq!(code, Some(56), "curl reports a refused tunnel: {err}");
     assert!(out.ends_with("403"), "{out} {err}");
     let _ = std::fs::remove_file(&ca);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_clients_on_azidentity_work_unchanged_through_the_proxy() {
+    // What the Terraform provider for Power Platform signs in and calls with: azidentity (MSAL
+    // for Go) and net/http's default transport, which honours HTTPS_PROXY and SSL_CERT_FILE.
+    let app = spawn_with(builder().proxy()).await;
+    let (_, tenant) = app.get(&format!("/_sim/tenants/{DEFAULT_TENANT}")).await;
+    let application = &tenant["applications"][0];
+    let ca = ca_file(&app);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/azidentity");
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/go-azidentity");
+    // Built with the machine's own environment: the go command would send its module
+    // downloads to HTTPS_PROXY too (and the simulator's proxy refuses proxy.golang.org).
+    let mut build = Command::new("go");
+    build
+        .args(["build", "-o"])
+        .arg(&binary)
+        .arg(".")
+        .current_dir(&source);
+    let mut command = Command::new(&binary);
+    with_proxy(&mut command, &app.sim.proxy_uri().unwrap(), &ca);
+    command
+        .env("TENANT", DEFAULT_TENANT)
+        .env("CLIENT_ID", application["clientId"].as_str().unwrap())
+        .env(
+            "CLIENT_SECRET",
+            application["clientSecret"].as_str().unwrap(),
+        )
+        .env("USER_UPN", ADMIN);
+    let result = tokio::task::spawn_blocking(move || {
+        run(&mut build).map_err(|e| {
+            format!("{e}\nThis test needs Go (1.26) and, on its first run, the Go module proxy")
+        })?;
+        run(&mut command)
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&ca);
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            assert!(out.contains("ok - all Go clients passed"), "{out}");
+            let (_, journal) = app.get("/_sim/journal").await;
+            let paths: Vec<&str> = journal["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["path"].as_str().unwrap())
+                .collect();
+            assert!(
+                paths
+                    .iter()
+                    .any(|p| p.starts_with("/common/discovery/instance?")),
+                "MSAL for Go asks instance discovery: {paths:?}"
+            );
+            assert!(
+                paths.iter().any(|p| p.starts_with("/common/UserRealm/")),
+                "{paths:?}"
+            );
+        }
+        Err(e) => panic!("{e}"),
+    }
 }

@@ -597,7 +597,14 @@ fn client_credentials_grant(
     })?;
     if version == Version::V2 {
         let scope = required(&request.scope, "scope")?;
-        if !scope.split_whitespace().all(|s| s.ends_with("/.default")) {
+        // Entra ignores the OIDC scopes here (MSAL for Go sends `openid offline_access
+        // profile` with every request); the resource scopes must all be `/.default`.
+        let mut resources = scope
+            .split_whitespace()
+            .filter(|s| !OIDC_SCOPES.contains(&s.to_ascii_lowercase().as_str()))
+            .peekable();
+        let none = resources.peek().is_none();
+        if none || !resources.all(|s| s.ends_with("/.default")) {
             return Err(SimError::new(
                 ErrorCode::InvalidScope,
                 format!(
