@@ -41,27 +41,33 @@ fn with_proxy(command: &mut Command, proxy: &str, ca: &Path) {
         .env_remove("no_proxy");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn microsofts_python_clients_work_unchanged_through_the_proxy() {
+/// A simulator with its proxy, its CA in a file, and what a client signs in with: the default
+/// tenant's id, its app registration's client id and secret, a user.
+async fn signed_in() -> (TestApp, PathBuf, Vec<(&'static str, String)>) {
     let app = spawn_with(builder().proxy()).await;
     let (_, tenant) = app.get(&format!("/_sim/tenants/{DEFAULT_TENANT}")).await;
-    let application = &tenant["applications"][0];
-    let ca = ca_file(&app);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/real_clients.py");
-    let vars = [
-        ("SIM_URL", app.sim.uri().to_string()),
+    let secret = |field: &str| {
+        tenant["applications"][0][field]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let vars = vec![
         ("TENANT", DEFAULT_TENANT.to_string()),
-        (
-            "CLIENT_ID",
-            application["clientId"].as_str().unwrap().to_string(),
-        ),
-        (
-            "CLIENT_SECRET",
-            application["clientSecret"].as_str().unwrap().to_string(),
-        ),
+        ("CLIENT_ID", secret("clientId")),
+        ("CLIENT_SECRET", secret("clientSecret")),
         ("USER_UPN", ADMIN.to_string()),
-        ("PROJECT", PROJECT.to_string()),
     ];
+    let ca = ca_file(&app);
+    (app, ca, vars)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microsofts_python_clients_work_unchanged_through_the_proxy() {
+    let (app, ca, mut vars) = signed_in().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/real_clients.py");
+    vars.push(("SIM_URL", app.sim.uri().to_string()));
+    vars.push(("PROJECT", PROJECT.to_string()));
     let (proxy, ca_path) = (app.sim.proxy_uri().unwrap(), ca.clone());
     let result = tokio::task::spawn_blocking(move || {
         let mut command = Command::new(python_with("python-clients", CLIENTS)?);
@@ -150,10 +156,7 @@ async fn curl_reaches_bap_through_the_proxy_and_is_refused_elsewhere() {
 async fn go_clients_on_azidentity_work_unchanged_through_the_proxy() {
     // What the Terraform provider for Power Platform signs in and calls with: azidentity (MSAL
     // for Go) and net/http's default transport, which honours HTTPS_PROXY and SSL_CERT_FILE.
-    let app = spawn_with(builder().proxy()).await;
-    let (_, tenant) = app.get(&format!("/_sim/tenants/{DEFAULT_TENANT}")).await;
-    let application = &tenant["applications"][0];
-    let ca = ca_file(&app);
+    let (app, ca, vars) = signed_in().await;
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/azidentity");
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/go-azidentity");
     // Built with the machine's own environment: the go command would send its module
@@ -166,14 +169,7 @@ async fn go_clients_on_azidentity_work_unchanged_through_the_proxy() {
         .current_dir(&source);
     let mut command = Command::new(&binary);
     with_proxy(&mut command, &app.sim.proxy_uri().unwrap(), &ca);
-    command
-        .env("TENANT", DEFAULT_TENANT)
-        .env("CLIENT_ID", application["clientId"].as_str().unwrap())
-        .env(
-            "CLIENT_SECRET",
-            application["clientSecret"].as_str().unwrap(),
-        )
-        .env("USER_UPN", ADMIN);
+    command.envs(vars);
     let result = tokio::task::spawn_blocking(move || {
         run(&mut build).map_err(|e| {
             format!("{e}\nThis test needs Go (1.26) and, on its first run, the Go module proxy")

@@ -49,6 +49,12 @@ fn through_proxy(app: &TestApp) -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET {base}/_sim/health` with `client`: the status, or the client's error.
+async fn health(client: &reqwest::Client, base: &str) -> Result<StatusCode, reqwest::Error> {
+    let response = client.get(format!("{base}/_sim/health")).send().await?;
+    Ok(response.status())
+}
+
 async fn proxied() -> TestApp {
     spawn_with(builder().proxy().configure(|c| c.lcs_throttling = false)).await
 }
@@ -218,12 +224,12 @@ async fn a_connect_to_another_port_without_a_port_or_malformed_is_refused() {
         .unwrap();
     drop(stream);
     let client = through_proxy(&app);
-    let response = client
-        .get("https://api.bap.microsoft.com/_sim/health")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        health(&client, "https://api.bap.microsoft.com")
+            .await
+            .unwrap(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -233,12 +239,12 @@ async fn absolute_form_requests_for_emulated_hosts_are_served_through_the_proxy(
         .proxy(reqwest::Proxy::http(app.sim.proxy_uri().unwrap()).unwrap())
         .build()
         .unwrap();
-    let response = client
-        .get("http://api.powerplatform.com/_sim/health")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        health(&client, "http://api.powerplatform.com")
+            .await
+            .unwrap(),
+        StatusCode::OK
+    );
     let (_, journal) = app.get("/_sim/journal?limit=2").await;
     assert_eq!(journal["entries"][0]["host"], "api.powerplatform.com");
     assert_eq!(journal["entries"][0]["scheme"], "http");
@@ -450,12 +456,12 @@ async fn a_ca_directory_keeps_the_same_ca_across_starts() {
     assert_eq!(second.sim.ca_pem(), pem);
     // A client that trusted the first start's CA reaches the second without change.
     let client = through_proxy(&second);
-    let response = client
-        .get("https://api.bap.microsoft.com/_sim/health")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        health(&client, "https://api.bap.microsoft.com")
+            .await
+            .unwrap(),
+        StatusCode::OK
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -468,9 +474,7 @@ async fn a_client_that_does_not_trust_the_ca_is_refused_by_its_own_tls_stack() {
         .proxy(reqwest::Proxy::all(app.sim.proxy_uri().unwrap()).unwrap())
         .build()
         .unwrap();
-    let error = client
-        .get("https://api.bap.microsoft.com/_sim/health")
-        .send()
+    let error = health(&client, "https://api.bap.microsoft.com")
         .await
         .unwrap_err();
     assert!(error.is_connect() || error.is_request(), "{error:?}");
@@ -480,12 +484,12 @@ async fn a_client_that_does_not_trust_the_ca_is_refused_by_its_own_tls_stack() {
 async fn stopping_the_simulator_closes_open_tls_and_proxy_connections() {
     let app = spawn_with(builder().proxy().tls()).await;
     let client = through_proxy(&app);
-    let response = client
-        .get("https://api.bap.microsoft.com/_sim/health")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        health(&client, "https://api.bap.microsoft.com")
+            .await
+            .unwrap(),
+        StatusCode::OK
+    );
     // A tunnel kept alive, and a half-open TLS connection.
     let _idle = TcpStream::connect(app.sim.tls_address().unwrap())
         .await

@@ -127,10 +127,98 @@ pub fn issuer_v1(tenant: &str) -> String {
     format!("https://sts.windows.net/{tenant}/")
 }
 
-/// What Entra's configurations share.
-fn common_fields(doc: &mut Value, realm: &Realm, entra: &str, graph: &str) {
+async fn openid_v2(
+    State(state): State<Arc<AppState>>,
+    base: BaseUrl,
+    ApiPath(tenant): ApiPath<String>,
+) -> Result<Json<Value>, SimError> {
+    Ok(Json(configuration(
+        &Realm::of(&state, &tenant)?,
+        &base,
+        true,
+    )))
+}
+
+async fn openid_v1(
+    State(state): State<Arc<AppState>>,
+    base: BaseUrl,
+    ApiPath(tenant): ApiPath<String>,
+) -> Result<Json<Value>, SimError> {
+    Ok(Json(configuration(
+        &Realm::of(&state, &tenant)?,
+        &base,
+        false,
+    )))
+}
+
+/// Entra's OpenID configuration of `realm`, v2 or v1, with endpoints on `base`'s hosts.
+fn configuration(realm: &Realm, base: &BaseUrl, v2: bool) -> Value {
+    let (entra, graph) = (base.on(HostKind::Entra), base.on(HostKind::Graph));
     let t = realm.segment();
-    let fields = json!({
+    let oauth = if v2 {
+        format!("{entra}/{t}/oauth2/v2.0")
+    } else {
+        format!("{entra}/{t}/oauth2")
+    };
+    let mut claims = vec![
+        "sub",
+        "iss",
+        "cloud_instance_name",
+        "cloud_instance_host_name",
+        "cloud_graph_host_name",
+        "msgraph_host",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "acr",
+    ];
+    let version = if v2 {
+        claims.extend([
+            "nonce",
+            "preferred_username",
+            "name",
+            "tid",
+            "ver",
+            "at_hash",
+            "c_hash",
+            "email",
+        ]);
+        json!({
+            "jwks_uri": format!("{entra}/{t}/discovery/v2.0/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": issuer_v2(&realm.issuer_tenant()),
+            "request_uri_parameter_supported": false,
+        })
+    } else {
+        claims.extend([
+            "amr",
+            "nonce",
+            "email",
+            "given_name",
+            "family_name",
+            "nickname",
+        ]);
+        json!({
+            "jwks_uri": format!("{entra}/common/discovery/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "scopes_supported": ["openid"],
+            "issuer": issuer_v1(&realm.issuer_tenant()),
+            "microsoft_multi_refresh_token": true,
+            "check_session_iframe": format!("{oauth}/checksession"),
+        })
+    };
+    let mut doc = json!({
+        "token_endpoint": format!("{oauth}/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "authorization_endpoint": format!("{oauth}/authorize"),
+        "device_authorization_endpoint": format!("{oauth}/devicecode"),
+        "end_session_endpoint": format!("{oauth}/logout"),
+        "claims_supported": claims,
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
         "kerberos_endpoint": format!("{entra}/{t}/kerberos"),
@@ -141,74 +229,10 @@ fn common_fields(doc: &mut Value, realm: &Realm, entra: &str, graph: &str) {
         "rbac_url": "https://pas.windows.net",
         "userinfo_endpoint": format!("{graph}/oidc/userinfo"),
     });
-    if let (Some(doc), Value::Object(fields)) = (doc.as_object_mut(), fields) {
-        doc.extend(fields);
+    if let (Some(doc), Value::Object(version)) = (doc.as_object_mut(), version) {
+        doc.extend(version);
     }
-}
-
-async fn openid_v2(
-    State(state): State<Arc<AppState>>,
-    base: BaseUrl,
-    ApiPath(tenant): ApiPath<String>,
-) -> Result<Json<Value>, SimError> {
-    let realm = Realm::of(&state, &tenant)?;
-    let (entra, graph) = (base.on(HostKind::Entra), base.on(HostKind::Graph));
-    let t = realm.segment();
-    let mut doc = json!({
-        "token_endpoint": format!("{entra}/{t}/oauth2/v2.0/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post"],
-        "jwks_uri": format!("{entra}/{t}/discovery/v2.0/keys"),
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": issuer_v2(&realm.issuer_tenant()),
-        "request_uri_parameter_supported": false,
-        "authorization_endpoint": format!("{entra}/{t}/oauth2/v2.0/authorize"),
-        "device_authorization_endpoint": format!("{entra}/{t}/oauth2/v2.0/devicecode"),
-        "end_session_endpoint": format!("{entra}/{t}/oauth2/v2.0/logout"),
-        "claims_supported": [
-            "sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
-            "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr",
-            "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email",
-        ],
-    });
-    common_fields(&mut doc, &realm, &entra, &graph);
-    Ok(Json(doc))
-}
-
-async fn openid_v1(
-    State(state): State<Arc<AppState>>,
-    base: BaseUrl,
-    ApiPath(tenant): ApiPath<String>,
-) -> Result<Json<Value>, SimError> {
-    let realm = Realm::of(&state, &tenant)?;
-    let (entra, graph) = (base.on(HostKind::Entra), base.on(HostKind::Graph));
-    let t = realm.segment();
-    let mut doc = json!({
-        "token_endpoint": format!("{entra}/{t}/oauth2/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post"],
-        "jwks_uri": format!("{entra}/common/discovery/keys"),
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
-        "scopes_supported": ["openid"],
-        "issuer": issuer_v1(&realm.issuer_tenant()),
-        "microsoft_multi_refresh_token": true,
-        "authorization_endpoint": format!("{entra}/{t}/oauth2/authorize"),
-        "device_authorization_endpoint": format!("{entra}/{t}/oauth2/devicecode"),
-        "end_session_endpoint": format!("{entra}/{t}/oauth2/logout"),
-        "check_session_iframe": format!("{entra}/{t}/oauth2/checksession"),
-        "claims_supported": [
-            "sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
-            "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr",
-            "amr", "nonce", "email", "given_name", "family_name", "nickname",
-        ],
-    });
-    common_fields(&mut doc, &realm, &entra, &graph);
-    Ok(Json(doc))
+    doc
 }
 
 #[derive(Debug, Default, Deserialize)]
