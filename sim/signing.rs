@@ -5,10 +5,10 @@
 //!
 //! The key is drawn from the operating system's random source, never from the seed, so nobody
 //! can rebuild it from what the simulator tells about itself. Making an RSA key takes a tenth
-//! of a second or more, so there is one per process ([`TokenKey::shared`]), made on its own
-//! thread when the first simulator starts; the first token waits for it only if it comes
-//! sooner. Simulators sharing a process tell their tokens apart by a run id they carry (see
-//! `api::auth`).
+//! of a second or more, so there is one per process ([`TokenKey::shared`]), made when it is
+//! first needed (the first token, or the first key set), on a blocking thread: start-up never
+//! waits for it, and a process that issues no token never makes one. Simulators sharing a
+//! process tell their tokens apart by a run id they carry (see `api::auth`).
 //!
 //! Signing and checking use ring; the key is made with the `rsa` crate (ring cannot make RSA
 //! keys) and handed over as PKCS#8.
@@ -29,7 +29,7 @@ const RSA_BITS: usize = 2048;
 /// The run's token key; cheap to clone (the key is shared).
 #[derive(Clone)]
 pub struct TokenKey {
-    /// Filled once by the thread that makes the key.
+    /// Filled once, by the first caller that needs the key.
     cell: Arc<OnceLock<Result<Keys, String>>>,
 }
 
@@ -56,32 +56,27 @@ struct Keys {
 static SHARED: OnceLock<TokenKey> = OnceLock::new();
 
 impl TokenKey {
-    /// The process's key: the first call starts making it (on its own thread), every call
-    /// returns at once.
+    /// The process's key (made when first needed).
     pub fn shared() -> TokenKey {
         SHARED.get_or_init(TokenKey::generate).clone()
     }
 
-    /// A new key, made on its own thread; returns at once.
+    /// A key of its own, made when first needed.
     pub fn generate() -> TokenKey {
-        let cell = Arc::new(OnceLock::new());
-        let filler = cell.clone();
-        let spawned = std::thread::Builder::new()
-            .name("token-key".into())
-            .spawn(move || {
-                let _ = filler.set(Keys::generate());
-            });
-        if spawned.is_err() {
-            let _ = cell.set(Keys::generate());
+        TokenKey {
+            cell: Arc::new(OnceLock::new()),
         }
-        TokenKey { cell }
     }
 
+    /// The key, made now if it is not yet (blocking this thread meanwhile).
     fn keys(&self) -> Result<&Keys, String> {
-        self.cell.wait().as_ref().map_err(Clone::clone)
+        self.cell
+            .get_or_init(Keys::generate)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    /// Completes once the key exists (at once, after the first time), waiting on a blocking
+    /// Completes once the key exists (at once, after the first time), making it on a blocking
     /// thread so that the async runtime's threads go on serving meanwhile.
     pub async fn ready(&self) {
         if self.cell.get().is_some() {
@@ -89,7 +84,7 @@ impl TokenKey {
         }
         let cell = self.cell.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            cell.wait();
+            cell.get_or_init(Keys::generate);
         })
         .await;
     }

@@ -62,6 +62,19 @@ pub fn request_host(request: &Request) -> Option<&str> {
 /// `https://{account}.blob.core.windows.net/{container}/{blob}` is served as
 /// `/_blob/{account}/{container}/{blob}`, where the blob routes live.
 async fn blob_host(mut request: Request) -> Request {
+    // Most requests are not for a storage host: tell that without allocating.
+    const SUFFIX: &[u8] = b".blob.core.windows.net";
+    let looks_like = request_host(&request).is_some_and(|h| {
+        let name = h
+            .rsplit_once(':')
+            .map_or(h, |(name, _)| name)
+            .trim_end_matches('.');
+        name.len() > SUFFIX.len()
+            && name.as_bytes()[name.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX)
+    });
+    if !looks_like {
+        return request;
+    }
     let account = request_host(&request)
         .and_then(crate::tls::hosts::split_authority)
         .and_then(|(host, _)| crate::tls::hosts::blob_account(&host).map(str::to_string));

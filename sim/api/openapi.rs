@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document of every route, built from the route table that [`super::routes`]
-//! records while the router is assembled, and served at `GET /_sim/openapi.json`.
+//! records while the router is assembled, and served at `GET /_sim/openapi.json` (rendered on
+//! its first request).
 //!
 //! Each operation has its summary, its surface as tag, its path parameters, the surface's common
 //! query parameters (`api-version`), security and request media type, and two responses: `2XX`
@@ -11,6 +12,7 @@ use super::routes::{Op, Surface};
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use std::sync::{Arc, OnceLock};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -23,23 +25,37 @@ use utoipa::openapi::{
     PathsBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder, Schema, Type,
 };
 
-/// The rendered document (cheap to clone), served as `application/json`.
+/// The document of the routes it was made from, rendered on first use (most runs never ask for
+/// it, and rendering takes a few milliseconds a start would otherwise pay); cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Document(Bytes);
+pub struct Document {
+    ops: Arc<[Op]>,
+    rendered: Arc<OnceLock<Bytes>>,
+}
 
 impl Document {
-    /// Renders the document of `ops`.
+    /// The document of `ops`, not yet rendered.
     pub fn new(ops: &[Op]) -> Document {
-        // Serializing plain data (maps, strings) cannot fail; an empty body would show it did.
-        Document(Bytes::from(
-            serde_json::to_vec(&document(ops)).unwrap_or_default(),
-        ))
+        Document {
+            ops: ops.into(),
+            rendered: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The document as JSON, rendered the first time.
+    pub fn json(&self) -> Bytes {
+        self.rendered
+            .get_or_init(|| {
+                // Serializing plain data (maps, strings) cannot fail; an empty body would show it did.
+                Bytes::from(serde_json::to_vec(&document(&self.ops)).unwrap_or_default())
+            })
+            .clone()
     }
 }
 
 impl IntoResponse for Document {
     fn into_response(self) -> Response {
-        ([(header::CONTENT_TYPE, "application/json")], self.0).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], self.json()).into_response()
     }
 }
 
@@ -60,7 +76,7 @@ fn tag(surface: Surface) -> (&'static str, &'static str) {
         ),
         Surface::Blob => (
             "Azure Blob",
-            "The blob endpoint behind the SAS URLs the LCS API hands out (Put Blob, Put Block, Put Block List, Get Blob).",
+            "The blob endpoint behind the SAS URLs the LCS API hands out (Put Blob, Put Block, Put Block List, Get Blob); on {account}.blob.core.windows.net without the /_blob/{account} prefix.",
         ),
         Surface::Bap => (
             "BAP admin API",
@@ -72,9 +88,12 @@ fn tag(surface: Surface) -> (&'static str, &'static str) {
         ),
         Surface::Entra => (
             "Entra ID",
-            "The fake Entra ID token endpoints (v1 and v2: password, client credentials, refresh token).",
+            "The fake Entra ID (login.microsoftonline.com): token endpoints (v1 and v2: password, client credentials, refresh token), OpenID and instance discovery, user realm, signing keys.",
         ),
-        Surface::Graph => ("Microsoft Graph", "GET /oidc/userinfo for a bearer token."),
+        Surface::Graph => (
+            "Microsoft Graph",
+            "graph.microsoft.com: GET /oidc/userinfo for a bearer token.",
+        ),
         Surface::Ui => (
             "Training UI",
             "/_ui: the training demo's pages (LCS, PPAC, the conceptual environment) and their assets, embedded in the binary. The pages call only the routes above.",
@@ -405,7 +424,14 @@ pub fn document(ops: &[Op]) -> OpenApi {
                 .description(Some(
                     "In-memory emulator of the Dynamics Lifecycle Services and Power Platform \
                      admin APIs, with a virtual clock. Every surface is served on one port; real \
-                     clients need only a different base URL.",
+                     clients need only a different base URL. Clients that keep Microsoft's host \
+                     names reach the same routes over TLS through the HTTPS proxy \
+                     (--proxy-port: CONNECT host:443 to login.microsoftonline.com, \
+                     api.bap.microsoft.com, api.powerplatform.com, the lcsapi hosts and the \
+                     asset library's {account}.blob.core.windows.net, where /{container}/{blob} \
+                     is the /_blob/{account}/... route) or the TLS port (--tls-port, certificate \
+                     by SNI), trusting the CA of GET /_sim/tls/ca.pem (--tls-ca-dir keeps it). \
+                     Answers name Microsoft's hosts when the request came that way.",
                 ))
                 .build(),
         )

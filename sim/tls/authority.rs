@@ -118,8 +118,8 @@ impl Authority {
     pub fn new(dir: Option<&Path>) -> Result<Authority, TlsError> {
         match dir {
             None => {
-                let (cert, key, name) = generate_ca()?;
-                Authority::assemble(cert, key, name, CaOrigin::Generated)
+                let (cert, key) = generate_ca()?;
+                Authority::assemble(cert, key, CaOrigin::Generated)
             }
             Some(dir) => Authority::in_dir(dir),
         }
@@ -144,27 +144,28 @@ impl Authority {
                         key_path.display()
                     ))
                 })?;
-                let name = ca_common_name(&cert).ok_or_else(|| {
-                    TlsError::InvalidCa(format!(
-                        "{} is not a PEM certificate; delete both {CA_CERT_FILE} and \
-                         {CA_KEY_FILE} to have a new CA made",
-                        cert_path.display()
-                    ))
-                })?;
-                Authority::assemble(cert, key, name, CaOrigin::Loaded(dir.to_path_buf()))
+                if !certifies(&cert, &key) {
+                    return Err(TlsError::InvalidCa(format!(
+                        "{} is not the certificate lifecycle-sim made for {}; delete both \
+                         {CA_CERT_FILE} and {CA_KEY_FILE} to have a new CA made",
+                        cert_path.display(),
+                        key_path.display()
+                    )));
+                }
+                Authority::assemble(cert, key, CaOrigin::Loaded(dir.to_path_buf()))
             }
             (false, false) => {
                 std::fs::create_dir_all(dir).map_err(|source| TlsError::Io {
                     path: dir.to_path_buf(),
                     source,
                 })?;
-                let (cert, key, name) = generate_ca()?;
+                let (cert, key) = generate_ca()?;
                 write_private(&key_path, &key.serialize_pem())?;
                 std::fs::write(&cert_path, &cert).map_err(|source| TlsError::Io {
                     path: cert_path.clone(),
                     source,
                 })?;
-                Authority::assemble(cert, key, name, CaOrigin::Created(dir.to_path_buf()))
+                Authority::assemble(cert, key, CaOrigin::Created(dir.to_path_buf()))
             }
             (has_cert, _) => Err(TlsError::InvalidCa(format!(
                 "{} has {} but not {}: both are needed. Restore the missing file, or delete the \
@@ -176,18 +177,11 @@ impl Authority {
         }
     }
 
-    fn assemble(
-        ca_pem: String,
-        ca_key: KeyPair,
-        ca_name: String,
-        origin: CaOrigin,
-    ) -> Result<Authority, TlsError> {
-        let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(|e| {
-            TlsError::InvalidCa(format!(
-                "the CA certificate cannot be read ({e}); delete both {CA_CERT_FILE} and \
-                 {CA_KEY_FILE} to have a new CA made"
-            ))
-        })?;
+    fn assemble(ca_pem: String, ca_key: KeyPair, origin: CaOrigin) -> Result<Authority, TlsError> {
+        // The CA's name and key identifier follow from its key, so its issuer is rebuilt from
+        // the key alone, as the certificate has them.
+        let ca_name = ca_common_name(&ca_key);
+        let issuer = Issuer::new(ca_params(&ca_key), ca_key);
         let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         Ok(Authority {
             ca_pem,
@@ -279,14 +273,22 @@ impl rustls::server::ResolvesServerCert for NoCertificate {
     }
 }
 
-/// A new CA: certificate PEM, key, common name.
-fn generate_ca() -> Result<(String, KeyPair, String), TlsError> {
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+/// The CA's common name: `lifecycle-sim CA` and a tag from its public key, so that one
+/// simulator's CA is told from another's, and the name can be rebuilt from the key.
+fn ca_common_name(key: &KeyPair) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, key.public_key_raw());
+    let tag: String = digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("lifecycle-sim CA {tag}")
+}
+
+/// What the CA's certificate says besides serial and validity.
+fn ca_params(key: &KeyPair) -> CertificateParams {
     let mut params = CertificateParams::default();
-    let tag: u32 = rand::random();
-    let common_name = format!("lifecycle-sim CA {tag:08x}");
     let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, common_name.as_str());
+    name.push(DnType::CommonName, ca_common_name(key));
     name.push(DnType::OrganizationName, "lifecycle-sim");
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -302,10 +304,28 @@ fn generate_ca() -> Result<(String, KeyPair, String), TlsError> {
             .collect(),
         excluded_subtrees: Vec::new(),
     });
+    params
+}
+
+/// A new CA: certificate PEM and key.
+fn generate_ca() -> Result<(String, KeyPair), TlsError> {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = ca_params(&key);
     params.serial_number = Some(random_serial());
     set_validity(&mut params, i64::from(CA_YEARS) * 365);
     let cert = params.self_signed(&key)?;
-    Ok((cert.pem(), key, common_name))
+    Ok((cert.pem(), key))
+}
+
+/// Whether `pem` is a certificate of `key` with the name lifecycle-sim gives it: its DER holds
+/// the key's public point and that name (host certificates are issued under both).
+fn certifies(pem: &str, key: &KeyPair) -> bool {
+    use rustls::pki_types::pem::PemObject;
+    let Ok(der) = CertificateDer::from_pem_slice(pem.as_bytes()) else {
+        return false;
+    };
+    let contains = |needle: &[u8]| der.windows(needle.len()).any(|w| w == needle);
+    contains(key.public_key_raw()) && contains(ca_common_name(key).as_bytes())
 }
 
 /// Valid from a day ago (clients' clocks may lag) to `days` from now, by the wall clock.
@@ -328,21 +348,6 @@ fn random_serial() -> SerialNumber {
     // Positive and never zero-led, so every encoder agrees on its length.
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     SerialNumber::from_slice(&bytes)
-}
-
-/// The subject common name of a PEM certificate.
-fn ca_common_name(pem: &str) -> Option<String> {
-    use rustls::pki_types::pem::PemObject;
-    let der = CertificateDer::from_pem_slice(pem.as_bytes()).ok()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
-    let name = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .unwrap_or("lifecycle-sim CA")
-        .to_string();
-    Some(name)
 }
 
 /// Writes a secret file readable by its owner only (created that way, never widened after).
@@ -400,6 +405,15 @@ mod tests {
         std::fs::write(dir.join(CA_KEY_FILE), "not a key").unwrap();
         let e = Authority::new(Some(&dir)).unwrap_err().to_string();
         assert!(e.contains("is not a PEM private key"), "{e}");
+        // Another CA's certificate beside this key.
+        let (other, key) = (generate_ca().unwrap().0, generate_ca().unwrap().1);
+        std::fs::write(dir.join(CA_CERT_FILE), other).unwrap();
+        std::fs::write(dir.join(CA_KEY_FILE), key.serialize_pem()).unwrap();
+        let e = Authority::new(Some(&dir)).unwrap_err().to_string();
+        assert!(
+            e.contains("is not the certificate lifecycle-sim made"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
