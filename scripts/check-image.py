@@ -9,16 +9,18 @@
 3. exports the image's filesystem and starts the binary inside it the way a container runtime
    would: PID 1 of a new PID namespace, chrooted into the image's files, as the image's user, with
    the image's environment and /dev nodes bound in. There it must print its ready line, answer
-   /_sim/health, pass its own HEALTHCHECK command, load scenario files mounted at /scenarios, guard
-   /_sim when LIFECYCLE_SIM_CONTROL_TOKEN is set (its HEALTHCHECK still passing), and exit 0 on
-   SIGTERM. `podman run` itself is not permitted on these machines.
+   /_sim/health, pass its own HEALTHCHECK command, answer HTTPS for api.bap.microsoft.com through
+   its proxy port under the CA it serves, load scenario files mounted at /scenarios, keep its CA in
+   /ca when LIFECYCLE_SIM_TLS_CA_DIR=/ca, guard /_sim when LIFECYCLE_SIM_CONTROL_TOKEN is set (its
+   HEALTHCHECK still passing), and exit 0 on SIGTERM. `podman run` itself is not permitted on these
+   machines.
 4. measures cold start (process start to the first 200 from /_sim/health) and writes the figures
    to target/image-report.json.
 
 Needs root (podman, mount and PID namespaces). Installs podman from Debian's packages if missing.
 Usage: scripts/check-image.py [cold-start runs, default 20]
 """
-import json, os, shutil, signal, socket, statistics, subprocess, sys, tarfile, time
+import http.client, json, os, shutil, signal, socket, ssl, statistics, subprocess, sys, tarfile, time
 import urllib.error, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,6 +68,19 @@ def get(port, path, timeout=1.0, token=None):
         return e.code, json.loads(e.read())
 
 
+def through_proxy(proxy_port, plain_port, host="api.bap.microsoft.com"):
+    """GET https://{host}/_sim/health as an HTTPS_PROXY client would, trusting only the CA
+    the simulator serves; the status and the CA."""
+    ca = urllib.request.urlopen(f"http://127.0.0.1:{plain_port}/_sim/tls/ca.pem", timeout=2).read()
+    context = ssl.create_default_context(cadata=ca.decode())
+    connection = http.client.HTTPSConnection("127.0.0.1", proxy_port, context=context, timeout=5)
+    connection.set_tunnel(host, 443)
+    connection.request("GET", "/_sim/health")
+    status = connection.getresponse().status
+    connection.close()
+    return status, ca.decode()
+
+
 def wait_healthy(port, proc, deadline_s=10.0):
     """Seconds until /_sim/health first answers 200, polling as fast as possible."""
     start = time.perf_counter()
@@ -106,8 +121,9 @@ def build():
     user = config.get("User", "")
     if user in ("", "0", "root") or user.startswith(("0:", "root:")):
         problems.append(f"the image runs as root ({user!r})")
-    if "4747/tcp" not in config.get("ExposedPorts", {}):
-        problems.append(f"port 4747 is not exposed: {config.get('ExposedPorts')}")
+    for port in ("4747/tcp", "4748/tcp"):
+        if port not in config.get("ExposedPorts", {}):
+            problems.append(f"port {port} is not exposed: {config.get('ExposedPorts')}")
     health = image.get("Healthcheck") or image.get("HealthCheck") or config.get("Healthcheck") or {}
     test = health.get("Test", [])
     if test[:3] != ["CMD", "/lifecycle-sim", "health"]:
@@ -117,6 +133,8 @@ def build():
         problems.append("LIFECYCLE_SIM_BIND is not 0.0.0.0 inside the image")
     if env.get("LIFECYCLE_SIM_SCENARIO_DIR") != "/scenarios":
         problems.append("LIFECYCLE_SIM_SCENARIO_DIR is not /scenarios")
+    if env.get("LIFECYCLE_SIM_PROXY_PORT") != "4748":
+        problems.append("LIFECYCLE_SIM_PROXY_PORT is not 4748")
     if config.get("Entrypoint") != ["/lifecycle-sim"]:
         problems.append(f"the entrypoint is {config.get('Entrypoint')}")
     if size >= MAX_IMAGE_BYTES:
@@ -139,6 +157,9 @@ def build():
                    for d, _, fs in os.walk(ROOTFS) for f in fs)
     if "lifecycle-sim" not in files:
         fail(f"the image has no /lifecycle-sim: {files}")
+    ca_dir = os.stat(os.path.join(ROOTFS, "ca"))
+    if f"{ca_dir.st_uid}:{ca_dir.st_gid}" != user:
+        fail(f"/ca is owned by {ca_dir.st_uid}:{ca_dir.st_gid}, not the image's user {user}")
     return {"bytes": size, "user": user, "env": env, "healthcheck": test[1:], "files": files}
 
 
@@ -191,8 +212,9 @@ def in_namespace(image):
         run(["mount", "--bind", f"/dev/{node}", path])
 
     step("starting the image's entrypoint as PID 1, as its user, with its environment")
-    port = free_port()
+    port, proxy = free_port(), free_port()
     env["LIFECYCLE_SIM_PORT"] = str(port)
+    env["LIFECYCLE_SIM_PROXY_PORT"] = str(proxy)
     proc = start(env, uid, gid)
     first = proc.stdout.readline()
     if f"listening on http://0.0.0.0:{port}" not in first:
@@ -214,6 +236,12 @@ def in_namespace(image):
     if check.returncode != 0 or not check.stdout.startswith("healthy"):
         fail(f"the HEALTHCHECK command failed: {check.returncode} {check.stdout}{check.stderr}")
     step(f"ready line, /_sim/health and the HEALTHCHECK command pass; pid {pid} is PID 1 as uid {uid}")
+    if f"HTTPS proxy on http://0.0.0.0:{proxy}" not in first:
+        fail(f"the ready line does not name the proxy: {first!r}")
+    status, _ = through_proxy(proxy, port)
+    if status != 200:
+        fail(f"https://api.bap.microsoft.com/_sim/health through the proxy answered {status}")
+    step("through the proxy port, https://api.bap.microsoft.com answers under the CA it serves")
 
     code = stop(proc)
     rest = proc.stdout.read()
@@ -232,10 +260,14 @@ def in_namespace(image):
     os.makedirs(mounted, exist_ok=True)
     run(["mount", "--bind", "-o", "ro", os.path.join(ROOT, "scenarios"), mounted])
     token = "check-image-token"
-    guarded = dict(env, LIFECYCLE_SIM_CONTROL_TOKEN=token)
+    guarded = dict(env, LIFECYCLE_SIM_CONTROL_TOKEN=token, LIFECYCLE_SIM_TLS_CA_DIR="/ca")
     proc = start(guarded, uid, gid)
     proc.stdout.readline()
     wait_healthy(port, proc)
+    _, served_ca = through_proxy(proxy, port)
+    ca_files = {f: os.stat(os.path.join(ROOTFS, "ca", f)) for f in ("ca.pem", "ca-key.pem")}
+    with open(os.path.join(ROOTFS, "ca", "ca.pem")) as f:
+        kept_ca = f.read()
     refused, _ = get(port, "/_sim/tenants")
     _, tenants = get(port, "/_sim/tenants", token=token)
     domains = sorted(t["domain"] for t in tenants["tenants"])
@@ -251,6 +283,12 @@ def in_namespace(image):
         fail(f"with LIFECYCLE_SIM_CONTROL_TOKEN set, /_sim/tenants without it answered {refused}")
     if guarded_check.returncode != 0:
         fail(f"the HEALTHCHECK fails when a control token is set: {guarded_check.stderr}")
+    key = ca_files["ca-key.pem"]
+    if kept_ca != served_ca or key.st_mode & 0o777 != 0o600 or str(key.st_uid) != uid:
+        fail(f"the CA in /ca: served == kept {kept_ca == served_ca}, key mode "
+             f"{oct(key.st_mode & 0o777)}, owner {key.st_uid}")
+    step("with LIFECYCLE_SIM_TLS_CA_DIR=/ca the CA is written there (key 0600, the image's user) "
+         "and is the one served")
     step(f"{len(shipped)} mounted scenario files gave {len(domains)} tenants; the control token "
          "guards /_sim (401 without it) and the HEALTHCHECK still passes")
 
@@ -258,6 +296,7 @@ def in_namespace(image):
     times = []
     for _ in range(runs):
         env["LIFECYCLE_SIM_PORT"] = str(free_port())
+        env["LIFECYCLE_SIM_PROXY_PORT"] = "0"
         env["LIFECYCLE_SIM_LOG"] = "warn"
         started = time.perf_counter()
         proc = start(env, uid, gid)

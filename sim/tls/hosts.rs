@@ -115,7 +115,8 @@ pub const TABLE: &[HostRow] = &[
     row(
         "{label}.api.bap.microsoft.com",
         HostKind::Bap,
-        "BAP's regional hosts, e.g. europe.api.bap.microsoft.com, which Location headers name",
+        "BAP's regional hosts, e.g. europe.api.bap.microsoft.com, which the real service's \
+         Location headers name",
     ),
     row(
         "api.powerplatform.com",

@@ -3,7 +3,7 @@
 //! against a real simulator, and the Python and Node snippets are valid source. (The Rust one,
 //! `examples/testcontainers.rs`, is compiled by `cargo test` itself.)
 
-use crate::helpers::spawn_app;
+use crate::helpers::{builder, spawn_app, spawn_with};
 use clap::CommandFactory;
 use lifecycle_sim::Cli;
 use serde_json::Value;
@@ -101,7 +101,9 @@ async fn every_control_route_in_the_examples_is_routed_and_every_scenario_is_bui
         for path in words(&text, "/_sim/", |c| {
             c.is_ascii_alphanumeric() || "_-/.".contains(c)
         }) {
-            let (status, body) = app.get(path).await;
+            let response = app.client.get(app.url(path)).send().await.unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap();
             assert_ne!(status, 404, "{name}: {path} {body}");
             if let Some(scenario) = path.strip_prefix("/_sim/scenarios/") {
                 assert!(
@@ -116,7 +118,8 @@ async fn every_control_route_in_the_examples_is_routed_and_every_scenario_is_bui
 #[test]
 fn the_examples_ports_and_health_checks_are_the_images() {
     let dockerfile = read("Dockerfile");
-    assert!(dockerfile.contains("EXPOSE 4747"));
+    assert!(dockerfile.contains("EXPOSE 4747 4748"));
+    assert!(dockerfile.contains("LIFECYCLE_SIM_PROXY_PORT=4748"));
     assert!(dockerfile.contains(r#"CMD ["/lifecycle-sim", "health""#));
 
     let compose = yaml("docker-compose.yml");
@@ -126,9 +129,16 @@ fn the_examples_ports_and_health_checks_are_the_images() {
         serde_json::json!(["CMD", "/lifecycle-sim", "health"])
     );
     assert_eq!(sim["ports"][0], "4747:4747");
+    assert_eq!(sim["ports"][1], "4748:4748", "the image's proxy port");
     assert_eq!(
         sim["volumes"][0], "../scenarios:/scenarios:ro",
         "the documented mount path"
+    );
+    assert_eq!(sim["volumes"][1], "ca:/ca", "the image's CA directory");
+    assert_eq!(sim["environment"]["LIFECYCLE_SIM_TLS_CA_DIR"], "/ca");
+    assert_eq!(
+        compose["services"]["tests"]["environment"]["HTTPS_PROXY"],
+        "http://lifecycle-sim:4748"
     );
     assert_eq!(
         compose["services"]["tests"]["depends_on"]["lifecycle-sim"]["condition"],
@@ -156,12 +166,15 @@ fn the_examples_ports_and_health_checks_are_the_images() {
     );
 }
 
-/// Runs `script` with `sh`, the simulator's URL in place of the example's host.
-fn shell(script: &str, host: &str, url: &str) {
+/// Runs `script` with `sh`, the simulator's URL in place of the example's host and its proxy as
+/// `HTTPS_PROXY`.
+fn shell(script: &str, host: &str, url: &str, proxy: &str) {
     let script = script.replace(host, url);
     let output = Command::new("sh")
         .args(["-ec", &script])
         .env("LIFECYCLE_SIM_URL", url)
+        .env("HTTPS_PROXY", proxy)
+        .env("NO_PROXY", "127.0.0.1,localhost")
         .output()
         .unwrap();
     assert!(
@@ -212,12 +225,13 @@ async fn the_examples_shell_steps_succeed_against_a_simulator() {
     ];
     for (scripts, host) in cases {
         assert!(!scripts.is_empty());
-        let app = spawn_app().await;
+        let app = spawn_with(builder().proxy()).await;
         let url = app.sim.uri().to_string();
+        let proxy = app.sim.proxy_uri().unwrap();
         for script in scripts {
             let host = host.to_string();
-            let url = url.clone();
-            tokio::task::spawn_blocking(move || shell(&script, &host, &url))
+            let (url, proxy) = (url.clone(), proxy.clone());
+            tokio::task::spawn_blocking(move || shell(&script, &host, &url, &proxy))
                 .await
                 .unwrap();
         }

@@ -22,6 +22,7 @@ mod openapi;
 mod operations;
 mod ppac;
 mod python_sdk;
+mod readme;
 mod real_clients;
 mod scenarios;
 mod seed;
