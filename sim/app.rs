@@ -64,10 +64,14 @@ pub struct AppState {
     pub request_faults: SharedRequestFaults,
     /// The request rules of the start-up scenarios, restored by a global reset.
     startup_rules: Vec<RequestRule>,
+    /// The start-up scenarios' names (files' paths), for the ready line.
+    pub startup_scenarios: Vec<String>,
 }
 
 /// The built-in default scenario: a fresh tenant ready for Power Platform integration.
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/fresh-tenant.yaml");
+/// How messages and the ready line name it.
+pub const DEFAULT_SCENARIO_NAME: &str = "the built-in default scenario (fresh-tenant)";
 
 /// Parses every start-up scenario with offsets counted from `anchor`.
 fn parse_all(sources: &[ScenarioSource], anchor: Timestamp) -> Result<Vec<Scenario>, SimError> {
@@ -92,7 +96,7 @@ impl AppState {
         let sources = match (config.scenarios.is_empty(), config.default_tenant) {
             (false, _) => config.scenarios.clone(),
             (true, true) => vec![ScenarioSource {
-                name: "the built-in default scenario".into(),
+                name: DEFAULT_SCENARIO_NAME.into(),
                 text: DEFAULT_SCENARIO.into(),
             }],
             (true, false) => Vec::new(),
@@ -130,6 +134,7 @@ impl AppState {
             blob_key: seeded_rng(seed, RngStream::BlobKey).random(),
             request_faults: SharedRequestFaults::new(seeded_rng(seed, RngStream::Faults)),
             startup_rules: Vec::new(),
+            startup_scenarios: sources.iter().map(|s| s.name.clone()).collect(),
             started: Stopwatch::start(),
             seed,
             clock,
@@ -344,6 +349,12 @@ impl App {
             CaOrigin::Created(dir) => format!("created in {}", dir.display()),
             CaOrigin::Loaded(dir) => format!("loaded from {}", dir.display()),
         };
+        let ui = format!("{url}/_ui");
+        let scenarios = match self.state.startup_scenarios.as_slice() {
+            [] => "no scenario (no tenant)".to_string(),
+            names => names.join(", "),
+        };
+        let tenants = self.state.world.tenant_count();
         let mut line = format!("lifecycle-sim listening on {url}");
         if let Some(proxy) = proxy {
             line.push_str(&format!("; HTTPS proxy on http://{proxy}"));
@@ -351,6 +362,9 @@ impl App {
         if let Some(tls) = tls {
             line.push_str(&format!("; TLS on {tls}"));
         }
+        line.push_str(&format!(
+            "; training UI on {ui}; loaded {scenarios}: {tenants} tenant(s)"
+        ));
         info!(
             target: READY_TARGET,
             address = %self.listening.plain,
@@ -360,6 +374,9 @@ impl App {
             ca = (proxy.is_some() || tls.is_some()).then_some(ca.as_str()),
             seed = self.state.seed,
             virtual_now = %self.state.clock.now(),
+            ui = %ui,
+            scenarios = %scenarios,
+            tenants,
             "{line}"
         );
         let connections = Connections::default();

@@ -24,27 +24,59 @@ pub async fn run(cli: &Cli, command: &Command) -> ExitCode {
         Command::Scenario {
             action: ScenarioCommand::Validate { files },
         } => validate(files),
-        Command::Health { client, timeout } => {
-            health(&Server::of(cli, client), client.json, *timeout).await
-        }
+        Command::Health {
+            client,
+            wait,
+            timeout,
+        } => health(&Server::of(cli, client), client.json, *wait, *timeout).await,
         Command::Clock { client, action } => {
             let action = action.clone().unwrap_or(ClockCommand::Show);
             clock(&Server::of(cli, client), client, action).await
+        }
+        Command::Operations {
+            client,
+            tenant,
+            running,
+            watch,
+            interval,
+        } => {
+            let query = OperationsQuery {
+                tenant: tenant.as_deref(),
+                running: *running,
+                json: client.json,
+            };
+            let server = Server::of(cli, client);
+            if *watch {
+                watch_operations(&server, &query, *interval).await
+            } else {
+                list_operations(&server, &query).await
+            }
         }
         Command::Tls {
             action: TlsCommand::Ca { client, dir },
         } => tls_ca(&Server::of(cli, client), dir.as_deref()).await,
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(
-                *shell,
-                &mut command,
-                "lifecycle-sim",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "lifecycle-sim", &mut script);
+            let _ = write_out(&script);
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Writes to standard output. A reader that stopped reading (`| head`) is not an error worth a
+/// panic: the caller just stops writing (`Err`).
+fn write_out(bytes: &[u8]) -> Result<(), ()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|_| ())
+}
+
+/// [`write_out`] of one line.
+fn say(line: impl std::fmt::Display) -> Result<(), ()> {
+    write_out(format!("{line}\n").as_bytes())
 }
 
 /// `scenario validate`: one line per file, problems with line and column; 1 if any failed.
@@ -59,7 +91,9 @@ fn validate(files: &[PathBuf]) -> ExitCode {
                 eprintln!("{name}: cannot read: {e}");
             }
             Ok(text) => match scenario::check(&text, anchor) {
-                Ok(s) => println!("{name}: ok ({} tenant(s))", s.tenants.len()),
+                Ok(s) => {
+                    let _ = say(format_args!("{name}: ok ({} tenant(s))", s.tenants.len()));
+                }
                 Err(problem) => {
                     failed = true;
                     eprintln!("{name}: {problem}");
@@ -105,10 +139,10 @@ struct Server<'a> {
 
 impl<'a> Server<'a> {
     /// The simulator the flags name.
-    fn of(cli: &'a Cli, client: &ClientArgs) -> Server<'a> {
+    fn of(cli: &'a Cli, client: &'a ClientArgs) -> Server<'a> {
         Server {
             url: cli.client_url(client),
-            token: cli.control_token.as_ref(),
+            token: cli.client_token(client),
         }
     }
 }
@@ -173,7 +207,7 @@ async fn tls_ca(server: &Server<'_>, dir: Option<&std::path::Path>) -> ExitCode 
     if let Some(dir) = dir {
         return match crate::tls::Authority::new(Some(dir)) {
             Ok(ca) => {
-                print!("{}", ca.ca_pem());
+                let _ = write_out(ca.ca_pem().as_bytes());
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -206,7 +240,7 @@ async fn tls_ca(server: &Server<'_>, dir: Option<&std::path::Path>) -> ExitCode 
     };
     match fetched.await {
         Ok(pem) => {
-            print!("{pem}");
+            let _ = write_out(pem.as_bytes());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -216,25 +250,57 @@ async fn tls_ca(server: &Server<'_>, dir: Option<&std::path::Path>) -> ExitCode 
     }
 }
 
-/// `health`: 0 when `/_sim/health` says ok within the timeout.
-async fn health(server: &Server<'_>, json: bool, timeout: Duration) -> ExitCode {
+/// How long `health` waits by default: one try, or `--wait`.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+const HEALTH_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often `health --wait` asks again.
+const HEALTH_RETRY: Duration = Duration::from_millis(100);
+
+/// `health`: 0 when `/_sim/health` says ok within the timeout; with `wait`, asked again until
+/// it does or the timeout passes.
+async fn health(
+    server: &Server<'_>,
+    json: bool,
+    wait: bool,
+    timeout: Option<Duration>,
+) -> ExitCode {
     let url = &server.url;
-    match call(server, reqwest::Method::GET, "/_sim/health", None, timeout).await {
+    let limit = timeout.unwrap_or(if wait {
+        HEALTH_WAIT_TIMEOUT
+    } else {
+        HEALTH_TIMEOUT
+    });
+    let deadline = tokio::time::Instant::now() + limit;
+    let last = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let answer = call(server, reqwest::Method::GET, "/_sim/health", None, left).await;
+        let healthy = matches!(&answer, Ok(body) if body["status"] == "ok");
+        let refused = matches!(&answer, Err(CallError::Refused(_)));
+        if healthy || refused || !wait || tokio::time::Instant::now() + HEALTH_RETRY >= deadline {
+            break answer;
+        }
+        tokio::time::sleep(HEALTH_RETRY).await;
+    };
+    match last {
         Ok(body) if body["status"] == "ok" && json => {
-            println!("{body}");
+            let _ = say(&body);
             ExitCode::SUCCESS
         }
         Ok(body) if body["status"] == "ok" => {
-            println!(
+            let _ = say(format_args!(
                 "healthy: lifecycle-sim {} at {url}, up {}s, virtual now {}",
                 body["version"].as_str().unwrap_or("?"),
                 body["uptimeSeconds"],
                 body["virtualNow"].as_str().unwrap_or("?"),
-            );
+            ));
             ExitCode::SUCCESS
         }
         Ok(body) => {
             eprintln!("unhealthy: {url}/_sim/health answered {body}");
+            ExitCode::FAILURE
+        }
+        Err(e) if wait => {
+            eprintln!("unhealthy: not healthy within {limit:?}: {e}");
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -269,7 +335,7 @@ async fn clock(server: &Server<'_>, client: &ClientArgs, action: ClockCommand) -
     };
     match call(server, method, path, body, CLOCK_TIMEOUT).await {
         Ok(answer) if client.json => {
-            println!("{answer}");
+            let _ = say(&answer);
             ExitCode::SUCCESS
         }
         Ok(answer) => {
@@ -292,29 +358,271 @@ fn print_clock(clock: &Value) {
     } else {
         "running"
     };
-    println!(
+    let _ = say(format_args!(
         "{} ({state}, scale {})",
         clock["now"].as_str().unwrap_or("?"),
         clock["scale"]
-    );
+    ));
 }
 
 fn print_advanced(answer: &Value) {
     let completed = answer["completed"]
         .as_array()
         .map_or(&[][..], Vec::as_slice);
-    println!(
+    let _ = say(format_args!(
         "{}: {} operation(s) finished",
         answer["now"].as_str().unwrap_or("?"),
         completed.len()
-    );
+    ));
     for op in completed {
-        println!(
+        let _ = say(format_args!(
             "  {} {} {} {}",
             op["finishedAt"].as_str().unwrap_or("?"),
             op["kind"].as_str().unwrap_or("?"),
             op["state"].as_str().unwrap_or("?"),
             op["target"]["id"].as_str().unwrap_or("?"),
+        ));
+    }
+}
+
+/// What `operations` shows.
+struct OperationsQuery<'a> {
+    /// A tenant's id or domain; every tenant's when absent.
+    tenant: Option<&'a str>,
+    /// Only running operations.
+    running: bool,
+    /// JSON instead of a table.
+    json: bool,
+}
+
+/// One operation as `operations` prints it.
+#[derive(Debug, Clone, PartialEq)]
+struct OperationRow {
+    id: String,
+    tenant: String,
+    /// The tenant's virtual now when it was read.
+    now: String,
+    kind: String,
+    target: String,
+    state: String,
+    progress: u64,
+    /// The running (or failed) stage's name, else the last one's.
+    stage: String,
+    /// When it finishes (running: planned) or finished.
+    ends_at: String,
+    error: Option<String>,
+    /// The control plane's JSON of it.
+    json: Value,
+}
+
+impl OperationRow {
+    fn of(tenant: &Value, op: &Value) -> OperationRow {
+        let text = |v: &Value| v.as_str().unwrap_or("?").to_string();
+        let stages = op["stages"].as_array().map_or(&[][..], Vec::as_slice);
+        let stage = stages
+            .iter()
+            .find(|s| s["state"] == "running" || s["state"] == "failed")
+            .or(stages.last())
+            .map_or_else(String::new, |s| text(&s["name"]));
+        OperationRow {
+            id: text(&op["id"]),
+            tenant: text(&tenant["domain"]),
+            now: text(&tenant["now"]),
+            kind: text(&op["kind"]),
+            target: format!(
+                "{} {}",
+                text(&op["target"]["type"]),
+                text(&op["target"]["id"])
+            ),
+            state: text(&op["state"]),
+            progress: op["progress"].as_u64().unwrap_or(0),
+            stage,
+            ends_at: text(op.get("finishedAt").unwrap_or(&op["endsAt"])),
+            error: op["error"]["code"].as_str().map(str::to_string),
+            json: op.clone(),
+        }
+    }
+
+    /// What `--watch` compares to tell that an operation moved.
+    fn moved_from(&self, before: &OperationRow) -> bool {
+        (&self.state, self.progress, &self.stage) != (&before.state, before.progress, &before.stage)
+    }
+
+    /// One line for `--watch` on a pipe.
+    fn event_line(&self) -> String {
+        let mut line = format!(
+            "{} {} {} {} {} {}% {}",
+            self.now, self.tenant, self.kind, self.target, self.state, self.progress, self.stage
         );
+        if let Some(code) = &self.error {
+            line.push_str(&format!(" ({code})"));
+        }
+        line
+    }
+}
+
+/// Every operation the query asks for, oldest first within each tenant.
+async fn fetch_operations(
+    server: &Server<'_>,
+    query: &OperationsQuery<'_>,
+) -> Result<Vec<OperationRow>, CallError> {
+    use reqwest::Method;
+    let list = call(server, Method::GET, "/_sim/tenants", None, CLOCK_TIMEOUT).await?;
+    let tenants = list["tenants"].as_array().map_or(&[][..], Vec::as_slice);
+    let chosen: Vec<&Value> = match query.tenant {
+        None => tenants.iter().collect(),
+        Some(name) => {
+            let wanted = name.trim().to_ascii_lowercase();
+            let found: Vec<&Value> = tenants
+                .iter()
+                .filter(|t| t["id"] == wanted.as_str() || t["domain"] == wanted.as_str())
+                .collect();
+            if found.is_empty() {
+                return Err(CallError::Unreachable(format!(
+                    "no tenant has the id or domain '{name}' (lifecycle-sim operations without \
+                     --tenant lists every tenant's)"
+                )));
+            }
+            found
+        }
+    };
+    let mut rows = Vec::new();
+    for tenant in chosen {
+        let id = tenant["id"].as_str().unwrap_or_default();
+        let path = format!("/_sim/tenants/{id}/operations");
+        let answer = call(server, Method::GET, &path, None, CLOCK_TIMEOUT).await?;
+        let operations = answer["operations"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        rows.extend(
+            operations
+                .iter()
+                .map(|op| OperationRow::of(tenant, op))
+                .filter(|row| !query.running || row.state == "running"),
+        );
+    }
+    Ok(rows)
+}
+
+/// The rows as an aligned table (a header, then one line each).
+fn table(rows: &[OperationRow]) -> String {
+    let header = [
+        "TENANT", "KIND", "TARGET", "STATE", "PROGRESS", "STAGE", "ENDS",
+    ];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|r| {
+            let state = match &r.error {
+                Some(code) => format!("{} ({code})", r.state),
+                None => r.state.clone(),
+            };
+            [
+                r.tenant.clone(),
+                r.kind.clone(),
+                r.target.clone(),
+                state,
+                format!("{}%", r.progress),
+                r.stage.clone(),
+                r.ends_at.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |row: &[String]| {
+        let mut out = String::new();
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == row.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(&header.map(str::to_string));
+    for row in &cells {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// `operations`: the table once (or the JSON list with `--json`).
+async fn list_operations(server: &Server<'_>, query: &OperationsQuery<'_>) -> ExitCode {
+    match fetch_operations(server, query).await {
+        Ok(rows) if query.json => {
+            let list: Vec<&Value> = rows.iter().map(|r| &r.json).collect();
+            let _ = say(json!({ "operations": list }));
+            ExitCode::SUCCESS
+        }
+        Ok(rows) if rows.is_empty() => {
+            let _ = say("no operations");
+            ExitCode::SUCCESS
+        }
+        Ok(rows) => {
+            let _ = write_out(table(&rows).as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lifecycle-sim operations: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `operations --watch`: asks every `interval` until interrupted or the reader goes away. On a
+/// terminal the table is redrawn; otherwise each operation that appeared or moved is one line
+/// (its JSON with `--json`).
+async fn watch_operations(
+    server: &Server<'_>,
+    query: &OperationsQuery<'_>,
+    interval: Duration,
+) -> ExitCode {
+    use std::io::IsTerminal;
+    let redraw = std::io::stdout().is_terminal() && !query.json;
+    let mut seen: std::collections::HashMap<String, OperationRow> = Default::default();
+    loop {
+        let rows = match fetch_operations(server, query).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                eprintln!("lifecycle-sim operations: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let written = if redraw {
+            let body = if rows.is_empty() {
+                "no operations\n".to_string()
+            } else {
+                table(&rows)
+            };
+            // Home the cursor and clear the screen, then the table.
+            write_out(format!("\x1b[H\x1b[2J{body}").as_bytes())
+        } else {
+            let mut out = String::new();
+            for row in &rows {
+                if seen
+                    .get(&row.id)
+                    .is_none_or(|before| row.moved_from(before))
+                {
+                    out.push_str(&if query.json {
+                        row.json.to_string()
+                    } else {
+                        row.event_line()
+                    });
+                    out.push('\n');
+                }
+            }
+            write_out(out.as_bytes())
+        };
+        if written.is_err() {
+            return ExitCode::SUCCESS;
+        }
+        seen = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        tokio::time::sleep(interval).await;
     }
 }

@@ -302,14 +302,9 @@ pub struct Cli {
     pub pp_polling: PollStyle,
 
     /// Guard the control plane (/_sim) with this token: requests must carry it as
-    /// 'Authorization: Bearer TOKEN' (health, readiness, the OpenAPI document and the CA stay open). The
-    /// client commands (clock) send it too. Letters, digits and -._~+/=, at most 256
-    #[arg(
-        long,
-        env = "LIFECYCLE_SIM_CONTROL_TOKEN",
-        global = true,
-        hide_env_values = true
-    )]
+    /// 'Authorization: Bearer TOKEN' (health, readiness, the OpenAPI document and the CA stay
+    /// open). Letters, digits and -._~+/=, at most 256
+    #[arg(long, env = "LIFECYCLE_SIM_CONTROL_TOKEN", hide_env_values = true)]
     pub control_token: Option<ControlToken>,
 
     /// Also listen as an HTTP proxy on this port (0 picks a free one), for clients that keep
@@ -353,14 +348,38 @@ pub enum Command {
         action: ScenarioCommand,
     },
     /// Ask a running simulator whether it is healthy: exit 0 if `GET /_sim/health` answers ok,
-    /// 1 otherwise (for scripts and a container's HEALTHCHECK).
+    /// 1 otherwise (for scripts and a container's HEALTHCHECK). With --wait, ask until it is (for
+    /// CI steps that start it in the background).
     Health {
         /// Where the simulator is.
         #[command(flatten)]
         client: ClientArgs,
-        /// Give up after this long, e.g. 2s or 500ms
-        #[arg(long, default_value = "3s", value_parser = parse_timeout)]
-        timeout: std::time::Duration,
+        /// Ask again every 100 ms until the simulator answers healthy or the timeout passes
+        #[arg(long)]
+        wait: bool,
+        /// Give up after this long, e.g. 2s or 500ms [default: 3s, with --wait 30s]
+        #[arg(long, value_parser = parse_timeout)]
+        timeout: Option<std::time::Duration>,
+    },
+    /// List a running simulator's operations (every tenant's, or one's) with their state,
+    /// progress and current stage; --watch keeps following them.
+    Operations {
+        /// Where the simulator is.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only this tenant's (its id or domain, e.g. contoso.test)
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only the running ones
+        #[arg(long)]
+        running: bool,
+        /// Keep following: on a terminal the table is redrawn, otherwise a line is printed each
+        /// time an operation starts, changes stage or progress, or ends. Stop with Ctrl-C
+        #[arg(long)]
+        watch: bool,
+        /// How often --watch asks, e.g. 1s or 250ms
+        #[arg(long, default_value = "1s", value_parser = parse_timeout)]
+        interval: std::time::Duration,
     },
     /// Read or move a running simulator's virtual clock (through its control plane).
     Clock {
@@ -384,13 +403,25 @@ pub enum Command {
     },
 }
 
-/// Where a client command finds the simulator.
+/// Where a client command finds the simulator, and how it speaks to it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
     /// Base URL of the simulator (default: http://127.0.0.1 at --port, or at the address --bind
     /// names when that is not a wildcard)
     #[arg(long, env = "LIFECYCLE_SIM_URL", global = true)]
     pub url: Option<String>,
+    /// Port of the simulator, when --url is not given [default: LIFECYCLE_SIM_PORT, else 4747]
+    #[arg(long, short, global = true)]
+    pub port: Option<u16>,
+    /// The simulator's control token (its --control-token), sent as 'Authorization: Bearer
+    /// TOKEN' to its control plane
+    #[arg(
+        long,
+        env = "LIFECYCLE_SIM_CONTROL_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub control_token: Option<ControlToken>,
     /// Print the control plane's JSON answer instead of a summary
     #[arg(long, global = true)]
     pub json: bool,
@@ -453,7 +484,8 @@ pub enum ScenarioCommand {
 
 impl Cli {
     /// The base URL a client command talks to: `--url`, else loopback (or the bound address)
-    /// at `--port`.
+    /// at the command's `--port`, else the server's (`--port` before the command, or
+    /// `LIFECYCLE_SIM_PORT`).
     pub fn client_url(&self, client: &ClientArgs) -> String {
         match &client.url {
             Some(url) => url.trim_end_matches('/').to_string(),
@@ -463,9 +495,19 @@ impl Cli {
                 } else {
                     self.bind
                 };
-                format!("http://{}", std::net::SocketAddr::new(host, self.port))
+                let port = client.port.unwrap_or(self.port);
+                format!("http://{}", std::net::SocketAddr::new(host, port))
             }
         }
+    }
+
+    /// The control token a client command sends: its own `--control-token` (or
+    /// `LIFECYCLE_SIM_CONTROL_TOKEN`), else one given before the command.
+    pub fn client_token<'a>(&'a self, client: &'a ClientArgs) -> Option<&'a ControlToken> {
+        client
+            .control_token
+            .as_ref()
+            .or(self.control_token.as_ref())
     }
 
     /// The library configuration these flags describe, with the scenario files read.

@@ -336,9 +336,9 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
     let tenant_field = tenant.map(tracing::field::display);
     if status >= 500 {
         let message = error.as_ref().map_or("", |e| e.message.as_str());
-        error!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, message, "request failed");
+        error!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, message, virtual_now = %virtual_time, "request failed");
     } else {
-        info!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, secure, "request");
+        info!(target: "lifecycle_sim::http", %method, %path, status, duration_ms, tenant = tenant_field, code, secure, virtual_now = %virtual_time, "request");
     }
     let change = (Events::notable(&method) && state.events.listening()).then(|| Change {
         seq: 0,

@@ -240,6 +240,11 @@ impl World {
         }
     }
 
+    /// How many tenants there are.
+    pub fn tenant_count(&self) -> usize {
+        self.registry.read().tenants.len()
+    }
+
     /// Every tenant, in creation order.
     pub fn tenants(&self) -> Vec<TenantRef> {
         let mut all: Vec<(u64, TenantRef)> =

@@ -105,7 +105,9 @@ fn the_first_log_line_names_the_address_and_sigterm_stops_cleanly() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let health: serde_json::Value = runtime.block_on(async {
-        reqwest::get(format!("{url}/_sim/health"))
+        crate::helpers::http()
+            .get(format!("{url}/_sim/health"))
+            .send()
             .await
             .unwrap()
             .json()
@@ -421,7 +423,9 @@ fn serve(args: &[&str], envs: &[(&str, &str)]) -> (Served, String) {
 }
 
 async fn tenant_domains(url: &str) -> Vec<String> {
-    let tenants: serde_json::Value = reqwest::get(format!("{url}/_sim/tenants"))
+    let tenants: serde_json::Value = crate::helpers::http()
+        .get(format!("{url}/_sim/tenants"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -503,4 +507,244 @@ fn sigterm_right_after_the_ready_line_is_a_clean_exit() {
         let status = served.0.wait().unwrap();
         assert!(status.success(), "exit after an early SIGTERM: {status}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_wait_waits_for_a_simulator_that_starts_later_and_gives_up_at_its_timeout() {
+    // Arrange: a port nothing listens on yet.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port().to_string();
+    drop(free);
+
+    // Act: wait (the port after the command), start the simulator 400 ms later.
+    let waiting = {
+        let port = port.clone();
+        tokio::spawn(async move { run(&["health", "--wait", "--port", &port]).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let _served = Served(
+        Command::new(BIN)
+            .args(["--port", &port])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let waited = waiting.await.unwrap();
+    let once = run(&["health", "--port", &port]).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let started = std::time::Instant::now();
+    let gave_up = run(&["health", "--wait", "--timeout", "600ms", "-p", &closed_port]).await;
+
+    // Assert
+    assert_eq!(waited.0, Some(0), "{waited:?}");
+    assert!(waited.1.starts_with("healthy: "), "{waited:?}");
+    assert_eq!(once.0, Some(0), "--port after the command: {once:?}");
+    assert_eq!(gave_up.0, Some(1), "{gave_up:?}");
+    assert!(
+        gave_up.2.contains("not healthy within 600ms") && gave_up.2.contains("Connection refused"),
+        "{gave_up:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(500) && took < std::time::Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn client_commands_show_client_flags_only() {
+    let help = |args: &[&str]| {
+        let output = Command::new(BIN).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    for args in [
+        &["scenario", "validate", "--help"][..],
+        &["completions", "--help"],
+    ] {
+        let text = help(args);
+        for server_only in ["--control-token", "--proxy-port", "--bind", "--seed"] {
+            assert!(
+                !text.contains(server_only),
+                "{args:?} shows {server_only}:\n{text}"
+            );
+        }
+    }
+    for args in [
+        &["health", "--help"][..],
+        &["clock", "--help"],
+        &["operations", "--help"],
+    ] {
+        let text = help(args);
+        assert!(text.contains("--port"), "{args:?}:\n{text}");
+        assert!(
+            text.contains("The simulator's control token (its --control-token)"),
+            "{args:?} describes the token as a client sends it:\n{text}"
+        );
+        assert!(
+            !text.contains("Guard the control plane"),
+            "{args:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `lifecycle-sim completions bash | head -1`: the reader is gone before the writer is done.
+    for args in [&["completions", "bash"][..], &["completions", "zsh"]] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_ready_line_names_the_training_ui_and_the_scenarios_and_request_lines_the_virtual_time() {
+    let scenario = format!(
+        "{}/scenarios/capacity-shortfall.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cases = [
+        (
+            vec![],
+            "the built-in default scenario (fresh-tenant)".to_string(),
+        ),
+        (vec!["--scenario", scenario.as_str()], scenario.clone()),
+    ];
+    for (args, named) in cases {
+        let mut child = Command::new(BIN)
+            .args(["--port", "0", "--log-format", "json", "--paused"])
+            .args(["--start-time", "2026-03-01T08:00:00Z"])
+            .args(&args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready: serde_json::Value =
+            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        let url = ready["url"].as_str().unwrap().to_string();
+        let _ =
+            std::net::TcpStream::connect(url.trim_start_matches("http://")).and_then(|mut s| {
+                use std::io::Write;
+                s.write_all(b"GET /_sim/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+                std::io::Read::read_to_end(&mut s, &mut Vec::new())
+            });
+        let request: serde_json::Value = lines
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+            .find(|l| l["target"] == "lifecycle_sim::http")
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+
+        assert_eq!(ready["ui"], format!("{url}/_ui"), "{ready}");
+        assert_eq!(ready["scenarios"], named, "{ready}");
+        assert_eq!(ready["tenants"], 1, "{ready}");
+        let message = ready["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("training UI on {url}/_ui")) && message.contains(&named),
+            "{message}"
+        );
+        assert_eq!(request["virtual_now"], "2026-03-01T08:00:00Z", "{request}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operations_lists_and_watches_the_running_setup_to_its_end() {
+    // Arrange: Power Platform integration started on Contoso-UAT.
+    let app = crate::helpers::spawn_app().await;
+    let token = app
+        .user_token(crate::helpers::DEFAULT_TENANT, "admin@contoso.test")
+        .await;
+    let started = app
+        .client
+        .post(app.url(
+            "/_portal/lcs/projects/1234567/environments/c0de0001-0000-4000-8000-000000000002/power-platform-integration",
+        ))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"acceptTerms": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let url = app.sim.uri().to_string();
+
+    // Act
+    let table = run(&["operations", "--url", &url]).await;
+    let json = run(&[
+        "operations",
+        "--url",
+        &url,
+        "--json",
+        "--tenant",
+        "contoso.test",
+    ])
+    .await;
+    let none = run(&["operations", "--url", &url, "--tenant", "nobody.test"]).await;
+    let mut watching = Command::new(BIN)
+        .args([
+            "operations",
+            "--watch",
+            "--interval",
+            "100ms",
+            "--url",
+            &url,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watching.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    app.advance("30m").await;
+    let moved = lines.next().unwrap().unwrap();
+    app.advance("2h").await;
+    let ended = lines.next().unwrap().unwrap();
+    let _ = watching.kill();
+    let _ = watching.wait();
+    let running_only = run(&["operations", "--url", &url, "--running"]).await;
+
+    // Assert
+    assert_eq!(table.0, Some(0), "{table:?}");
+    let rows: Vec<&str> = table.1.lines().collect();
+    assert!(
+        rows[0].starts_with("TENANT") && rows[0].contains("PROGRESS"),
+        "{table:?}"
+    );
+    assert!(
+        rows[1].contains("contoso.test")
+            && rows[1].contains("powerPlatformIntegration.setup")
+            && rows[1].contains("running")
+            && rows[1].contains("0%"),
+        "{table:?}"
+    );
+    let listed: serde_json::Value = serde_json::from_str(&json.1).unwrap();
+    assert_eq!(listed["operations"][0]["state"], "running", "{json:?}");
+    assert_eq!(none.0, Some(1));
+    assert!(
+        none.2
+            .contains("no tenant has the id or domain 'nobody.test'"),
+        "{none:?}"
+    );
+    assert!(first.contains("running 0%"), "{first}");
+    assert!(
+        first.starts_with("2026-01-01T09:00:00Z contoso.test"),
+        "{first}"
+    );
+    assert!(
+        moved.starts_with("2026-01-01T09:30:00Z") && moved.contains("running"),
+        "{moved}"
+    );
+    assert!(!moved.contains(" 0% "), "progress moved: {moved}");
+    assert!(ended.contains("succeeded 100%"), "{ended}");
+    assert_eq!(running_only.1.trim(), "no operations", "{running_only:?}");
 }

@@ -19,13 +19,23 @@ pub struct TestApp {
 /// The usual builder: fixed seed and start time, clock paused (explicit time).
 pub fn builder() -> SimulatorBuilder {
     lifecycle_sim::telemetry::init_for_tests();
-    // The tests' HTTPS clients (reqwest without a provider of its own) use ring, as the
-    // simulator does.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tls_provider();
     Simulator::builder()
         .seed(SEED)
         .paused()
         .start_time(START.parse().unwrap())
+}
+
+/// The tests' HTTPS clients (reqwest without a provider of its own) use ring, as the simulator
+/// does. Called by [`builder`]; a test that builds a client without one calls it itself.
+pub fn tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A plain HTTP client, for tests that talk to a served binary.
+pub fn http() -> reqwest::Client {
+    tls_provider();
+    reqwest::Client::new()
 }
 
 pub async fn spawn_app() -> TestApp {
