@@ -1,6 +1,6 @@
 //! lifecycle-sim as a container in a Rust test, with testcontainers.
 //!
-//! Build the image first (`docker build -t lifecycle-sim .` in this repository), then:
+//! Build the image first (`docker build -t lifecycle-sim:0.1.0 .` in this repository), then:
 //! `cargo run --example testcontainers`. The container is removed when `sim` is dropped.
 //!
 //! In a test suite, the same lines go in a `#[tokio::test]`. Tests that do not need a
@@ -13,7 +13,7 @@ use testcontainers::{GenericImage, ImageExt};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
-    let sim = GenericImage::new("lifecycle-sim", "latest")
+    let sim = GenericImage::new("lifecycle-sim", "0.1.0")
         .with_exposed_port(4747.tcp())
         // The first log line is the ready line: "lifecycle-sim listening on http://0.0.0.0:4747".
         .with_wait_for(WaitFor::message_on_stdout("listening on"))

@@ -1,7 +1,7 @@
 // lifecycle-sim as a container in a Node test, with testcontainers for Node.
 //
 //   npm install testcontainers
-//   docker build -t lifecycle-sim .      # in this repository
+//   docker build -t lifecycle-sim:0.1.0 .      # in this repository
 //   node --test examples/testcontainers.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ let container;
 let base;
 
 before(async () => {
-  container = await new GenericContainer("lifecycle-sim:latest")
+  container = await new GenericContainer("lifecycle-sim:0.1.0")
     .withExposedPorts(4747)
     .withEnvironment({ LIFECYCLE_SIM_PAUSED: "true", LIFECYCLE_SIM_SEED: "7" })
     // The image's HEALTHCHECK is `lifecycle-sim health`; wait for it (or for the ready line:

@@ -1,7 +1,7 @@
 """lifecycle-sim as a container in a pytest suite, with testcontainers-python.
 
     pip install testcontainers pytest requests
-    docker build -t lifecycle-sim .      # in this repository
+    docker build -t lifecycle-sim:0.1.0 .      # in this repository
     pytest examples/testcontainers_test.py
 """
 import requests
@@ -14,7 +14,7 @@ import pytest
 @pytest.fixture(scope="session")
 def simulator():
     container = (
-        DockerContainer("lifecycle-sim:latest")
+        DockerContainer("lifecycle-sim:0.1.0")
         .with_exposed_ports(4747)
         .with_env("LIFECYCLE_SIM_PAUSED", "true")
         .with_env("LIFECYCLE_SIM_SEED", "7")

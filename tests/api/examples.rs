@@ -148,12 +148,7 @@ fn the_examples_ports_and_health_checks_are_the_images() {
     let actions = yaml("github-actions.yml");
     let service = &actions["jobs"]["integration"]["services"]["lifecycle-sim"];
     assert_eq!(service["ports"][0], "4747:4747");
-    assert!(service["image"].as_str().unwrap().contains("lifecycle-sim"));
-    let options = service["options"].as_str().unwrap();
-    assert!(
-        options.contains(r#"--health-cmd "/lifecycle-sim health""#),
-        "{options}"
-    );
+    assert_eq!(service["ports"][1], "4748:4748");
 
     let gitlab = yaml("gitlab-ci.yml");
     assert_eq!(
@@ -166,10 +161,157 @@ fn the_examples_ports_and_health_checks_are_the_images() {
     );
 }
 
+/// The argv of the Dockerfile's HEALTHCHECK (exec form: a JSON array after `CMD`).
+fn image_healthcheck() -> Vec<String> {
+    let dockerfile = read("Dockerfile");
+    let at = dockerfile
+        .find("HEALTHCHECK ")
+        .expect("the image has a HEALTHCHECK");
+    let rest = &dockerfile[at..];
+    let cmd = &rest[rest.find("CMD ").expect("HEALTHCHECK ... CMD") + 4..];
+    let line = cmd.lines().next().unwrap().trim();
+    assert!(
+        line.starts_with('['),
+        "the HEALTHCHECK must be exec form: the image has no shell to run {line}"
+    );
+    serde_json::from_str(line).unwrap()
+}
+
+/// What a container runtime executes for a health check Docker-style: `--health-cmd` (GitHub
+/// Actions' and `docker run`'s), `CMD-SHELL` and a plain string go through `/bin/sh -c`;
+/// `["CMD", ...]` is run as it is; none at all is the image's own.
+fn health_argv(check: Option<&Value>, options: Option<&str>) -> Vec<String> {
+    if let Some(options) = options
+        && let Some(at) = options.find("--health-cmd")
+    {
+        let command = options[at + "--health-cmd".len()..].trim();
+        return vec!["/bin/sh".into(), "-c".into(), command.into()];
+    }
+    match check {
+        None => image_healthcheck(),
+        Some(Value::String(command)) => vec!["/bin/sh".into(), "-c".into(), command.clone()],
+        Some(Value::Array(test)) if test[0] == "CMD-SHELL" => {
+            vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                test[1].as_str().unwrap().into(),
+            ]
+        }
+        Some(Value::Array(test)) if test[0] == "CMD" => test[1..]
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect(),
+        Some(other) => panic!("not a health check: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_examples_health_checks_run_in_the_image_and_pass() {
+    // The final stages are scratch plus the binary and a CA directory: no /bin/sh.
+    let dockerfile = read("Dockerfile");
+    let copied = |stage: &str| -> Vec<String> {
+        let at = dockerfile
+            .find(stage)
+            .unwrap_or_else(|| panic!("no stage {stage}"));
+        let body = &dockerfile[at + stage.len()..];
+        let body = &body[..body.find("\nFROM ").unwrap_or(body.len())];
+        body.lines()
+            .filter(|l| l.starts_with("COPY"))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(copied("FROM scratch AS base"), ["/ca/"]);
+    assert_eq!(copied("FROM base AS prebuilt"), ["/lifecycle-sim"]);
+    assert_eq!(copied("FROM base AS image"), ["/lifecycle-sim"]);
+    let in_image = |path: &str| path == "/lifecycle-sim";
+
+    let actions = yaml("github-actions.yml");
+    let service = &actions["jobs"]["integration"]["services"]["lifecycle-sim"];
+    let compose = yaml("docker-compose.yml");
+    let checks = [
+        (
+            "github-actions.yml",
+            health_argv(None, service["options"].as_str()),
+        ),
+        (
+            "docker-compose.yml",
+            health_argv(
+                Some(&compose["services"]["lifecycle-sim"]["healthcheck"]["test"]),
+                None,
+            ),
+        ),
+        ("Dockerfile", image_healthcheck()),
+    ];
+    let app = spawn_app().await;
+    let port = app.sim.address().port().to_string();
+    for (name, argv) in checks {
+        assert!(
+            in_image(&argv[0]),
+            "{name}: the runner would execute {argv:?}, and the image has no {}",
+            argv[0]
+        );
+        // Run what the runtime runs, the binary in the image's place, with the image's
+        // LIFECYCLE_SIM_PORT pointing at a simulator.
+        let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_lifecycle-sim"))
+            .args(&argv[1..])
+            .env("LIFECYCLE_SIM_PORT", &port)
+            .env_remove("LIFECYCLE_SIM_URL")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "{name}: {argv:?} failed: {status}");
+    }
+}
+
+#[test]
+fn the_examples_name_the_image_as_the_readme_builds_it() {
+    let version = env!("CARGO_PKG_VERSION");
+    let tag = format!("lifecycle-sim:{version}");
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&format!("docker build -t {tag} .")),
+        "the README builds {tag}"
+    );
+    let names = [
+        (
+            "github-actions.yml",
+            format!("ghcr.io/${{{{ github.repository_owner }}}}/{tag}"),
+        ),
+        ("gitlab-ci.yml", format!("$CI_REGISTRY_IMAGE/{tag}")),
+        ("docker-compose.yml", tag.clone()),
+        (
+            "testcontainers.rs",
+            format!(r#"GenericImage::new("lifecycle-sim", "{version}")"#),
+        ),
+        (
+            "testcontainers_test.py",
+            format!(r#"DockerContainer("{tag}")"#),
+        ),
+        (
+            "testcontainers.test.mjs",
+            format!(r#"GenericContainer("{tag}")"#),
+        ),
+    ];
+    for (name, image) in names {
+        let text = read(&format!("examples/{name}"));
+        assert!(text.contains(&image), "{name} names the image {image}");
+        assert!(!text.contains("lifecycle-sim:latest"), "{name}: no :latest");
+        assert!(
+            !text.contains("example.com"),
+            "{name}: no placeholder registry"
+        );
+    }
+}
+
 /// Runs `script` with `sh`, the simulator's URL in place of the example's host and its proxy as
 /// `HTTPS_PROXY`.
 fn shell(script: &str, host: &str, url: &str, proxy: &str) {
-    let script = script.replace(host, url);
+    // A step that runs the binary inside the service container runs the built one.
+    let script = script.replace(host, url).replace(
+        "docker exec ${{ job.services.lifecycle-sim.id }} /lifecycle-sim",
+        env!("CARGO_BIN_EXE_lifecycle-sim"),
+    );
     let output = Command::new("sh")
         .args(["-ec", &script])
         .env("LIFECYCLE_SIM_URL", url)
