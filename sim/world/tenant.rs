@@ -291,6 +291,22 @@ pub fn operation_kinds() -> impl Iterator<Item = &'static str> {
 }
 
 impl TenantState {
+    /// The id of the tenant's environment that `id` names, as its operations name it: an F&O
+    /// environment of an LCS project (dashed or not, any case) or a live Dataverse environment.
+    pub fn environment_named(&self, id: &str) -> Option<String> {
+        let fo = super::lcs::EnvironmentId::parse(id)
+            .ok()
+            .and_then(|id| self.lcs.find_environment(id))
+            .map(|(_, env)| env.id.to_string());
+        fo.or_else(|| {
+            self.ppac
+                .environments
+                .iter()
+                .find(|e| e.live() && e.id.as_str().eq_ignore_ascii_case(id.trim()))
+                .map(|e| e.id.as_str().to_string())
+        })
+    }
+
     /// The user with this UPN.
     pub fn user(&self, upn: &str) -> Result<&User, SimError> {
         self.users
@@ -741,11 +757,29 @@ impl Tenant {
         Ok(())
     }
 
-    /// Plans a failure of the next matching operation(s).
+    /// Plans a failure of the next matching operation(s). A `target` must name one of the
+    /// tenant's environments (an LCS environment id or a Dataverse environment id): a rule that
+    /// names none could never fire.
     pub fn add_operation_fault(
         &mut self,
-        rule: OperationFault,
+        mut rule: OperationFault,
     ) -> Result<&OperationFault, SimError> {
+        if let Some(target) = &rule.target {
+            // Kept as operations name their target, so that it matches.
+            let Some(id) = self.state.environment_named(target) else {
+                return Err(SimError::new(
+                crate::error::ErrorCode::InvalidFaultRule,
+                format!(
+                    "operation.target '{target}' names no environment of this tenant, so the rule \
+                     could never fire; give an LCS environment id or a Dataverse environment id \
+                     (GET /_sim/tenants/{} lists them), or leave target out to match any",
+                    self.state.id
+                ),
+            )
+            .at("operation.target"));
+            };
+            rule.target = Some(id);
+        }
         self.state
             .operation_faults
             .add(rule, &operation_kinds().collect::<Vec<_>>())
@@ -847,6 +881,32 @@ mod tests {
     fn tenant(spec: TenantSpec, seed: u64) -> Result<Tenant, SimError> {
         let id = TenantId::parse("8f0c3a52-4d1e-4c3b-9a57-2b6f1e0d7c41")?;
         Tenant::build(id, spec, seed, Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_planned_failure_must_target_an_environment_of_the_tenant() -> Result<(), SimError> {
+        let mut t = tenant(TenantSpec::default(), 1)?;
+        let rule = |target: &str| OperationFault {
+            name: String::new(),
+            kind: crate::world::link::SETUP_KIND.into(),
+            target: Some(target.into()),
+            stage: crate::faults::StageRef::Index(0),
+            code: "X".into(),
+            message: "m".into(),
+            remaining: 1,
+        };
+        let refused = t
+            .add_operation_fault(rule("0b0e0001-0000-4000-8000-00000000ffff"))
+            .err();
+        assert_eq!(
+            refused.as_ref().and_then(|e| e.target.as_deref()),
+            Some("operation.target")
+        );
+        assert!(t.state.operation_faults.list().is_empty(), "nothing added");
+        let default_env = t.state.ppac.environments[0].id.as_str().to_string();
+        let added = t.add_operation_fault(rule(&default_env.to_uppercase()))?;
+        assert_eq!(added.target.as_deref(), Some(default_env.as_str()));
+        Ok(())
     }
 
     #[test]

@@ -293,3 +293,41 @@ async fn bad_rules_get_a_400_naming_the_field() {
     let reply = app.delete("/_sim/faults/nothing").await;
     assert_error(&reply, StatusCode::NOT_FOUND, "FaultRuleNotFound");
 }
+
+#[tokio::test]
+async fn a_planned_failure_must_target_one_of_the_tenants_environments() {
+    let app = crate::helpers::spawn_app().await;
+    let path = format!("/_sim/tenants/{}/faults", crate::helpers::DEFAULT_TENANT);
+    let rule = |target: &str| {
+        json!({"operation": {"kind": "powerPlatformIntegration.setup", "target": target,
+            "stage": 0, "error": {"code": "X", "message": "m"}}})
+    };
+
+    let nowhere = app
+        .post(&path, rule("c0de0001-0000-4000-8000-0000000000ff"))
+        .await;
+    // Contoso-UAT, undashed and in capitals.
+    let uat = app
+        .post(&path, rule("C0DE0001000040008000000000000002"))
+        .await;
+    let listed = app.get(&path).await;
+
+    let message = assert_error(&nowhere, StatusCode::BAD_REQUEST, "InvalidFaultRule");
+    assert_eq!(nowhere.1["error"]["target"], "operation.target");
+    assert!(
+        message.contains("names no environment of this tenant"),
+        "{message}"
+    );
+    assert_eq!(uat.0, StatusCode::CREATED, "{}", uat.1);
+    assert_eq!(
+        uat.1["operation"]["target"], "c0de0001-0000-4000-8000-000000000002",
+        "kept as operations name their target: {}",
+        uat.1
+    );
+    assert_eq!(
+        listed.1.to_string().matches("operation-").count(),
+        1,
+        "{}",
+        listed.1
+    );
+}
