@@ -240,6 +240,9 @@ pub struct StageView {
     pub state: RunState,
     /// Percent done (0–100).
     pub progress: u8,
+    /// How long the stage is planned to take, in seconds (what the overall progress weighs it
+    /// by; a progress bar can draw the stages that have not started yet from it).
+    pub duration_seconds: i64,
     /// When the stage started (latest attempt).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
@@ -341,6 +344,7 @@ impl<P> Operation<P> {
                     name: s.name.clone(),
                     state: s.state,
                     progress: percent,
+                    duration_seconds: s.duration.as_secs(),
                     started_at: s.started_at,
                     ends_at,
                 }

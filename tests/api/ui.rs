@@ -391,7 +391,7 @@ async fn trainer_removes_the_license_gives_it_back_and_resets_the_tenant() {
     b.click("//dialog//button[.='Reset tenant']").await;
     b.wait("//h1[.='Projects']").await;
     b.click("//a[.='Contoso implementation']").await;
-    b.wait("//tr[td/a[.='Contoso-PROD']]/td[.='NotSetUp']")
+    b.wait("//tr[td/a[.='Contoso-PROD']]/td[.='Not set up']")
         .await;
     b.close().await;
 }
@@ -448,7 +448,23 @@ async fn ppac_shows_reset_blocked_on_a_linked_environment_with_the_apis_reason()
         )
         .await;
     assert_eq!(status, 400);
-    assert_eq!(reason, refusal["error"]["message"].as_str().unwrap());
+    // The API's words, with the finance and operations environment named as the portal names
+    // it rather than by its GUID.
+    let (_, tenant_dto) = app.get(&format!("/_sim/tenants/{tenant}")).await;
+    let fo = &tenant_dto["lcsProjects"][0]["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "TS-UAT")
+        .unwrap()["id"];
+    let fo = fo.as_str().unwrap();
+    let api_words = refusal["error"]["message"].as_str().unwrap();
+    assert!(api_words.contains(fo), "{api_words}");
+    assert!(!reason.contains(fo), "no GUID on the portal: {reason}");
+    assert_eq!(reason, api_words.replace(fo, "TS-UAT"));
+    // The region reads the same in the list and on the details card.
+    b.wait("//section[h2='Details']//dd[.='United States']")
+        .await;
     // Delete is blocked too; copy, backup and convert are not.
     b.wait("//button[@id='ppac-delete'][@disabled]").await;
     for allowed in ["ppac-copy", "ppac-backup", "ppac-convert"] {
@@ -547,6 +563,7 @@ async fn every_lcs_and_ppac_dialog_is_accepted_by_its_api() {
         app.sim.uri()
     ))
     .await;
+    b.press("Maintain ▾").await;
     b.press("Database refresh").await;
     b.wait("//dialog//select[@id='refresh-source']/option[contains(., 'NW-PROD')]")
         .await;
@@ -554,9 +571,11 @@ async fn every_lcs_and_ppac_dialog_is_accepted_by_its_api() {
     b.wait("//h2[.='Running operation']").await;
     b.screenshot("1-refresh-running").await;
     b.finish().await;
+    b.press("Maintain ▾").await;
     b.press("Database export").await;
     b.confirm("Export", "Database export started").await;
     b.finish().await;
+    b.press("Maintain ▾").await;
     b.press("Point-in-time restore").await;
     b.confirm("Restore", "Point-in-time restore started").await;
     b.finish().await;
@@ -824,5 +843,257 @@ async fn a_guarded_simulator_asks_the_trainer_for_its_control_token_then_works_a
     // A tool's change redraws the page through that stream.
     app.sim.control().advance("90m").await.unwrap();
     b.wait("//*[@id='clock-now'][contains(., '10:45')]").await;
+    b.close().await;
+}
+
+/// Sizes the window so that the page itself (not the browser's frame) is `width` by `height`.
+async fn viewport(b: &Browser, width: u32, height: u32) {
+    b.client.set_window_size(width, height).await.unwrap();
+    let inner = js(b, "return [window.innerWidth, window.innerHeight];").await;
+    let extra = |i: usize, want: u32| want + (want - inner[i].as_u64().unwrap() as u32);
+    b.client
+        .set_window_size(extra(0, width), extra(1, height))
+        .await
+        .unwrap();
+}
+
+/// Runs `script` in the page and returns its JSON answer.
+async fn js(b: &Browser, script: &str) -> Value {
+    b.client.execute(script, vec![]).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_projectors_1024_by_768_the_tenants_clock_and_a_failed_setup_fit_the_screen() {
+    // Arrange: the default tenant runs two days ahead of the shared clock.
+    let app = spawn_app().await;
+    let (status, ahead) = app
+        .post(
+            &format!("/_sim/tenants/{DEFAULT_TENANT}/clock/advance"),
+            json!({"by": "2d"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{ahead}");
+    let b = Browser::start("projector").await;
+    viewport(&b, 1024, 768).await;
+    b.open(&lcs_details(&app, UAT)).await;
+    b.wait("//h1[contains(., 'Contoso-UAT')]").await;
+
+    // The clock bar shows the tenant's time, not the shared clock's.
+    b.wait("//output[@id='clock-now'][contains(., '3 Jan')]")
+        .await;
+    b.screenshot("0-lcs-at-1024").await;
+    let trainer = js(
+        &b,
+        "return document.getElementById('trainer').getBoundingClientRect().height",
+    )
+    .await;
+    assert!(
+        trainer.as_f64().unwrap() <= 100.0,
+        "the trainer controls take {trainer}px of 768"
+    );
+
+    // A setup that fails at "Reserve capacity".
+    b.press("Take capacity away").await;
+    b.set_up_integration().await;
+    b.press("+15 min").await;
+    b.wait("//*[@id='ppi-error'][contains(., 'InsufficientCapacity')]")
+        .await;
+    let bar = js(
+        &b,
+        "const t = document.querySelector('#power-platform-integration .timeline');
+         const width = t.getBoundingClientRect().width;
+         let filled = 0;
+         for (const f of t.querySelectorAll('.fill')) filled += f.getBoundingClientRect().width;
+         return { percent: 100 * filled / width, label: Number(t.getAttribute('aria-valuenow')),
+                  bottom: t.getBoundingClientRect().bottom, height: window.innerHeight };",
+    )
+    .await;
+    b.screenshot("1-failed-at-1024").await;
+    let (percent, label) = (
+        bar["percent"].as_f64().unwrap(),
+        bar["label"].as_f64().unwrap(),
+    );
+    assert!(label < 20.0, "{bar}");
+    assert!(
+        (percent - label).abs() <= 3.0,
+        "the bar is filled as far as its label says: {bar}"
+    );
+    assert!(
+        bar["bottom"].as_f64().unwrap() <= bar["height"].as_f64().unwrap(),
+        "the setup's progress is on screen without scrolling: {bar}"
+    );
+
+    // The portal's own words carry no simulator hint; the trainer bar does.
+    let main = b.wait("//main").await.text().await.unwrap();
+    assert!(!main.contains("/_sim/"), "{main}");
+    assert!(
+        !main.contains("InProgress") && !main.contains("NotSetUp"),
+        "{main}"
+    );
+    b.wait("//*[@id='trainer-hint'][contains(., 'PATCH /_sim/tenants/')]")
+        .await;
+
+    // "To end of running operation" moves the shared clock to the end on the tenant's clock.
+    b.press("Give capacity back").await;
+    b.press("Resume").await;
+    b.wait("//*[@id='ppi-status'][contains(., 'being provisioned') or contains(., 'in progress')]")
+        .await;
+    b.press("To end of running operation").await;
+    b.wait("//button[.='Install a new add-in']").await;
+    let (_, clock) = app.get("/_sim/clock").await;
+    let shared: jiff::Timestamp = clock["now"].as_str().unwrap().parse().unwrap();
+    let start: jiff::Timestamp = crate::helpers::START.parse().unwrap();
+    assert!(
+        shared.duration_since(start) < jiff::SignedDuration::from_hours(3),
+        "the shared clock went to {shared}, not two days past the end"
+    );
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ppac_has_its_navigation_command_bar_sortable_columns_and_cards_and_the_picker_names_the_scenario()
+ {
+    let app = spawn_app().await;
+    let (status, loaded) = app
+        .post_raw("/_sim/scenarios/linked-sandbox-pair", "")
+        .await;
+    assert_eq!(status, 201, "{loaded}");
+    let tenant = "5ce00004-0000-4000-8000-000000000001";
+    let b = Browser::start("ppac-look").await;
+    viewport(&b, 1400, 900).await;
+    b.open(&format!("{}/_ui/ppac?tenant={tenant}", app.sim.uri()))
+        .await;
+
+    // The scenario the tenant came from, though it was loaded by a tool, not the picker.
+    let picker = b.wait("//select[@id='scenario']").await;
+    b.wait("//select[@id='scenario']/option[@value='linked-sandbox-pair']")
+        .await;
+    assert_eq!(
+        picker.prop("value").await.unwrap().as_deref(),
+        Some("linked-sandbox-pair")
+    );
+
+    b.wait("//nav[@aria-label='Power Platform admin center']//a[@aria-current='page'][.='Manage']")
+        .await;
+    b.wait("//div[@role='toolbar'][@aria-label='Environments commands']/button[.='+ New']")
+        .await;
+    let headers = js(
+        &b,
+        "return [...document.querySelectorAll('#ppac-environments thead th')].map((th) => th.textContent.replace(/ [↑↓]$/, ''));",
+    )
+    .await;
+    assert_eq!(
+        headers,
+        json!([
+            "Environment",
+            "Type",
+            "State",
+            "Region",
+            "Managed",
+            "Created",
+            "Finance and operations"
+        ])
+    );
+    let names = "return [...document.querySelectorAll('#ppac-environments tbody tr td:first-child')].map((td) => td.textContent);";
+    let by_name = js(&b, names).await;
+    b.click("//th/button[@data-sort='environment']").await;
+    b.wait("//th[@aria-sort='descending']/button[@data-sort='environment']")
+        .await;
+    let mut reversed = by_name.as_array().unwrap().clone();
+    reversed.reverse();
+    assert_eq!(js(&b, names).await, Value::Array(reversed), "sorted z to a");
+    b.wait("//tbody//td[.='United States']").await;
+    b.screenshot("1-environments").await;
+
+    // The details page: cards, the region as the list names it.
+    b.click("//a[.='TS-UAT']").await;
+    b.wait("//div[@class='cards']/section[h2='Details']//dd[.='United States']")
+        .await;
+    b.wait("//div[@class='cards']/section[h2='Finance and operations']//a[contains(., 'TS-UAT')]")
+        .await;
+    b.screenshot("2-details").await;
+
+    // A tenant that no built-in scenario made: the picker claims none.
+    let other = app.create_tenant(json!({"domain": "adhoc.test"})).await;
+    let id = other["id"].as_str().unwrap();
+    b.open(&format!("{}/_ui/ppac?tenant={id}", app.sim.uri()))
+        .await;
+    b.wait("//h1[.='Environments']").await;
+    b.wait("//button[@id='scenario-load'][@disabled]").await;
+    let picker = b.wait("//select[@id='scenario']").await;
+    assert_eq!(picker.prop("value").await.unwrap().as_deref(), Some(""));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lcs_has_its_maintain_menu_and_setup_offers_only_environments_it_can_link() {
+    let app = spawn_app().await;
+    let b = Browser::start("lcs-look").await;
+    viewport(&b, 1400, 900).await;
+    b.open(&lcs_details(&app, UAT)).await;
+
+    // Maintain opens a menu with database movement.
+    let refresh = "//div[@role='menu']//button[.='Database refresh']";
+    assert!(!b.wait(refresh).await.is_displayed().await.unwrap());
+    b.press("Maintain ▾").await;
+    b.wait("//button[@id='lcs-maintain'][@aria-expanded='true']")
+        .await;
+    assert!(b.wait(refresh).await.is_displayed().await.unwrap());
+    b.screenshot("1-maintain").await;
+    b.press("Maintain ▾").await;
+
+    // Setup: the existing-environment list belongs to "existing", and the tenant's only other
+    // Dataverse environment is the default one, which cannot be linked.
+    b.press("Setup").await;
+    b.wait("//dialog//input[@id='ppi-new']").await;
+    let existing = b.wait("//dialog//input[@id='ppi-use-existing']").await;
+    assert!(
+        !existing.is_enabled().await.unwrap(),
+        "nothing can be linked"
+    );
+    b.wait("//dialog//label[contains(., 'none can be linked')]")
+        .await;
+    assert!(
+        b.client
+            .find(fantoccini::Locator::XPath(
+                "//dialog//select[@id='ppi-existing']"
+            ))
+            .await
+            .is_err(),
+        "no list of environments that cannot be linked"
+    );
+    b.click("//dialog//button[.='Cancel']").await;
+
+    // A ready sandbox with Dataverse, made by a tool, can be chosen, and only then is the list
+    // shown.
+    let token = app.user_token(DEFAULT_TENANT, "admin@contoso.test").await;
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            "/providers/Microsoft.BusinessAppPlatform/environments?api-version=2023-06-01",
+            &token,
+            Some(
+                json!({"location": "unitedstates", "properties": {"displayName": "Spare sandbox",
+                "environmentSku": "Sandbox", "databaseType": "CommonDataService"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 202);
+    app.advance("30m").await;
+    b.press("Setup").await;
+    let list = b.wait("//dialog//select[@id='ppi-existing']").await;
+    assert!(
+        !list.is_displayed().await.unwrap(),
+        "hidden while 'create new' is chosen"
+    );
+    b.click("//dialog//input[@id='ppi-use-existing']").await;
+    assert!(list.is_displayed().await.unwrap());
+    let options = js(
+        &b,
+        "return [...document.querySelectorAll('#ppi-existing option')].map((o) => o.textContent);",
+    )
+    .await;
+    assert_eq!(options, json!(["Spare sandbox (Sandbox)"]));
+    b.screenshot("2-setup-existing").await;
     b.close().await;
 }

@@ -30,6 +30,8 @@ const state = {
   // Set by the page: the environment it shows (for "to end of running operation" and switches).
   focusEnvironment: null,
   administrator: null,
+  // Simulator hints split off the portal's words while drawing the page (see portal()).
+  hints: [],
 };
 
 // ---- small DOM helpers ----
@@ -56,6 +58,34 @@ function button(label, onclick, attrs = {}) {
   return el('button', { type: 'button', class: 'btn', onclick, ...attrs }, label);
 }
 
+// A drop-down menu (a button that opens a list of groups of items), closed again by a choice,
+// Escape or a click elsewhere.
+function menu(label, id, groups) {
+  const list = el('div', { class: 'menu-list', role: 'menu', id: `${id}-menu`, hidden: true },
+    groups.map(([heading, items]) => el('div', { class: 'menu-group', role: 'group', 'aria-label': heading },
+      el('div', { class: 'menu-heading' }, heading), items)));
+  const opener = button(`${label} ▾`, () => {
+    const open = list.hidden;
+    list.hidden = !open;
+    opener.setAttribute('aria-expanded', String(open));
+    if (open) list.querySelector('button:not(:disabled)')?.focus();
+  }, { id, 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': `${id}-menu` });
+  const close = () => { list.hidden = true; opener.setAttribute('aria-expanded', 'false'); };
+  list.addEventListener('click', (e) => { if (e.target.closest('button')) close(); });
+  list.addEventListener('keydown', (e) => { if (e.key === 'Escape') { close(); opener.focus(); } });
+  return el('div', { class: 'menu' }, opener, list);
+}
+// One listener for every menu: a click outside an open menu closes it.
+document.addEventListener('click', (e) => {
+  for (const open of document.querySelectorAll('.menu-list:not([hidden])')) {
+    const wrap = open.parentElement;
+    if (!wrap.contains(e.target)) {
+      open.hidden = true;
+      wrap.querySelector('[aria-haspopup]')?.setAttribute('aria-expanded', 'false');
+    }
+  }
+});
+
 function facts(pairs) {
   return el('dl', { class: 'facts' }, pairs.filter(Boolean).map(([k, v]) => [el('dt', {}, k), el('dd', {}, v ?? '–')]));
 }
@@ -70,6 +100,52 @@ function stateKind(text) {
   if (/(progress|running|provision|deploying|copying|settingup|pending|installing|preparing|restoring)/.test(t)) return 'run';
   if (/(deployed|succeeded|ready|completed|linked|enabled|running)/.test(t)) return 'ok';
   return '';
+}
+
+// The words an API uses for a state, as the portals print them: "NotSetUp" -> "Not set up".
+function words(text) {
+  if (text === null || text === undefined) return '–';
+  const t = String(text);
+  if (!/^[A-Z][a-z]+(?:[A-Z][a-z]*)+$/.test(t)) return t;
+  const spaced = t.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+}
+
+// BAP's geographies as PPAC names them (the list's "Region" column and the details card agree).
+const GEOGRAPHIES = {
+  unitedstates: 'United States', europe: 'Europe', asia: 'Asia', australia: 'Australia', india: 'India',
+  japan: 'Japan', canada: 'Canada', unitedkingdom: 'United Kingdom', southamerica: 'South America',
+  france: 'France', germany: 'Germany', switzerland: 'Switzerland', norway: 'Norway', korea: 'Korea',
+  southafrica: 'South Africa', uae: 'United Arab Emirates', singapore: 'Singapore', sweden: 'Sweden',
+};
+function geography(location) {
+  return GEOGRAPHIES[String(location || '').toLowerCase()] || location || '–';
+}
+
+// A simulator hint in an API message ("... (here: PATCH /_sim/...)") belongs to the trainer, not
+// to the portal's own words: split it off.
+function portalWords(text) {
+  const hints = [];
+  const clean = String(text || '').replace(/\s*\(here: ([^)]*)\)/g, (_, hint) => { hints.push(hint); return ''; });
+  return { text: clean, hints };
+}
+
+// What a portal page says: the API's text without simulator hints (they go to the trainer bar),
+// and finance and operations environments by their names rather than their ids, as the portals
+// name them.
+function portal(text) {
+  const { text: clean, hints } = portalWords(text);
+  for (const hint of hints) if (!state.hints.includes(hint)) state.hints.push(hint);
+  let named = clean;
+  for (const p of state.tenant?.lcsProjects || []) {
+    for (const e of p.environments) named = named.split(e.id).join(e.name);
+  }
+  return named;
+}
+
+// The tenant's own virtual now (a tenant may run ahead of the shared clock).
+function tenantNow() {
+  return (state.tenant && state.tenant.now) || (state.clock && state.clock.now);
 }
 
 function when(ts) {
@@ -222,7 +298,8 @@ function refuse(error, what) {
   const box = el('div', { class: 'message error', role: 'alert' },
     el('div', {},
       el('strong', {}, what ? `${what} was refused: ` : 'Refused: '),
-      el('code', { class: 'code' }, code), ' — ', el('span', { class: 'reason' }, error.message)),
+      el('code', { class: 'code' }, code), ' — ', el('span', { class: 'reason' }, portal(error.message))),
+    portalWords(error.message).hints.map((hint) => el('div', { class: 'hint' }, `Fix it here: ${hint}`)),
     CONTROL_TOKEN_CODES.includes(code)
       ? button('Enter the control token', () => { state.controlTokenDeclined = false; notice.replaceChildren(); schedule(); })
       : null,
@@ -293,33 +370,27 @@ function message(title, text) {
 // ---- operations as progress bars ----
 
 function opBar(op, now, { showError = true } = {}) {
-  const start = Date.parse(op.startedAt);
-  const end = Date.parse(op.endsAt || op.endedAt || now);
-  const known = op.stages.filter((s) => s.startedAt && s.endsAt);
-  const lastKnown = known.length ? Date.parse(known[known.length - 1].endsAt) : start;
-  const pending = op.stages.filter((s) => !(s.startedAt && s.endsAt));
-  const spare = Math.max(0, end - lastKnown) / Math.max(1, pending.length);
-  const total = Math.max(1, end - start);
+  // Each stage is as wide as its planned duration, so the filled part is the operation's
+  // progress, whatever state it is in (a failed setup at 5 % shows 5 %).
+  const total = Math.max(1, op.stages.reduce((sum, s) => sum + (s.durationSeconds || 0), 0));
   const segments = op.stages.map((s) => {
-    const span = s.startedAt && s.endsAt ? Date.parse(s.endsAt) - Date.parse(s.startedAt) : spare;
-    const fill = s.state === 'succeeded' ? 100 : s.state === 'failed' ? 100 : s.state === 'running' ? (s.progress || 0) : 0;
-    return el('div', { class: `seg ${s.state}`, style: `width:${(100 * Math.max(span, 0)) / total}%`, title: `${s.name}: ${s.state}` },
+    const fill = s.state === 'succeeded' ? 100 : (s.state === 'running' || s.state === 'failed') ? (s.progress || 0) : 0;
+    return el('div', { class: `seg ${s.state}`, style: `width:${(100 * (s.durationSeconds || 0)) / total}%`, title: `${s.name}: ${words(s.state)}` },
       el('div', { class: 'fill', style: `width:${fill}%` }));
   });
-  const nowAt = Math.min(100, Math.max(0, (100 * (Date.parse(now) - start)) / total));
   const label = humanKind(op.kind);
   return el('div', { class: `op ${op.state}`, 'data-operation': op.id },
     el('div', { class: 'op-head' },
       el('strong', {}, label),
-      chip(op.state, stateKind(op.state)),
+      chip(words(op.state), stateKind(op.state)),
       el('span', { class: 'progress-text' }, `${op.progress}%`),
       el('span', { class: 'muted' }, op.state === 'running' ? `ends ${when(op.endsAt)}` : `started ${when(op.startedAt)}`)),
     el('div', {
       class: 'timeline', role: 'progressbar', 'aria-label': `${label} progress`,
       'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(op.progress),
-    }, segments, op.state === 'running' ? el('div', { class: 'now', style: `left:${nowAt}%` }) : null),
-    el('ol', { class: 'stages' }, op.stages.map((s) => el('li', { class: s.state }, `${s.name} — ${s.state}`))),
-    showError && op.error ? el('div', { class: 'message error' }, el('code', {}, op.error.code), ' — ', op.error.message) : null);
+    }, segments, op.state === 'running' ? el('div', { class: 'now', style: `left:${Math.min(100, op.progress)}%` }) : null),
+    el('ol', { class: 'stages' }, op.stages.map((s) => el('li', { class: s.state }, `${s.name} — ${words(s.state)}`))),
+    showError && op.error ? el('div', { class: 'message error' }, el('code', {}, op.error.code), ' — ', portalWords(op.error.message).text) : null);
 }
 
 // ---- trainer controls ----
@@ -402,9 +473,12 @@ function runningOperation() {
 
 async function advance(body, what) {
   await act(what, async () => {
+    // Told in the selected tenant's time, as the clock bar shows it.
+    const offset = Date.parse(tenantNow()) - Date.parse(state.clock.now);
     const result = await sim('POST', '/clock/advance', body);
     const done = result.completed.map((o) => `${humanKind(o.kind)} ${o.state}`);
-    say(`Virtual time is now ${when(result.now)}${done.length ? `; ${done.join(', ')}` : ''}`);
+    const now = new Date(Date.parse(result.now) + offset).toISOString();
+    say(`Virtual time is now ${when(now)}${done.length ? `; ${done.join(', ')}` : ''}`);
   });
 }
 
@@ -423,15 +497,20 @@ function setupTrainer() {
   $('#jump-90').addEventListener('click', () => advance({ by: '90m' }, '+90 min'));
   $('#jump-end').addEventListener('click', () => {
     const op = runningOperation();
-    if (op) advance({ to: op.endsAt }, 'To end of running operation');
+    if (!op) return;
+    // The operation ends on the tenant's clock; the shared clock moves to the same moment.
+    const offset = Date.parse(tenantNow()) - Date.parse(state.clock.now);
+    const to = new Date(Date.parse(op.endsAt) - offset).toISOString().replace('.000Z', 'Z');
+    advance({ to }, 'To end of running operation');
   });
   $('#tenant').addEventListener('change', (e) => go({ tenant: e.target.value }));
+  $('#scenario').addEventListener('change', (e) => { $('#scenario-load').disabled = !e.target.value; });
   $('#scenario-load').addEventListener('click', () => act('Load scenario', async () => {
     const name = $('#scenario').value;
+    if (!name) return;
     const loaded = await sim('POST', `/scenarios/${encodeURIComponent(name)}?replace=true`);
     const tenant = loaded.tenants[0];
     say(`Loaded scenario ${name}${tenant ? `: tenant ${tenant.domain}` : ''}`);
-    try { sessionStorage.setItem('lifecycle-sim.scenario', name); } catch { /* private mode */ }
     if (tenant) go({ tenant: tenant.id, project: null, environment: null });
   }));
   $('#tenant-reset').addEventListener('click', () => {
@@ -447,8 +526,12 @@ function setupTrainer() {
 
 function renderTrainer() {
   const c = state.clock;
-  $('#clock-now').value = when(c.now);
-  $('#clock-now').textContent = when(c.now);
+  // The selected tenant's clock: what its pages and operations are on.
+  const tenantTime = tenantNow();
+  $('#clock-now').value = when(tenantTime);
+  $('#clock-now').textContent = when(tenantTime);
+  $('#clock-now').title = state.tenant && state.tenant.now !== c.now
+    ? `${state.tenant.domain}'s virtual time (the shared clock reads ${when(c.now)})` : 'Virtual time';
   const play = $('#clock-play');
   play.textContent = c.paused ? 'Play' : 'Pause';
   play.setAttribute('aria-pressed', String(!c.paused));
@@ -470,11 +553,17 @@ function renderTrainer() {
 
   const scenarioSelect = $('#scenario');
   if (!scenarioSelect.options.length) {
-    scenarioSelect.replaceChildren(...state.scenarios.map((s) => el('option', { value: s.name, title: s.title || '' }, s.name)));
-    let last = null;
-    try { last = sessionStorage.getItem('lifecycle-sim.scenario'); } catch { /* private mode */ }
-    if (last && state.scenarios.some((x) => x.name === last)) scenarioSelect.value = last;
+    scenarioSelect.replaceChildren(el('option', { value: '' }, 'Choose a scenario…'),
+      ...state.scenarios.map((s) => el('option', { value: s.name, title: s.title || '' }, s.name)));
   }
+  // The picker names the scenario the selected tenant comes from, when it is a built-in one
+  // (by its domain), and claims none otherwise.
+  if (state.tenant && scenarioSelect.dataset.tenant !== state.tenant.id) {
+    const from = state.scenarios.find((x) => new RegExp(`\\bdomain: ${state.tenant.domain.replace(/[.]/g, '\\.')}\\b`).test(x.text || ''));
+    scenarioSelect.value = from ? from.name : '';
+    scenarioSelect.dataset.tenant = state.tenant.id;
+  }
+  $('#scenario-load').disabled = !scenarioSelect.value;
   $('#tenant-reset').disabled = !state.tenant;
   const now = switches();
   const details = [];
@@ -490,6 +579,9 @@ function renderTrainer() {
   }
   const who = subject();
   $('#sw-detail').textContent = [who ? `acting on ${who.upn}` : '', ...details].filter(Boolean).join(' · ');
+  const hint = $('#trainer-hint');
+  hint.textContent = state.hints.length ? `Fix it here: ${state.hints.join(' · ')}` : '';
+  hint.hidden = !state.hints.length;
 }
 
 // ---- page plumbing ----
@@ -547,6 +639,7 @@ async function refresh() {
     const wanted = params.get('tenant') || state.tenant?.id;
     state.tenant = state.tenants.find((t) => t.id === wanted) || state.tenants[0] || null;
     state.operations = state.tenant ? (await sim('GET', `/tenants/${state.tenant.id}/operations`)).operations : [];
+    state.hints = [];
     if (!state.scenarios.length) state.scenarios = (await sim('GET', '/scenarios')).scenarios;
     if (!state.tenant) {
       header(PAGE_TITLES[PAGE] || 'lifecycle-sim', []);
@@ -600,7 +693,7 @@ async function lcsPage() {
         el('tbody', {}, environments.map((e) => el('tr', {},
           el('td', {}, el('a', { href: href('lcs', { project: projectId, environment: e.id }) }, e.name)),
           el('td', {}, e.type), el('td', {}, chip(e.status, stateKind(e.status))),
-          el('td', {}, e.powerPlatformIntegration.state), el('td', {}, e.administrator))))));
+          el('td', {}, words(e.powerPlatformIntegration.state)), el('td', {}, e.administrator))))));
   }
   const e = await api('GET', `/_portal/lcs/projects/${projectId}/environments/${environmentId}`);
   state.administrator = e.administrator;
@@ -608,17 +701,22 @@ async function lcsPage() {
   header(PAGE_TITLES.lcs, [['Projects', href('lcs', {})], [projectName, href('lcs', { project: projectId })], [e.name]]);
   const base = `/_portal/lcs/projects/${projectId}/environments/${e.id}`;
   const others = lcsEnvironmentOptions(environments, e.id);
-  const maintain = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Maintain' },
-    button('Database refresh', () => refreshDialog(base, others), { id: 'lcs-refresh', disabled: !others.length }),
-    button('Database export', () => exportDialog(projectId, e), { id: 'lcs-export' }),
-    button('Point-in-time restore', () => pitrDialog(base, others), { id: 'lcs-pitr' }),
+  // As on LCS's environment page: database movement under the Maintain menu, Deallocate and
+  // Delete beside it.
+  const maintain = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Environment actions' },
+    menu('Maintain', 'lcs-maintain', [
+      ['Move database', [
+        button('Database refresh', () => refreshDialog(base, others), { id: 'lcs-refresh', disabled: !others.length, role: 'menuitem' }),
+        button('Database export', () => exportDialog(projectId, e), { id: 'lcs-export', role: 'menuitem' }),
+        button('Point-in-time restore', () => pitrDialog(base, others), { id: 'lcs-pitr', role: 'menuitem' })]],
+    ]),
     // As in LCS, only cloud-hosted (customer-managed) environments can be deallocated.
     e.infrastructure === 'CustomerManaged' ? button('Deallocate', () => confirmDialog('Deallocate', `Deallocate ${e.name}? It stops and releases its compute; it can be deployed again later.`,
       () => api('POST', `${base}/deallocate`)), { id: 'lcs-deallocate' }) : null,
     button('Delete', () => confirmDialog('Delete', `Delete ${e.name}? A Power Platform integration link is removed with it; the Dataverse environment stays.`,
       async () => { await api('DELETE', base); go({ environment: null }); }), { id: 'lcs-delete' }));
   const running = e.runningOperation
-    ? el('section', { class: 'card', 'aria-labelledby': 'running-title' }, el('h2', { id: 'running-title' }, 'Running operation'), opBar(e.runningOperation, state.clock.now))
+    ? el('section', { class: 'card', 'aria-labelledby': 'running-title' }, el('h2', { id: 'running-title' }, 'Running operation'), opBar(e.runningOperation, tenantNow()))
     : null;
   show(el('h1', {}, e.name, ' ', chip(e.status, stateKind(e.status))), maintain,
     el('div', { class: 'cols' },
@@ -651,12 +749,13 @@ function integrationSection(e, base) {
     buttons.length ? el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Power Platform integration actions' }, buttons) : null,
     i.error ? el('div', { class: 'message error', id: 'ppi-error', role: 'alert' },
       el('strong', {}, `Error at "${i.error.stage}": `), el('code', {}, i.error.code)) : null,
-    i.unavailableReason ? el('div', { class: 'message warn' }, i.unavailableReason) : null,
-    facts([['Status', el('span', { id: 'ppi-status' }, i.statusMessage)], ['Power Platform environment', dataverse],
+    i.unavailableReason ? el('div', { class: 'message warn' }, portal(i.unavailableReason)) : null,
+    // The progress first, as LCS shows it at the top of the section.
+    i.operation && i.operation.state !== 'succeeded' ? opBar(i.operation, tenantNow(), { showError: false }) : null,
+    facts([['Status', el('span', { id: 'ppi-status' }, portal(i.statusMessage))], ['Power Platform environment', dataverse],
       i.dataverseEnvironmentUrl ? ['Environment URL', i.dataverseEnvironmentUrl] : null,
-      ['Dual-write application', i.dualWrite],
-      ['Add-ins', i.addins.length ? i.addins.map((a) => `${a.name} (${a.state})`).join(', ') : 'none']]),
-    i.operation && i.operation.state !== 'succeeded' ? opBar(i.operation, state.clock.now, { showError: false }) : null);
+      ['Dual-write application', words(i.dualWrite)],
+      ['Add-ins', i.addins.length ? i.addins.map((a) => `${a.name} (${words(a.state)})`).join(', ') : 'none']]));
 }
 
 function historySection(e) {
@@ -672,18 +771,31 @@ async function setupDialog(e, base) {
   let free = [];
   try {
     const { value } = await api('GET', `${BAP}/scopes/admin/environments?${API_VERSION}`);
-    free = value.filter((v) => v.properties.linkedEnvironmentMetadata && !v.properties.linkedAppMetadata && !v.properties.isDefault)
-      .map((v) => [v.name, `${v.properties.displayName} (${v.properties.environmentSku})`]);
+    // Only what setup accepts: a Dataverse environment of the same type, ready, not linked yet
+    // and not the default one.
+    const sku = { Production: 'Production', Sandbox: 'Sandbox' }[e.type];
+    free = value.filter((v) => {
+      const p = v.properties;
+      return p.linkedEnvironmentMetadata && !p.linkedAppMetadata && !p.isDefault
+        && p.environmentSku === sku && p.provisioningState === 'Succeeded';
+    }).map((v) => [v.name, `${v.properties.displayName} (${v.properties.environmentSku})`]);
   } catch { /* the list is a convenience; setup to a new environment still works */ }
   const accept = el('input', { type: 'checkbox', id: 'ppi-terms' });
   const existing = select('ppi-existing', free, free[0]?.[0]);
   const useNew = el('input', { type: 'radio', name: 'ppi-target', id: 'ppi-new', checked: true });
   const useExisting = el('input', { type: 'radio', name: 'ppi-target', id: 'ppi-use-existing', disabled: !free.length });
+  // The list belongs to "existing": hidden while "create new" is chosen.
+  const existingField = free.length ? field('Existing environment', existing) : null;
+  const toggleExisting = () => { if (existingField) existingField.hidden = !useExisting.checked; };
+  useNew.addEventListener('change', toggleExisting);
+  useExisting.addEventListener('change', toggleExisting);
+  toggleExisting();
   dialog('Power Platform integration setup', [
     el('p', {}, `Connect ${e.name} to a Power Platform environment. Setup takes 60 to 90 minutes.`),
     el('div', { class: 'check' }, useNew, el('label', { for: 'ppi-new' }, `Create a new Power Platform environment named ${e.name}`)),
-    el('div', { class: 'check' }, useExisting, el('label', { for: 'ppi-use-existing' }, 'Connect to an existing Power Platform environment')),
-    free.length ? field('Existing environment', existing) : null,
+    el('div', { class: 'check' }, useExisting, el('label', { for: 'ppi-use-existing' },
+      free.length ? 'Connect to an existing Power Platform environment' : `Connect to an existing Power Platform environment (none can be linked: it must be a ready ${e.type.toLowerCase()} environment with Dataverse, not linked yet)`)),
+    existingField,
     el('div', { class: 'terms-text', tabindex: '0', 'aria-label': 'Terms and conditions' },
       'By setting up Power Platform integration you agree that a Dataverse environment is created or connected and linked ',
       'to this finance and operations environment. The link cannot be removed later: only deleting the finance and ',
@@ -756,7 +868,7 @@ function exportDialog(projectId, e) {
 }
 
 function pitrDialog(base, others) {
-  const at = new Date(Date.parse(state.clock.now) - 3600 * 1000).toISOString().slice(0, 16);
+  const at = new Date(Date.parse(tenantNow()) - 3600 * 1000).toISOString().slice(0, 16);
   const moment = el('input', { type: 'datetime-local', id: 'pitr-at', value: at });
   const source = select('pitr-source', [['', 'This environment'], ...others], '');
   dialog('Point-in-time restore', [el('p', {}, 'Restore the database as it was at a moment (PPAC calls this Restore). Times are UTC.'),
@@ -806,7 +918,7 @@ function ppacActions(env, all) {
   return [
     { key: 'copy', label: 'Copy', type: 'Copy', open: () => ppacCopy(id, targets), tryIt: () => api('POST', `${BAP}/environments/${targets[0]?.[0] || id}/copyTo?${API_VERSION}`, { sourceEnvironmentId: id, copyType: 'FullCopy' }) },
     { key: 'backup', label: 'Backup', type: 'Backup', open: () => ppacBackup(id), tryIt: () => api('POST', `${BAP}/environments/${id}/backups?${API_VERSION}`, { label: 'training' }) },
-    { key: 'restore', label: 'Restore', type: 'Restore', open: () => ppacRestore(id, targets), tryIt: () => api('POST', `${BAP}/environments/${id}/restoreTo?${API_VERSION}`, { sourceEnvironmentId: id, restorePointDateTime: state.clock.now }) },
+    { key: 'restore', label: 'Restore', type: 'Restore', open: () => ppacRestore(id, targets), tryIt: () => api('POST', `${BAP}/environments/${id}/restoreTo?${API_VERSION}`, { sourceEnvironmentId: id, restorePointDateTime: tenantNow() }) },
     { key: 'reset', label: 'Reset', type: 'Reset', open: () => confirmDialog('Reset', `Reset ${env.properties.displayName}? Its Dataverse database is deleted and provisioned again, empty.`, reset), tryIt: reset },
     { key: 'convert', label: `Convert to ${convertTo.toLowerCase()}`, type: 'Convert', open: () => ppacConvert(env, convertTo, convert), tryIt: convert },
     { key: 'delete', label: 'Delete', type: 'Delete', open: () => confirmDialog('Delete', `Delete ${env.properties.displayName}? It can be recovered for 7 days.`, async () => { await remove(); go({ environment: null }); }), tryIt: remove },
@@ -842,7 +954,7 @@ async function ppacRestore(id, targets) {
       label: 'Restore', primary: true,
       run: async () => {
         const body = { sourceEnvironmentId: id };
-        if (point.value) body.backupId = point.value; else body.restorePointDateTime = state.clock.now;
+        if (point.value) body.backupId = point.value; else body.restorePointDateTime = tenantNow();
         await api('POST', `${BAP}/environments/${target.value}/restoreTo?${API_VERSION}`, body);
         say('Restore started');
       },
@@ -877,19 +989,48 @@ async function ppacPage() {
   };
   state.administrator = null;
   if (!environmentId) {
-    header(PAGE_TITLES.ppac, [['Environments']]);
+    header(PAGE_TITLES.ppac, [['Manage'], ['Environments']]);
     state.focusEnvironment = null;
-    return show(el('h1', {}, 'Environments'),
-      el('table', {}, el('thead', {}, el('tr', {}, ['Environment', 'Type', 'State', 'Region', 'Dataverse', 'Finance and operations'].map((h) => el('th', {}, h)))),
-        el('tbody', {}, value.map((v) => {
+    const managementState = (p) => p.states?.management?.id || p.provisioningState;
+    const columns = [
+      ['environment', 'Environment', (v) => v.properties.displayName],
+      ['type', 'Type', (v) => v.properties.environmentSku],
+      ['state', 'State', (v) => managementState(v.properties)],
+      ['region', 'Region', (v) => geography(v.location)],
+      ['managed', 'Managed', (v) => (v.properties.governanceConfiguration?.protectionLevel === 'Standard' ? 'Yes' : 'No')],
+      ['created', 'Created', (v) => v.properties.createdTime || ''],
+    ];
+    const sortKey = columns.some(([k]) => k === params.get('sort')) ? params.get('sort') : 'environment';
+    const descending = params.get('dir') === 'desc';
+    const valueOf = columns.find(([k]) => k === sortKey)[2];
+    const rows = value.slice().sort((a, b) => {
+      const order = String(valueOf(a)).localeCompare(String(valueOf(b)), 'en', { sensitivity: 'base' });
+      return descending ? -order : order;
+    });
+    const head = columns.map(([key, label]) => {
+      const sorted = key === sortKey;
+      const next = sorted && !descending ? 'desc' : 'asc';
+      return el('th', { 'aria-sort': sorted ? (descending ? 'descending' : 'ascending') : 'none' },
+        button(`${label}${sorted ? (descending ? ' ↓' : ' ↑') : ''}`, () => go({ sort: key, dir: next }), { class: 'btn sort', 'data-sort': key, title: `Sort by ${label.toLowerCase()}` }));
+    });
+    return show(ppacLayout('environments',
+      el('h1', {}, 'Environments'),
+      el('div', { class: 'commandbar', role: 'toolbar', 'aria-label': 'Environments commands' },
+        button('+ New', () => ppacNew(), { id: 'ppac-new', class: 'btn primary' }),
+        button('Refresh', () => schedule(), { id: 'ppac-refresh' })),
+      el('table', { class: 'grid', id: 'ppac-environments' },
+        el('thead', {}, el('tr', {}, head, el('th', {}, 'Finance and operations'))),
+        el('tbody', {}, rows.map((v) => {
           const p = v.properties;
           const [, fo] = p.linkedAppMetadata ? foName(p.linkedAppMetadata.id) : [null, null];
           return el('tr', {},
             el('td', {}, el('a', { href: href('ppac', { environment: v.name }) }, p.displayName)),
-            el('td', {}, p.environmentSku), el('td', {}, chip(p.states?.management?.id || p.provisioningState, stateKind(p.states?.management?.id || p.provisioningState))),
-            el('td', {}, v.location), el('td', {}, p.linkedEnvironmentMetadata ? 'Yes' : 'No'),
+            el('td', {}, p.environmentSku), el('td', {}, chip(words(managementState(p)), stateKind(managementState(p)))),
+            el('td', {}, geography(v.location)),
+            el('td', {}, columns[4][2](v)),
+            el('td', {}, p.createdTime ? when(p.createdTime) : '–'),
             el('td', {}, p.linkedAppMetadata ? `Linked: ${fo ? fo.name : p.linkedAppMetadata.id}` : '–'));
-        }))));
+        })))));
   }
   const env = value.find((v) => v.name === environmentId) || (await api('GET', `${BAP}/scopes/admin/environments/${environmentId}?${API_VERSION}`));
   state.focusEnvironment = env.name;
@@ -903,26 +1044,63 @@ async function ppacPage() {
     const reason = blocked.get(a.type);
     if (reason) {
       reasons.push(el('li', { id: `blocked-${a.key}`, 'data-action': a.key },
-        el('strong', {}, a.label), ' is unavailable: ', el('span', { class: 'reason' }, reason.message), ' ',
+        el('strong', {}, a.label), ' is unavailable: ', el('span', { class: 'reason' }, portal(reason.message)), ' ',
         button(`Try ${a.label} anyway`, () => act(a.label, async () => { await a.tryIt(); say(`${a.label}: accepted`); }), { id: `try-${a.key}`, class: 'btn link' })));
     }
-    return button(a.label, a.open, { id: `ppac-${a.key}`, disabled: !!reason, title: reason ? reason.message : null, 'aria-describedby': reason ? `blocked-${a.key}` : null });
+    return button(a.label, a.open, { id: `ppac-${a.key}`, disabled: !!reason, title: reason ? portal(reason.message) : null, 'aria-describedby': reason ? `blocked-${a.key}` : null });
   });
   const [project, fo] = p.linkedAppMetadata ? foName(p.linkedAppMetadata.id) : [null, null];
   const linked = p.linkedAppMetadata
     ? (fo ? el('a', { href: href('lcs', { project: project.id, environment: fo.id }) }, `${fo.name} (${fo.type})`) : p.linkedAppMetadata.id)
     : 'Not linked';
   const operations = state.operations.filter((o) => o.target && o.target.id === env.name && o.state === 'running');
-  show(el('h1', {}, p.displayName, ' ', chip(p.states?.management?.id || p.provisioningState, stateKind(p.provisioningState))),
-    el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Environment actions' }, toolbar),
+  const managed = p.governanceConfiguration?.protectionLevel === 'Standard' ? 'Yes' : 'No';
+  show(ppacLayout('environments',
+    el('h1', {}, p.displayName, ' ', chip(words(p.states?.management?.id || p.provisioningState), stateKind(p.provisioningState))),
+    el('div', { class: 'commandbar', role: 'toolbar', 'aria-label': 'Environment actions' }, toolbar),
     reasons.length ? el('ul', { class: 'blocked', 'aria-label': 'Unavailable actions' }, reasons) : null,
-    el('div', { class: 'cols' },
+    el('div', { class: 'cards' },
       el('section', { class: 'card', 'aria-labelledby': 'details-title' }, el('h2', { id: 'details-title' }, 'Details'),
-        facts([['Type', p.environmentSku], ['State', p.states?.management?.id || p.provisioningState], ['Region', p.azureRegion || env.location],
-          ['Environment URL', p.linkedEnvironmentMetadata?.instanceUrl || 'No Dataverse'], ['Version', p.linkedEnvironmentMetadata?.version],
-          ['Created', when(p.createdTime)], ['Finance and operations', linked]])),
+        facts([['Environment URL', p.linkedEnvironmentMetadata?.instanceUrl || 'No Dataverse'], ['State', words(p.states?.management?.id || p.provisioningState)],
+          ['Region', geography(env.location)], ['Type', p.environmentSku], ['Managed', managed],
+          ['Created', when(p.createdTime)], ['Version', p.linkedEnvironmentMetadata?.version]])),
+      el('section', { class: 'card', 'aria-labelledby': 'fo-title' }, el('h2', { id: 'fo-title' }, 'Finance and operations'),
+        facts([['Linked environment', linked], ['Dataverse', p.linkedEnvironmentMetadata ? 'Yes' : 'No']])),
       operations.length ? el('section', { class: 'card', 'aria-labelledby': 'ops-title' }, el('h2', { id: 'ops-title' }, 'Operations in progress'),
-        operations.map((o) => opBar(o, state.clock.now))) : null));
+        operations.map((o) => opBar(o, tenantNow()))) : null)));
+}
+
+// PPAC's left navigation around a page; the items the simulator has no page for are shown, not
+// linked, so the screen is the one admins know.
+function ppacLayout(current, ...content) {
+  const items = [['home', 'Home'], ['environments', 'Manage'], ['security', 'Security'], ['monitor', 'Monitor'],
+    ['deployment', 'Deployment'], ['licensing', 'Licensing'], ['copilot', 'Copilot'], ['support', 'Support']];
+  const nav = el('nav', { class: 'ppac-nav', 'aria-label': 'Power Platform admin center' },
+    el('ul', {}, items.map(([key, label]) => el('li', {},
+      key === current
+        ? el('a', { href: href('ppac', {}), 'aria-current': 'page' }, label)
+        : el('span', { class: 'inert', title: 'Not part of the simulator' }, label)))));
+  return el('div', { class: 'ppac-layout' }, nav, el('div', { class: 'ppac-content' }, content));
+}
+
+function ppacNew() {
+  const name = el('input', { type: 'text', id: 'new-name', value: '' });
+  const type = select('new-type', [['Sandbox', 'Sandbox'], ['Production', 'Production'], ['Trial', 'Trial'], ['Developer', 'Developer']], 'Sandbox');
+  const region = select('new-region', Object.entries(GEOGRAPHIES).slice(0, 6), 'unitedstates');
+  const dataverse = el('input', { type: 'checkbox', id: 'new-dataverse', checked: true });
+  dialog('New environment', [field('Name', name), field('Type', type), field('Region', region),
+    el('div', { class: 'check' }, dataverse, el('label', { for: 'new-dataverse' }, 'Add a Dataverse data store'))], [
+    { label: 'Cancel' },
+    {
+      label: 'Save', primary: true, enabled: () => name.value.trim().length > 0,
+      run: async () => {
+        const properties = { displayName: name.value.trim(), environmentSku: type.value };
+        if (dataverse.checked) properties.databaseType = 'CommonDataService';
+        await api('POST', `${BAP}/environments?api-version=2023-06-01`, { location: region.value, properties });
+        say(`Creating ${name.value.trim()}`);
+      },
+    },
+  ]);
 }
 
 // ---- the conceptual environment ----
