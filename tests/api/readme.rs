@@ -290,3 +290,20 @@ fn the_walkthrough_matcher_is_strict_where_it_should_be() {
         "is free. ... then select"
     ));
 }
+
+#[test]
+fn every_image_the_readme_shows_is_in_the_repository() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let mut shown = 0;
+    for (at, _) in readme.match_indices("](docs/") {
+        let path = &readme[at + 2..];
+        let path = &path[..path.find(')').unwrap()];
+        assert!(
+            std::path::Path::new(root).join(path).is_file(),
+            "the README shows {path}, which is not there"
+        );
+        shown += 1;
+    }
+    assert!(shown >= 8, "{shown} images");
+}

@@ -1005,6 +1005,18 @@ async fn ppac_has_its_navigation_command_bar_sortable_columns_and_cards_and_the_
     b.wait("//tbody//td[.='United States']").await;
     b.screenshot("1-environments").await;
 
+    // + New creates an environment through the BAP API.
+    b.press("+ New").await;
+    b.client
+        .find(fantoccini::Locator::Id("new-name"))
+        .await
+        .unwrap()
+        .send_keys("Training sandbox")
+        .await
+        .unwrap();
+    b.confirm("Save", "Creating Training sandbox").await;
+    b.wait("//tbody//a[.='Training sandbox']").await;
+
     // The details page: cards, the region as the list names it.
     b.click("//a[.='TS-UAT']").await;
     b.wait("//div[@class='cards']/section[h2='Details']//dd[.='United States']")
