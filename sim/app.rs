@@ -391,7 +391,7 @@ impl App {
         loops.push(tokio::spawn(serve::accept(
             self.listener,
             connections.clone(),
-            move |stream, _| serve::serve(stream, router.clone(), None, open.clone()),
+            move |stream, _| serve::serve_plain(stream, router.clone(), open.clone()),
         )));
         if let Some(listener) = self.tls_listener {
             let cx = cx.clone();

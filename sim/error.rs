@@ -283,6 +283,9 @@ error_codes! {
     ProxyPortRefused => Forbidden,
     /// Plain HTTP came to the TLS port.
     PlainHttpOnTlsPort => BadRequest,
+    /// A request line the HTTP parser cannot read: a path with `<`, `>`, a backtick or a space
+    /// (a pasted placeholder such as `<id>`).
+    InvalidRequestLine => BadRequest,
     /// A bug in the simulator; the message says what happened.
     Internal => Internal,
 }

@@ -114,6 +114,70 @@ where
     }
 }
 
+/// Serves a connection of the plain port. A first request line that the HTTP parser would
+/// answer with a bare, empty 400 (a path holding `<`, `>`, a backtick or a space, as a pasted
+/// `<id>` placeholder does) gets a 400 `InvalidRequestLine` that says what to change instead.
+pub async fn serve_plain(stream: TcpStream, router: Router, connections: Connections) {
+    let mut first = [0u8; 2048];
+    let peeked = tokio::select! {
+        peeked = stream.peek(&mut first) => peeked,
+        () = connections.stopped() => return,
+    };
+    if let Ok(n) = peeked
+        && let Some(problem) = unreadable_request_line(&first[..n])
+    {
+        refuse_request_line(stream, &problem).await;
+        return;
+    }
+    serve(stream, router, None, connections).await;
+}
+
+/// What is wrong with the request line at the start of `bytes`, when it is complete, looks like
+/// HTTP/1 and would not parse.
+fn unreadable_request_line(bytes: &[u8]) -> Option<String> {
+    let end = bytes.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&bytes[..end]).ok()?;
+    let (method, rest) = line.split_once(' ')?;
+    let (target, version) = rest.rsplit_once(' ')?;
+    if !version.starts_with("HTTP/1.") || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let bad = target
+        .char_indices()
+        .find(|&(_, c)| matches!(c, '<' | '>' | '`' | ' ') || c.is_ascii_control())?;
+    let what = match bad.1 {
+        ' ' => "a space".to_string(),
+        c => format!("'{c}'"),
+    };
+    Some(format!(
+        "The request line could not be read: the path {target} holds {what} (at character {}), \
+         which a URL cannot carry as is. Replace placeholders such as <id> with real values, \
+         or percent-encode the character (e.g. %3C for <, %20 for a space)",
+        bad.0 + 1
+    ))
+}
+
+/// Writes a 400 `InvalidRequestLine` with `message` and closes the connection.
+async fn refuse_request_line(mut stream: TcpStream, message: &str) {
+    use axum::response::IntoResponse;
+    use tokio::io::AsyncWriteExt;
+    // The error as every route renders it (the control plane's envelope).
+    let response =
+        crate::error::SimError::new(crate::error::ErrorCode::InvalidRequestLine, message)
+            .into_response();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let head = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(&body).await;
+    let _ = stream.shutdown().await;
+}
+
 /// Accepts connections until the shutdown begins, handing each to `handle` on its own task.
 pub async fn accept<F, Fut>(listener: TcpListener, connections: Connections, handle: F)
 where
@@ -153,4 +217,35 @@ fn is_per_connection(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unreadable_request_line;
+
+    #[test]
+    fn only_request_lines_the_parser_refuses_are_caught() {
+        let says =
+            |line: &str| unreadable_request_line(format!("{line}\r\nHost: x\r\n\r\n").as_bytes());
+        let placeholder = says("GET /_sim/tenants/<id>/capacity HTTP/1.1").unwrap();
+        assert!(
+            placeholder.contains("holds '<' (at character 15)"),
+            "{placeholder}"
+        );
+        assert!(says("PATCH /a b HTTP/1.1").unwrap().contains("a space"));
+        assert!(says("GET /a`b HTTP/1.1").is_some());
+        for fine in [
+            "GET /_sim/tenants/c0de/capacity HTTP/1.1",
+            "GET /a{b}|c^d%zz HTTP/1.1",
+            "PRI * HTTP/2.0",
+            "GET / HTTP/1.1",
+        ] {
+            assert_eq!(says(fine), None, "{fine}");
+        }
+        assert_eq!(
+            unreadable_request_line(b"GET /<id> HTT"),
+            None,
+            "not complete yet"
+        );
+    }
 }

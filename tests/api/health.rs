@@ -59,3 +59,34 @@ async fn a_stopped_simulator_no_longer_answers() {
     app.sim.stop().await.unwrap();
     assert!(reqwest::get(&url).await.is_err(), "the port is closed");
 }
+
+#[tokio::test]
+async fn a_pasted_placeholder_in_the_path_gets_a_400_that_says_what_to_change() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app().await;
+    let ask = |request: &'static str| {
+        let address = app.sim.address();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.unwrap();
+            answer
+        }
+    };
+
+    let placeholder = ask("PATCH /_sim/tenants/<id>/capacity HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let fine = ask("GET /_sim/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+
+    assert!(placeholder.starts_with("HTTP/1.1 400 "), "{placeholder}");
+    let body: serde_json::Value =
+        serde_json::from_str(placeholder.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "InvalidRequestLine", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("/_sim/tenants/<id>/capacity holds '<'")
+            && message.contains("Replace placeholders such as <id>"),
+        "{message}"
+    );
+    assert!(fine.starts_with("HTTP/1.1 200 "), "{fine}");
+}
