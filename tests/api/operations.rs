@@ -159,11 +159,11 @@ async fn an_operations_status_moves_only_with_the_clock() {
     assert_eq!(op["progress"], 0);
     assert_eq!(
         op["stages"][0],
-        json!({"name": "validate", "state": "running", "progress": 0, "startedAt": "2026-01-01T09:00:00Z", "endsAt": "2026-01-01T09:10:00Z"})
+        json!({"name": "validate", "state": "running", "progress": 0, "durationSeconds": 600, "startedAt": "2026-01-01T09:00:00Z", "endsAt": "2026-01-01T09:10:00Z"})
     );
     assert_eq!(
         op["stages"][1],
-        json!({"name": "run", "state": "pending", "progress": 0})
+        json!({"name": "run", "state": "pending", "progress": 0, "durationSeconds": 1800})
     );
     assert_eq!(
         operation(&app, DEFAULT_TENANT, &id).await,
