@@ -148,6 +148,11 @@ function tenantNow() {
   return (state.tenant && state.tenant.now) || (state.clock && state.clock.now);
 }
 
+// How far the selected tenant's clock runs ahead of the shared one, in milliseconds.
+function tenantOffset() {
+  return Date.parse(tenantNow()) - Date.parse(state.clock.now);
+}
+
 function when(ts) {
   if (!ts) return '–';
   return new Date(ts).toLocaleString('en-GB', {
@@ -474,7 +479,7 @@ function runningOperation() {
 async function advance(body, what) {
   await act(what, async () => {
     // Told in the selected tenant's time, as the clock bar shows it.
-    const offset = Date.parse(tenantNow()) - Date.parse(state.clock.now);
+    const offset = tenantOffset();
     const result = await sim('POST', '/clock/advance', body);
     const done = result.completed.map((o) => `${humanKind(o.kind)} ${o.state}`);
     const now = new Date(Date.parse(result.now) + offset).toISOString();
@@ -499,8 +504,7 @@ function setupTrainer() {
     const op = runningOperation();
     if (!op) return;
     // The operation ends on the tenant's clock; the shared clock moves to the same moment.
-    const offset = Date.parse(tenantNow()) - Date.parse(state.clock.now);
-    const to = new Date(Date.parse(op.endsAt) - offset).toISOString().replace('.000Z', 'Z');
+    const to = new Date(Date.parse(op.endsAt) - tenantOffset()).toISOString().replace('.000Z', 'Z');
     advance({ to }, 'To end of running operation');
   });
   $('#tenant').addEventListener('change', (e) => go({ tenant: e.target.value }));
