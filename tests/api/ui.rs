@@ -803,16 +803,17 @@ async fn a_guarded_simulator_asks_the_trainer_for_its_control_token_then_works_a
         .await;
     b.press("Enter the control token").await;
 
-    // A wrong token is refused and asked again, with the reason.
-    b.wait("//input[@id='control-token']")
+    // A wrong token is refused and asked again, with the reason. (The closed dialog still holds
+    // the first prompt's input until the new prompt replaces it: look in the open one only.)
+    b.wait("//dialog[@open]//input[@id='control-token']")
         .await
         .send_keys("guess")
         .await
         .unwrap();
     b.press("Use this token").await;
-    b.wait("//dialog[@open][contains(., 'That is not the control token')]")
+    let input = b
+        .wait("//dialog[@open][contains(., 'That is not the control token')]//input[@id='control-token']")
         .await;
-    let input = b.wait("//input[@id='control-token']").await;
     input.clear().await.unwrap();
     // Enter uses it, as in a sign-in form.
     input
