@@ -10,15 +10,14 @@
 //! parser, rule errors (an unknown license, a link to an environment that is not declared) by
 //! resolving the field path of the error to its place in the file.
 
-use crate::api::control::faults::{Fault, FaultBody};
-use crate::api::control::tenants::{
+use crate::clock::{self, Clock, MAX_SCALE};
+use crate::error::{ErrorCode, SimError};
+use crate::faults::{RequestFaults, RequestRule, SharedRequestFaults};
+use crate::input::fault::{Fault, FaultBody};
+use crate::input::lcs::ProjectBody;
+use crate::input::tenant::{
     CreateApplication, CreateTenant, CreateUser, SetDuration, UpdateCapacity, UpdateGovernance,
 };
-use crate::api::portal::lcs::ProjectBody;
-use crate::app::AppState;
-use crate::clock::{self, MAX_SCALE};
-use crate::error::{ErrorCode, SimError};
-use crate::faults::{RequestFaults, RequestRule};
 use crate::world::identity::TenantId;
 use crate::world::ppac::{NewDataverse, Sku};
 use crate::world::setup::{
@@ -26,7 +25,7 @@ use crate::world::setup::{
     TimelineAction, TimelineSpec, UserChange,
 };
 use crate::world::tenant::{DurationOverride, Governance, SnapshotRef, TenantSnapshot};
-use crate::world::{Declared, TenantRef};
+use crate::world::{Declared, TenantRef, World};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
@@ -846,10 +845,22 @@ pub struct LoadOptions {
     pub startup: bool,
 }
 
+/// Where a scenario loads: the world (its tenants), the request faults (its rules) and the clock
+/// (its pause and scale).
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// Tenants go here.
+    pub world: &'a World,
+    /// Request rules go here.
+    pub request_faults: &'a SharedRequestFaults,
+    /// Pause and scale apply here.
+    pub clock: &'a Clock,
+}
+
 /// Loads a checked scenario into a running simulator: every tenant or none, then the request
 /// rules, then the clock's pause and scale. Returns the tenants, in file order.
 pub fn load(
-    state: &AppState,
+    to: Destination<'_>,
     mut scenario: Scenario,
     options: LoadOptions,
 ) -> Result<Vec<TenantRef>, SimError> {
@@ -868,7 +879,7 @@ pub fn load(
             }
         }
     }
-    let now = state.clock.now();
+    let now = to.clock.now();
     let mut declared = Vec::with_capacity(scenario.tenants.len());
     let mut scoped = Vec::with_capacity(scenario.tenants.len());
     for t in scenario.tenants {
@@ -888,12 +899,11 @@ pub fn load(
             .chain(scoped.iter().flatten())
             .cloned()
             .collect();
-        state
-            .request_faults
+        to.request_faults
             .with(|faults| RequestFaults::check_new(faults.list(), &names))
             .map_err(|e| e.within("faults"))?;
     }
-    let tenants = state
+    let tenants = to
         .world
         .load(declared, now, options.replace, options.startup)?;
     let ids: Vec<TenantId> = tenants.iter().map(|t| t.lock().id()).collect();
@@ -908,11 +918,10 @@ pub fn load(
         }))
         .collect();
     if !rules.is_empty() {
-        state.request_faults.with(|faults| faults.add_all(rules))?;
+        to.request_faults.with(|faults| faults.add_all(rules))?;
     }
     if scenario.clock.scale.is_some() || scenario.clock.paused.is_some() {
-        state
-            .clock
+        to.clock
             .configure(scenario.clock.scale, scenario.clock.paused)?;
     }
     Ok(tenants)

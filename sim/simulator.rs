@@ -1,9 +1,10 @@
 //! The in-process simulator for Rust tests: started on a random port like `wiremock::MockServer`,
 //! configured with a builder, driven through a typed [`Control`] handle, stopped when dropped.
 
-use crate::app::{App, AppState, Listening, StartError};
+use crate::app::{App, StartError};
 use crate::config::{AuthMode, Config, ControlToken, ScenarioSource};
 use crate::control::Control;
+use crate::state::{AppState, Listening};
 use jiff::Timestamp;
 use std::io;
 use std::net::SocketAddr;

@@ -8,14 +8,14 @@
 //! URL; a poll answers 200 with `Retry-After` while running (202 in the PowerShell style, see
 //! `--pp-polling`) and 200 without it once terminal; 404 once the environment is gone.
 
-use super::auth::Caller;
+use super::caller::Caller;
+use super::envelope::{Envelope, envelope, set_retry_after, status_of};
 use super::extract::BaseUrl;
-use super::pp::{self, Currency, PpJson, PpQuery, env_id, open, ts};
-use super::{Envelope, envelope, set_retry_after, status_of};
+use super::pp::{self, Currency, PpJson, PpQuery, copy_kind, env_id, open, ts, wire_code};
 use crate::api::routes::{Routes, Surface, delete, get, post};
-use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{Operation, OperationId, RunState};
+use crate::state::AppState;
 use crate::world::operations::Work;
 use crate::world::ppac::{
     self, Actor, Backup, CURRENCIES, CopyRequest, EnvironmentPatch, LANGUAGES, LOCATIONS,
@@ -176,21 +176,6 @@ async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> SimError 
 
 /// The BAP error envelope.
 pub struct Bap;
-
-/// The wire code of an error on the Power Platform surfaces.
-pub fn wire_code(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::InsufficientCapacity => "InsufficientCapacity_StorageDriven",
-        ErrorCode::InvalidJson | ErrorCode::InvalidBody | ErrorCode::InvalidQuery => {
-            "InvalidRequestContent"
-        }
-        ErrorCode::OperationNotFound => "LifecycleOperationNotFound",
-        ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired => {
-            "InvalidAuthenticationToken"
-        }
-        other => other.as_str(),
-    }
-}
 
 impl Envelope for Bap {
     fn render(_: &AppState, error: &SimError, _: Option<Uuid>) -> Response {
@@ -804,19 +789,6 @@ struct CopyBody {
     skipauditdata: Option<Value>,
     #[allow(dead_code)]
     executeadvancedcopyforfinanceandoperations: Option<Value>,
-}
-
-/// `FullCopy`/`MinimalCopy` (BAP), `Full`/`Minimal` (Power Platform API), `TransactionLess`.
-pub fn copy_kind(text: Option<&str>) -> Result<bool, SimError> {
-    match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") | Some("fullcopy") | Some("full") | Some("transactionless") => Ok(true),
-        Some("minimalcopy") | Some("minimal") => Ok(false),
-        Some(other) => Err(SimError::new(
-            ErrorCode::InvalidBody,
-            format!("The request content was invalid: copyType must be FullCopy or MinimalCopy, not '{other}'."),
-        )
-        .at("copyType")),
-    }
 }
 
 fn required(text: Option<String>, field: &str) -> Result<String, SimError> {

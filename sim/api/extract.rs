@@ -1,8 +1,8 @@
 //! Extractors that turn every kind of bad input into a [`SimError`], so that it is rendered in
 //! the surface's own envelope instead of axum's plain-text rejections.
 
-use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
+use crate::state::AppState;
 use crate::tls::Arrival;
 use crate::tls::hosts::{self, HostKind};
 use crate::world::TenantRef;

@@ -3,8 +3,8 @@
 //! affected answer carries `x-sim-fault: <rule names>`, and the journal records them. The control
 //! plane (`/_sim`) is never faulted.
 
-use crate::app::AppState;
 use crate::faults::{Decision, Injected, RequestInfo, Surface};
+use crate::state::AppState;
 use crate::world::identity::TenantId;
 use axum::Json;
 use axum::extract::{Request, State};

@@ -8,20 +8,19 @@
 //! are 429 with `Retry-After` in whole seconds. Paths tolerate double slashes and a trailing slash
 //! before the query (normalised before routing).
 
-use super::auth::Caller;
-use super::blob::{self, Access, SHARED_ACCOUNT};
+use super::caller::Caller;
+use super::envelope::{Envelope, envelope, set_retry_after};
 use super::extract::{ApiPath, ApiQuery, BaseUrl};
-use super::{Envelope, envelope, set_retry_after};
+use super::sas::{self, Access, SHARED_ACCOUNT};
 use crate::api::routes::{Routes, Surface, get, post};
-use crate::app::AppState;
 use crate::clock;
 use crate::error::{ErrorClass, ErrorCode, SimError};
+use crate::state::AppState;
 use crate::world::identity::ObjectId;
 use crate::world::lcs::files::{self, SHARED_ASSETS, SharedAsset};
 use crate::world::lcs::{
-    ASSET_CONTAINER, Asset, AssetId, AssetSpec, Budget, EnvironmentId, EnvironmentType, FileType,
-    FileTypeName, FoEnvironment, HistoryEntry, Infrastructure, OpStatus, ProjectId, Validation,
-    Via,
+    ASSET_CONTAINER, Asset, AssetId, AssetSpec, Budget, EnvironmentId, FileType, FileTypeName,
+    FoEnvironment, HistoryEntry, OpStatus, ProjectId, Validation, Via,
 };
 use crate::world::tenant::Tenant;
 use axum::Json;
@@ -347,10 +346,10 @@ fn asset_sas(
     access: Access,
     now: Timestamp,
 ) -> String {
-    blob::sas_url(
+    sas::sas_url(
         state,
         base,
-        &blob::tenant_account(tenant.id()),
+        &sas::tenant_account(tenant.id()),
         ASSET_CONTAINER,
         &asset.blob,
         access,
@@ -461,27 +460,6 @@ fn paged<T>(
     )
 }
 
-/// `TopologyDisplayName`: the name given at deployment, or the one LCS derives.
-pub(crate) fn topology(e: &FoEnvironment) -> String {
-    if let Some(t) = &e.topology {
-        return t.clone();
-    }
-    if e.infrastructure == Infrastructure::SelfService {
-        return "AXHA".to_string();
-    }
-    let kind = match e.env_type {
-        EnvironmentType::Production => "Production",
-        EnvironmentType::Sandbox => "Sandbox",
-        EnvironmentType::DevTestDev => "Develop",
-        EnvironmentType::DevTestBuild => "Build and Test",
-    };
-    format!(
-        "Finance and Operations - {kind} ({} with Platform update {})",
-        e.release,
-        e.release.platform_update()
-    )
-}
-
 fn metadata_item(project: ProjectId, e: &FoEnvironment) -> Value {
     json!({
         "EnvironmentId": e.id,
@@ -493,7 +471,7 @@ fn metadata_item(project: ProjectId, e: &FoEnvironment) -> Value {
         "EnvironmentProduct": "Finance and Operations",
         "EnvironmentEndpointBaseUrl": e.url,
         "DeploymentState": e.deployment_state(),
-        "TopologyDisplayName": topology(e),
+        "TopologyDisplayName": e.topology_label(),
         "CurrentApplicationBuildVersion": e.release.application_build(),
         "CurrentApplicationReleaseName": e.release.to_string(),
         "CurrentPlatformReleaseName": e.release.platform_release_name(),
@@ -1010,7 +988,7 @@ async fn get_asset(
     let fields = match SharedAsset::find(asset.0) {
         Some(shared) => {
             let mut m = shared_item(shared);
-            let url = blob::sas_url(
+            let url = sas::sas_url(
                 &state,
                 &base_url,
                 SHARED_ACCOUNT,

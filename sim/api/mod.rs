@@ -8,7 +8,9 @@
 pub mod auth;
 pub mod bap;
 pub mod blob;
+pub mod caller;
 pub mod control;
+pub mod envelope;
 pub mod extract;
 pub mod faults;
 pub mod lcs;
@@ -17,26 +19,27 @@ pub mod portal;
 pub mod pp;
 pub mod ppapi;
 pub mod routes;
+pub mod sas;
+pub mod views;
 
-use crate::app::AppState;
 use crate::clock::{self, Stopwatch};
-use crate::error::{ErrorClass, ErrorCode, SimError};
+use crate::error::{ErrorCode, SimError};
 use crate::events::{Change, Events};
 use crate::journal::Entry;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use envelope::error_of;
 use extract::TenantSlot;
-use serde_json::json;
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::{error, info};
-use uuid::Uuid;
 
 /// Longest a handler may take; handlers never wait on anything, so hitting this is a bug.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -173,97 +176,6 @@ fn surfaces(state: Arc<AppState>) -> Router {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
-}
-
-/// The HTTP status for an error code.
-pub fn status_of(code: ErrorCode) -> StatusCode {
-    match code.class() {
-        ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
-        ErrorClass::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorClass::Forbidden => StatusCode::FORBIDDEN,
-        ErrorClass::NotFound => StatusCode::NOT_FOUND,
-        ErrorClass::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorClass::Conflict => StatusCode::CONFLICT,
-        ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorClass::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-        ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// The control plane's envelope: `{"error":{"code","message","target"?}}`.
-impl IntoResponse for SimError {
-    fn into_response(self) -> Response {
-        let mut body = json!({"code": self.code.as_str(), "message": self.message});
-        if let Some(target) = &self.target {
-            body["target"] = json!(target);
-        }
-        let mut response =
-            (status_of(self.code), axum::Json(json!({ "error": body }))).into_response();
-        set_retry_after(&mut response, &self);
-        response.extensions_mut().insert(Arc::new(self));
-        response
-    }
-}
-
-/// Adds `Retry-After` (whole seconds) when the error says when to retry.
-pub fn set_retry_after(response: &mut Response, error: &SimError) {
-    if let Some(seconds) = error.retry_after {
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, seconds.into());
-    }
-}
-
-/// The error a response carries, if it is an error response built from a [`SimError`].
-pub fn error_of(response: &Response) -> Option<Arc<SimError>> {
-    response.extensions().get::<Arc<SimError>>().cloned()
-}
-
-/// Marks an error response whose body must stay empty (BAP answers a DELETE that conflicts with a
-/// running operation with a bare 409); [`envelope`] passes it through, and the journal still sees
-/// its error.
-#[derive(Debug, Clone, Copy)]
-pub struct Bodiless;
-
-impl SimError {
-    /// This error's status with an empty body, still carrying the error for the journal.
-    pub fn bodiless(self) -> Response {
-        let mut response = status_of(self.code).into_response();
-        response.extensions_mut().insert(Arc::new(self));
-        response.extensions_mut().insert(Bodiless);
-        response
-    }
-}
-
-/// A surface's own error envelope. Wrap the surface's routes in
-/// `middleware::from_fn_with_state(state, envelope::<MySurface>)`.
-pub trait Envelope {
-    /// The response for `error`; `correlation` is the id the client sent in `client-request-id`.
-    fn render(state: &AppState, error: &SimError, correlation: Option<Uuid>) -> Response;
-}
-
-/// Re-renders the error responses of the routes it wraps in envelope `E`. The new response still
-/// carries the error, for the journal.
-pub async fn envelope<E: Envelope>(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let correlation = request
-        .headers()
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| Uuid::try_parse(v).ok());
-    let response = next.run(request).await;
-    let Some(error) = error_of(&response) else {
-        return response;
-    };
-    if response.extensions().get::<Bodiless>().is_some() {
-        return response;
-    }
-    let mut rendered = E::render(&state, &error, correlation);
-    rendered.extensions_mut().insert(error);
-    rendered
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> SimError {

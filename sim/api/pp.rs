@@ -2,12 +2,12 @@
 //! an actor, case-insensitive JSON bodies, query options, and the polling answer of long-running
 //! operations.
 
-use super::auth::{Caller, Principal};
-use crate::app::AppState;
+use super::caller::{Caller, Principal};
 use crate::config::PollStyle;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;
 use crate::ops::{Operation, RunState};
+use crate::state::AppState;
 use crate::world::operations::Work;
 use crate::world::ppac::{Actor, PpEnvId, Sku};
 use crate::world::tenant::Tenant;
@@ -353,6 +353,34 @@ pub fn with_warning(mut response: Response, warning: Option<String>) -> Response
         }
     }
     response
+}
+
+/// The wire code of an error on the Power Platform surfaces.
+pub fn wire_code(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::InsufficientCapacity => "InsufficientCapacity_StorageDriven",
+        ErrorCode::InvalidJson | ErrorCode::InvalidBody | ErrorCode::InvalidQuery => {
+            "InvalidRequestContent"
+        }
+        ErrorCode::OperationNotFound => "LifecycleOperationNotFound",
+        ErrorCode::MissingToken | ErrorCode::InvalidToken | ErrorCode::TokenExpired => {
+            "InvalidAuthenticationToken"
+        }
+        other => other.as_str(),
+    }
+}
+
+/// `FullCopy`/`MinimalCopy` (BAP), `Full`/`Minimal` (Power Platform API), `TransactionLess`.
+pub fn copy_kind(text: Option<&str>) -> Result<bool, SimError> {
+    match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("fullcopy") | Some("full") | Some("transactionless") => Ok(true),
+        Some("minimalcopy") | Some("minimal") => Ok(false),
+        Some(other) => Err(SimError::new(
+            ErrorCode::InvalidBody,
+            format!("The request content was invalid: copyType must be FullCopy or MinimalCopy, not '{other}'."),
+        )
+        .at("copyType")),
+    }
 }
 
 #[cfg(test)]

@@ -8,15 +8,15 @@
 //! `/environmentmanagement/environments/{id}/operations/{opId}` (package installs at
 //! `/appmanagement/environments/{id}/operations/{opId}`) on the simulator's own base URL.
 
-use super::auth::Caller;
-use super::bap::{copy_kind, wire_code};
+use super::caller::Caller;
+use super::envelope::{Envelope, envelope, set_retry_after, status_of};
 use super::extract::BaseUrl;
 use super::pp::{self, Currency, PpJson, PpQuery, env_id, open, ts};
-use super::{Envelope, envelope, set_retry_after, status_of};
+use super::pp::{copy_kind, wire_code};
 use crate::api::routes::{Routes, Surface, delete, get, patch, post};
-use crate::app::AppState;
 use crate::error::{ErrorClass, ErrorCode, SimError};
 use crate::ops::{Operation, OperationId, RunState};
+use crate::state::AppState;
 use crate::world::operations::Work;
 use crate::world::ppac::{
     self, Actor, Backup, CURRENCIES, CopyRequest, InstalledPackage, LANGUAGES, LOCATIONS,

@@ -6,7 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use super::control::token;
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::handler::Handler;
 use axum::http::Method;

@@ -9,8 +9,8 @@
 
 use super::super::extract::{ApiPath, ApiQuery, BaseUrl};
 use crate::api::routes::{Routes, get};
-use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
+use crate::state::AppState;
 use crate::tls::hosts::{self, HostKind};
 use crate::world::identity::TenantId;
 use axum::Json;

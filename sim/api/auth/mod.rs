@@ -1,6 +1,7 @@
 //! Fake Entra ID: the token endpoints real clients sign in with, the discovery documents their
-//! libraries read first ([`discovery`]), the bearer-token check every portal API call goes
-//! through ([`Caller`]), and Graph's OIDC userinfo route.
+//! libraries read first ([`discovery`]), and Graph's OIDC userinfo route. The bearer-token check
+//! every portal API call goes through is [`crate::api::caller`]; the tokens' claims and signer are
+//! [`crate::tokens`].
 //!
 //! Tokens are JWTs signed RS256 with the key the discovery key sets publish
 //! ([`crate::signing`]), carrying Entra's claims for their version: tenant (`tid`), object id
@@ -10,29 +11,26 @@
 
 mod discovery;
 
+use super::caller::{Caller, Principal};
+use super::envelope::{Envelope, envelope, status_of};
 use super::extract::{ApiForm, ApiPath, TenantSlot};
-use super::{Envelope, envelope, status_of};
 use crate::api::routes::{Routes, Surface, get, post};
-use crate::app::AppState;
-use crate::config::{AuthMode, DEFAULT_TENANT_ID};
 use crate::error::{ErrorCode, SimError};
-use crate::signing::TokenKey;
+use crate::state::AppState;
+use crate::tokens::{Claims, TokenUse};
 use crate::world::TenantRef;
-use crate::world::identity::{ClientId, ObjectId, Role, TenantId};
+use crate::world::identity::{ClientId, ObjectId, TenantId};
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -74,337 +72,6 @@ pub fn router(state: Arc<AppState>) -> Routes {
         )
         .map(|r| r.layer(middleware::from_fn_with_state(state, envelope::<Graph>)));
     entra.merge(graph)
-}
-
-/// What a token is for; only access tokens open the portal APIs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenUse {
-    /// Sent as `Authorization: Bearer`.
-    Access,
-    /// Exchanged for new tokens.
-    Refresh,
-    /// Describes the user to the client.
-    Id,
-}
-
-/// The claims of every token the simulator issues: Entra's, by token version (v1: `upn`,
-/// `unique_name`, `appid`, `appidacr`; v2: `preferred_username`, `azp`, `azpacr`), plus `lsim_*`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Claims {
-    /// Audience: the resource the token is for.
-    pub aud: String,
-    /// Issuer, in Entra's v1 or v2 form.
-    pub iss: String,
-    /// Issued at (virtual Unix seconds).
-    pub iat: i64,
-    /// Not before.
-    pub nbf: i64,
-    /// Expiry.
-    pub exp: i64,
-    /// Display name (users).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Object id of the user or service principal.
-    pub oid: Uuid,
-    /// Subject (the object id here).
-    pub sub: String,
-    /// Tenant id.
-    pub tid: Uuid,
-    /// UPN (users, v1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upn: Option<String>,
-    /// UPN again, as v1 tokens carry it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unique_name: Option<String>,
-    /// The user's sign-in name (users, v2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_username: Option<String>,
-    /// Client id of the application that asked for the token (v1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub appid: Option<String>,
-    /// How that application authenticated (v1): `0` public client, `1` client secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub appidacr: Option<String>,
-    /// Client id of the application that asked for the token (v2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azp: Option<String>,
-    /// How that application authenticated (v2), as `appidacr`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azpacr: Option<String>,
-    /// `user` or `app`.
-    pub idtyp: String,
-    /// Delegated scopes (users).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scp: Option<String>,
-    /// `1.0` or `2.0`.
-    pub ver: String,
-    /// What this token is for.
-    pub lsim_use: TokenUse,
-    /// The simulator that issued it: simulators in one process share a signing key, and a
-    /// token opens only its own simulator.
-    pub lsim_run: String,
-    /// Refresh tokens: the resource (v1) or scope (v2) of the original request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lsim_resource: Option<String>,
-}
-
-impl Claims {
-    /// The client id of the application the token was issued to.
-    pub fn client_id(&self) -> Option<&str> {
-        self.appid.as_deref().or(self.azp.as_deref())
-    }
-}
-
-/// How many verified tokens [`TokenSigner`] remembers (checking an RSA signature costs tens of
-/// microseconds; clients send the same token many times).
-const VERIFIED_CACHE: usize = 4096;
-
-/// Signs tokens with the process's RSA key ([`TokenKey`]) and checks them, remembering the
-/// tokens it has checked.
-pub struct TokenSigner {
-    key: TokenKey,
-    /// This simulator's run id, in every token it issues (random, never from the seed).
-    run: String,
-    /// Tokens already checked, with their claims. A sync lock held for one lookup or insert;
-    /// cleared when full.
-    verified: parking_lot::Mutex<HashMap<Box<str>, Arc<Claims>>>,
-}
-
-impl fmt::Debug for TokenSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenSigner { .. }")
-    }
-}
-
-impl Default for TokenSigner {
-    fn default() -> Self {
-        TokenSigner::new()
-    }
-}
-
-impl TokenSigner {
-    /// A signer with the process's key and a new run id.
-    pub fn new() -> TokenSigner {
-        TokenSigner {
-            key: TokenKey::shared(),
-            run: Uuid::from_u128(rand::random()).simple().to_string(),
-            verified: parking_lot::Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// This simulator's run id, for the claims of a new token.
-    pub fn run(&self) -> &str {
-        &self.run
-    }
-
-    /// The signing key (for the discovery key sets).
-    pub fn key(&self) -> &TokenKey {
-        &self.key
-    }
-
-    /// Signs `claims` into a JWT (RS256, with the key's `kid`).
-    pub fn sign(&self, claims: &Claims) -> Result<String, SimError> {
-        self.key
-            .sign(claims)
-            .map_err(|e| SimError::internal(format!("could not sign a token: {e}")))
-    }
-
-    /// The claims of a token this simulator issued, or `None`.
-    pub fn verify(&self, token: &str) -> Option<Arc<Claims>> {
-        if let Some(claims) = self.verified.lock().get(token) {
-            return Some(claims.clone());
-        }
-        let claims = Arc::new(self.key.verify::<Claims>(token)?);
-        if claims.lsim_run != self.run {
-            return None;
-        }
-        let mut verified = self.verified.lock();
-        if verified.len() >= VERIFIED_CACHE {
-            verified.clear();
-        }
-        verified.insert(token.into(), claims.clone());
-        Some(claims)
-    }
-}
-
-/// Who is calling a portal API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// A user, by object id.
-    User(ObjectId),
-    /// An application's service principal.
-    Application {
-        /// The application (client) id.
-        client_id: ClientId,
-        /// The service principal's object id.
-        object_id: ObjectId,
-    },
-}
-
-/// The authenticated caller of a portal API: resolved from the bearer token (or, with
-/// `--auth none`, the default tenant's admin when there is no valid token).
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The caller's tenant id.
-    pub tenant_id: TenantId,
-    /// The caller's tenant; the only one it can see.
-    pub tenant: TenantRef,
-    /// The user or application.
-    pub principal: Principal,
-    /// The token's audience (empty for `--auth none` callers).
-    pub audience: String,
-}
-
-impl Caller {
-    /// The signed-in user, for APIs that only take delegated (user) tokens, as LCS does.
-    pub fn user(&self) -> Result<ObjectId, SimError> {
-        match self.principal {
-            Principal::User(id) => Ok(id),
-            Principal::Application { client_id, .. } => Err(SimError::new(
-                ErrorCode::InvalidToken,
-                format!(
-                    "This token was issued to application {client_id} (client credentials).                      Lifecycle Services accepts only user tokens (delegated                      user_impersonation): sign in with the password grant"
-                ),
-            )),
-        }
-    }
-}
-
-impl FromRequestParts<Arc<AppState>> for Caller {
-    type Rejection = SimError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, SimError> {
-        let caller = match authenticate(state, &parts.headers) {
-            Ok(caller) => caller,
-            Err(_) if state.config.auth == AuthMode::None => default_caller(state)?,
-            Err(e) => return Err(e),
-        };
-        TenantSlot::mark(parts, caller.tenant_id);
-        Ok(caller)
-    }
-}
-
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, SimError> {
-    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
-        SimError::new(
-            ErrorCode::MissingToken,
-            "The request has no Authorization header. Get a token from POST \
-             /{tenant}/oauth2/token and send it as 'Authorization: Bearer <access_token>'",
-        )
-    })?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| {
-            SimError::new(
-                ErrorCode::InvalidToken,
-                "The Authorization header must read 'Bearer <access_token>'",
-            )
-        })?;
-    let claims = state.tokens.verify(token).ok_or_else(|| {
-        SimError::new(
-            ErrorCode::InvalidToken,
-            "The access token is malformed or was not issued by this simulator run (tokens from \
-             another run or seed are not accepted); get a new one from POST /{tenant}/oauth2/token",
-        )
-    })?;
-    if claims.lsim_use != TokenUse::Access {
-        return Err(SimError::new(
-            ErrorCode::InvalidToken,
-            "This is a refresh or ID token; send the access_token from the token response",
-        ));
-    }
-    let tenant_id = TenantId(claims.tid);
-    let tenant = state.world.tenant(tenant_id).map_err(|_| {
-        SimError::new(
-            ErrorCode::InvalidToken,
-            format!("The token's tenant {tenant_id} no longer exists; create it again and sign in"),
-        )
-    })?;
-    let principal = {
-        let tenant = tenant.lock();
-        let now = tenant.now(state.clock.now());
-        if state.config.enforce_token_expiry && claims.exp <= now.as_second() {
-            let expired = Timestamp::from_second(claims.exp).unwrap_or(Timestamp::UNIX_EPOCH);
-            return Err(SimError::new(
-                ErrorCode::TokenExpired,
-                format!(
-                    "The access token expired at {expired} (virtual time is now {now}); get a new \
-                     one, e.g. with the refresh_token grant"
-                ),
-            ));
-        }
-        let oid = ObjectId(claims.oid);
-        let found = if claims.idtyp == "app" {
-            tenant
-                .state
-                .application_by_id(oid)
-                .map(|a| Principal::Application {
-                    client_id: a.client_id,
-                    object_id: a.object_id,
-                })
-        } else {
-            tenant
-                .state
-                .user_by_id(oid)
-                .map(|u| Principal::User(u.object_id))
-        };
-        found.ok_or_else(|| {
-            SimError::new(
-                ErrorCode::InvalidToken,
-                format!(
-                    "The token's {} {oid} no longer exists in tenant {tenant_id}; sign in again \
-                     as an existing one",
-                    if claims.idtyp == "app" {
-                        "application"
-                    } else {
-                        "user"
-                    }
-                ),
-            )
-        })?
-    };
-    Ok(Caller {
-        tenant_id,
-        tenant,
-        principal,
-        audience: claims.aud.clone(),
-    })
-}
-
-/// `--auth none`: the default tenant's first Global admin (or first user).
-fn default_caller(state: &AppState) -> Result<Caller, SimError> {
-    let tenant = state.world.tenant(DEFAULT_TENANT_ID)?;
-    let principal = {
-        let t = tenant.lock();
-        let users = &t.state.users;
-        users
-            .iter()
-            .find(|u| u.has_role(Role::GlobalAdmin))
-            .or(users.first())
-            .map(|u| Principal::User(u.object_id))
-            .ok_or_else(|| {
-                SimError::new(
-                    ErrorCode::InvalidToken,
-                    "--auth none acts as the default tenant's admin, but the default tenant has \
-                     no users; add one with POST /_sim/tenants/{id}/users",
-                )
-            })?
-    };
-    Ok(Caller {
-        tenant_id: DEFAULT_TENANT_ID,
-        tenant,
-        principal,
-        audience: String::new(),
-    })
 }
 
 /// Form fields of a token request (any order; empty values count as absent).
@@ -985,43 +652,5 @@ mod tests {
             "https://lcsapi.lcs.dynamics.com"
         );
         assert_eq!(audience(None, Version::V1).0, DEFAULT_V1_AUDIENCE);
-    }
-
-    #[test]
-    fn tokens_open_only_the_simulator_that_issued_them() {
-        let signer = TokenSigner::new();
-        let other = TokenSigner::new();
-        let claims = |run: &str| Claims {
-            aud: "a".into(),
-            iss: "i".into(),
-            iat: 1,
-            nbf: 1,
-            exp: 2,
-            name: None,
-            oid: Uuid::nil(),
-            sub: "s".into(),
-            tid: Uuid::nil(),
-            upn: None,
-            unique_name: None,
-            preferred_username: None,
-            appid: None,
-            appidacr: None,
-            azp: Some("c".into()),
-            azpacr: None,
-            idtyp: "user".into(),
-            scp: None,
-            ver: "2.0".into(),
-            lsim_use: TokenUse::Access,
-            lsim_run: run.into(),
-            lsim_resource: None,
-        };
-        let mine = claims(signer.run());
-        let token = signer.sign(&mine).unwrap();
-        assert_eq!(signer.verify(&token).as_deref(), Some(&mine));
-        // Cached the second time, with the same answer.
-        assert_eq!(signer.verify(&token).as_deref(), Some(&mine));
-        assert_eq!(mine.client_id(), Some("c"));
-        assert!(other.verify(&token).is_none(), "same key, other simulator");
-        assert!(signer.verify("not.a.token").is_none());
     }
 }

@@ -1,10 +1,11 @@
 //! The virtual clock: read, configure, advance (all tenants, or one tenant only).
 
-use super::operations::{OperationDto, settle};
+use super::operations::settle;
 use crate::api::extract::{ApiJson, TenantPath};
-use crate::app::AppState;
+use crate::api::views::OperationDto;
 use crate::clock::{ClockStatus, parse_duration, parse_timestamp};
 use crate::error::{ErrorCode, SimError};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use jiff::{SignedDuration, Timestamp};

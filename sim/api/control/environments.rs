@@ -2,9 +2,9 @@
 //! are joined, running operations in both portals' words, and warnings. Neither real portal shows
 //! this; the demo UI and tests use it to see the pair as one thing.
 
-use super::operations::OperationDto;
 use crate::api::extract::TenantPath;
-use crate::app::AppState;
+use crate::api::views::OperationDto;
+use crate::state::AppState;
 use crate::world::lcs::FoEnvironment;
 use crate::world::link::{Conceptual, IntegrationView, LinkState, TERMINOLOGY, Term, term_of};
 use crate::world::ppac::PpEnvironment;

@@ -5,9 +5,9 @@
 //! that may have changed state; `lagged` when this listener fell behind (read everything again).
 //! The stream ends when the server shuts down.
 
-use crate::app::AppState;
 use crate::clock::ClockStatus;
 use crate::events::Change;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};

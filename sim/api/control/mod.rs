@@ -13,9 +13,9 @@ pub(crate) mod token;
 
 use super::extract::ApiQuery;
 use super::routes::{Routes, Surface, delete, get, patch, post, put};
-use crate::app::AppState;
 use crate::error::SimError;
 use crate::journal::{Entry, Filter};
+use crate::state::AppState;
 use crate::world::identity::TenantId;
 use axum::Json;
 use axum::extract::State;

@@ -3,9 +3,9 @@
 
 use super::tenants::{TenantDto, tenant_dto};
 use crate::api::extract::{ApiPath, ApiQuery, TenantPath, TenantSlot};
-use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
 use crate::scenario::{self, BUILT_IN, LoadOptions};
+use crate::state::AppState;
 use crate::world::identity::TenantId;
 use crate::world::setup::TimelineEvent;
 use crate::world::tenant::SnapshotRef;
@@ -76,10 +76,11 @@ fn load_text(
         replace: query.replace,
         startup: false,
     };
-    let tenants = scenario::load(state, scenario, options).map_err(|e| match e.code {
-        ErrorCode::TenantExists => e,
-        _ => SimError::from(scenario::problem(text, e)),
-    })?;
+    let tenants =
+        scenario::load(state.destination(), scenario, options).map_err(|e| match e.code {
+            ErrorCode::TenantExists => e,
+            _ => SimError::from(scenario::problem(text, e)),
+        })?;
     let now = state.clock.now();
     let tenants: Vec<TenantDto> = tenants
         .iter()

@@ -6,8 +6,8 @@
 //! headers, so the training UI keeps it in the `lifecycle-sim-control-token` cookie (path
 //! `/_sim`, `SameSite=Strict`, so other sites' pages cannot use it), which is accepted as well.
 
-use crate::app::AppState;
 use crate::error::{ErrorCode, SimError};
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;

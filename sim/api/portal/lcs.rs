@@ -2,19 +2,19 @@
 //! deploying environments, deallocate and delete, database import, point-in-time restore, the
 //! portal's database refresh, and environment details.
 
-use crate::api::auth::Caller;
-use crate::api::control::operations::OperationDto;
+use crate::api::caller::Caller;
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::api::routes::{Routes, Surface, get, post};
-use crate::app::AppState;
+use crate::api::views::{EnvironmentSummary, OperationDto, ProjectSummary};
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
+use crate::input::lcs::EnvironmentBody;
 use crate::ops::OperationId;
-use crate::world::identity::{ObjectId, Upn};
+use crate::state::AppState;
+use crate::world::identity::ObjectId;
 use crate::world::lcs::{
-    AssetId, DataOrigin, EnvironmentId, EnvironmentSpec, EnvironmentState, EnvironmentType,
-    FoEnvironment, HistoryEntry, Infrastructure, Project, ProjectId, ProjectRole, ProjectSpec,
-    Region, Release, Via,
+    AssetId, DataOrigin, EnvironmentId, FoEnvironment, HistoryEntry, Project, ProjectId,
+    ProjectRole, Via,
 };
 use crate::world::link::{ADDINS, AddinView, SetupRequest};
 use crate::world::ppac::{PackageState, PpEnvId};
@@ -119,195 +119,7 @@ pub fn router() -> Routes {
         )
 }
 
-// ---- bodies shared with the control plane's tenant spec ----
-
-/// A project in a tenant spec.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ProjectBody {
-    id: Option<u64>,
-    name: String,
-    members: Option<Vec<MemberBody>>,
-    #[serde(default)]
-    environments: Vec<EnvironmentBody>,
-}
-
-/// A project member.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct MemberBody {
-    upn: String,
-    #[serde(default = "default_role")]
-    role: String,
-}
-
-fn default_role() -> String {
-    ProjectRole::Owner.as_str().to_string()
-}
-
-/// An environment in a tenant spec or a deploy request.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct EnvironmentBody {
-    id: Option<String>,
-    name: String,
-    #[serde(rename = "type")]
-    env_type: String,
-    infrastructure: Option<String>,
-    region: Option<String>,
-    version: Option<String>,
-    administrator: Option<String>,
-    state: Option<String>,
-    database_size_gb: Option<u64>,
-    topology: Option<String>,
-}
-
-fn wire<T>(
-    value: &str,
-    field: &str,
-    parse: impl Fn(&str) -> Option<T>,
-    names: impl Fn() -> String,
-) -> Result<T, SimError> {
-    parse(value).ok_or_else(|| {
-        SimError::new(
-            ErrorCode::InvalidEnvironmentSpec,
-            format!("'{value}' is not a valid {field}; use one of: {}", names()),
-        )
-        .at(field)
-    })
-}
-
-impl EnvironmentBody {
-    fn parse(&self) -> Result<EnvironmentSpec, SimError> {
-        Ok(EnvironmentSpec {
-            id: self
-                .id
-                .as_deref()
-                .map(|id| EnvironmentId::parse(id).map_err(|e| e.at("id")))
-                .transpose()?,
-            name: self.name.trim().to_string(),
-            env_type: wire(
-                &self.env_type,
-                "type",
-                EnvironmentType::from_name,
-                EnvironmentType::names,
-            )?,
-            infrastructure: self
-                .infrastructure
-                .as_deref()
-                .map(|i| {
-                    wire(
-                        i,
-                        "infrastructure",
-                        Infrastructure::from_name,
-                        Infrastructure::names,
-                    )
-                })
-                .transpose()?,
-            region: self.region.as_deref().map(Region::parse).transpose()?,
-            release: self.version.as_deref().map(Release::parse).transpose()?,
-            administrator: self
-                .administrator
-                .as_deref()
-                .map(|u| Upn::parse(u).map_err(|e| e.at("administrator")))
-                .transpose()?,
-            state: self
-                .state
-                .as_deref()
-                .map(|s| {
-                    wire(
-                        s,
-                        "state",
-                        EnvironmentState::from_name,
-                        EnvironmentState::names,
-                    )
-                })
-                .transpose()?,
-            database_size_gb: self.database_size_gb,
-            topology: self.topology.clone(),
-        })
-    }
-}
-
-impl ProjectBody {
-    /// The domain spec, naming the field at fault.
-    pub fn parse(&self) -> Result<ProjectSpec, SimError> {
-        let members = self
-            .members
-            .as_ref()
-            .map(|list| {
-                list.iter()
-                    .enumerate()
-                    .map(|(i, m)| {
-                        let upn =
-                            Upn::parse(&m.upn).map_err(|e| e.at(format!("members[{i}].upn")))?;
-                        let role = ProjectRole::parse(&m.role)
-                            .map_err(|e| e.at(format!("members[{i}].role")))?;
-                        Ok((upn, role))
-                    })
-                    .collect::<Result<Vec<_>, SimError>>()
-            })
-            .transpose()?;
-        let environments = self
-            .environments
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                e.parse()
-                    .map_err(|err| err.within(format!("environments[{i}]")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ProjectSpec {
-            id: self
-                .id
-                .map(|id| ProjectId::parse(&id.to_string()).map_err(|e| e.at("id")))
-                .transpose()?,
-            name: self.name.clone(),
-            members,
-            environments,
-        })
-    }
-}
-
 // ---- responses ----
-
-/// A project with its environments' ids, for the tenant view.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectSummary {
-    id: u64,
-    name: String,
-    environments: Vec<EnvironmentSummary>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvironmentSummary {
-    id: EnvironmentId,
-    name: String,
-    #[serde(rename = "type")]
-    env_type: &'static str,
-    status: &'static str,
-}
-
-impl From<&Project> for ProjectSummary {
-    fn from(p: &Project) -> Self {
-        ProjectSummary {
-            id: p.id.0,
-            name: p.name.clone(),
-            environments: p
-                .environments
-                .iter()
-                .map(|e| EnvironmentSummary {
-                    id: e.id,
-                    name: e.name.clone(),
-                    env_type: e.env_type.as_str(),
-                    status: e.status_display(),
-                })
-                .collect(),
-        }
-    }
-}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -577,7 +389,7 @@ fn environment_dto(
         name: e.name.clone(),
         env_type: e.env_type.as_str(),
         infrastructure: e.infrastructure.as_str(),
-        topology: crate::api::lcs::topology(e),
+        topology: e.topology_label(),
         region: e.region.name,
         disaster_recovery_region: e.region.pair,
         application_release: e.release.to_string(),

@@ -994,3 +994,26 @@ impl Project {
         })
     }
 }
+impl FoEnvironment {
+    /// The topology LCS names the environment by (`EnvironmentTopology` of the metadata API):
+    /// the declared one, else derived from its type, release and infrastructure.
+    pub fn topology_label(&self) -> String {
+        if let Some(t) = &self.topology {
+            return t.clone();
+        }
+        if self.infrastructure == Infrastructure::SelfService {
+            return "AXHA".to_string();
+        }
+        let kind = match self.env_type {
+            EnvironmentType::Production => "Production",
+            EnvironmentType::Sandbox => "Sandbox",
+            EnvironmentType::DevTestDev => "Develop",
+            EnvironmentType::DevTestBuild => "Build and Test",
+        };
+        format!(
+            "Finance and Operations - {kind} ({} with Platform update {})",
+            self.release,
+            self.release.platform_update()
+        )
+    }
+}
