@@ -213,7 +213,7 @@ struct StageRecord {
 }
 
 /// One long-running operation.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Operation<P> {
     id: OperationId,
@@ -392,7 +392,7 @@ pub enum ResumeError {
 }
 
 /// All operations of one owner (a tenant) and their deadline queue.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ops<P> {
     /// Operations in the order they were started.

@@ -24,7 +24,7 @@ use crate::world::setup::{
     CapacityDelta, CapacityFigures, EnvRef, LinkSpec, PpacEnvironmentSpec, TenantExtras,
     TimelineAction, TimelineSpec, UserChange,
 };
-use crate::world::tenant::{DurationOverride, Governance, SnapshotRef, TenantSnapshot};
+use crate::world::tenant::{DurationOverride, Governance, TenantSnapshot};
 use crate::world::{Declared, TenantRef, World};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
@@ -438,12 +438,6 @@ impl TenantBody {
                     "a tenant given as a snapshot takes no other keys; the snapshot holds them all",
                 ));
             }
-            let json = serde_json::to_string(&SnapshotRef {
-                now: snapshot.now,
-                state: &snapshot.state,
-                operations: &snapshot.operations,
-            })
-            .map_err(|e| bad("snapshot", format!("the snapshot cannot be kept: {e}")))?;
             return Ok(TenantPlan {
                 start: None,
                 declared: Declared {
@@ -451,7 +445,7 @@ impl TenantBody {
                     spec: crate::world::tenant::TenantSpec::default(),
                     extras: TenantExtras::default(),
                     offset: SignedDuration::ZERO,
-                    snapshot: Some(json.into()),
+                    snapshot: Some(std::sync::Arc::from(snapshot)),
                 },
                 request_rules: Vec::new(),
             });

@@ -64,7 +64,7 @@ pub enum BlockSource {
 }
 
 /// Blobs by (container, name), plus staged blocks.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlobStore {
     #[serde(with = "super::serde_util::entries")]

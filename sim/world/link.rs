@@ -279,9 +279,9 @@ pub fn foreign_dataverse(id: &PpEnvId) -> SimError {
 }
 
 /// The effect of a setup operation.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SetupEffect {
+pub struct SetupEffect {
     project: ProjectId,
     env: EnvironmentId,
     existing: bool,
@@ -521,9 +521,8 @@ fn is_admin(user: &User) -> bool {
     Role::ALL.iter().any(|r| user.has_role(*r))
 }
 
-#[typetag::serde(name = "powerPlatformIntegration")]
-impl Effect for SetupEffect {
-    fn stage_ended(
+impl SetupEffect {
+    pub(crate) fn stage_ended(
         &self,
         tenant: &mut TenantState,
         op: &Operation<Work>,
@@ -597,7 +596,7 @@ impl Effect for SetupEffect {
         }
     }
 
-    fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, _at: Timestamp) {
+    pub(crate) fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, _at: Timestamp) {
         if op.state() != RunState::Failed {
             return;
         }
@@ -1000,7 +999,7 @@ impl Tenant {
                 kind: "lcsEnvironment".into(),
                 id: env.to_string(),
             },
-            effect: Box::new(SetupEffect {
+            effect: Effect::Integration(SetupEffect {
                 project,
                 env,
                 existing: existing.is_some(),

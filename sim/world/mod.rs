@@ -6,6 +6,7 @@
 //! other's state.
 
 pub mod blob;
+pub mod effects;
 pub mod identity;
 pub mod lcs;
 pub mod link;
@@ -62,7 +63,7 @@ pub struct Declared {
     /// How far its clock runs ahead of the shared clock (negative: behind).
     pub offset: jiff::SignedDuration,
     /// An exact state to restore instead (a snapshot as JSON); spec and extras are then unused.
-    pub snapshot: Option<Arc<str>>,
+    pub snapshot: Option<Arc<tenant::TenantSnapshot>>,
 }
 
 impl Declared {
@@ -172,7 +173,7 @@ impl World {
         let mut built = Vec::with_capacity(declared.len());
         for (i, (d, id)) in declared.iter().zip(&ids).enumerate() {
             let tenant = match &d.snapshot {
-                Some(json) => Tenant::from_snapshot(*id, json.clone(), self.seed, now),
+                Some(snap) => Tenant::from_snapshot(*id, snap.clone(), self.seed, now),
                 None => Tenant::build_with(
                     *id,
                     d.spec.clone(),

@@ -1,14 +1,13 @@
 //! How the world plugs into the operation engine.
 //!
 //! Each operation carries a [`Work`]: what it is (kind, portal, target) and an [`Effect`] that the
-//! engine calls at its stage boundaries and when it finishes. Capabilities add operation kinds by
-//! implementing [`Effect`]; the engine and the tenant stay unchanged.
+//! engine calls at its stage boundaries and when it finishes. A capability adds an operation kind
+//! by adding an [`Effect`] variant (its data here, its rules in `world::effects`).
 
-use super::tenant::TenantState;
-use crate::ops::{OpError, Operation};
-use jiff::Timestamp;
+use super::lcs::LcsEffect;
+use super::link::SetupEffect;
+use super::ppac::PpacEffect;
 use serde::Serialize;
-use std::fmt;
 
 /// Which portal an operation belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -31,29 +30,30 @@ pub struct Target {
     pub id: String,
 }
 
-/// What an operation does to the tenant as it runs. Called by the engine in deadline order, with
-/// the tenant locked; implementations must not block. Effects are data (tagged by name in a
-/// snapshot), so a running operation survives a snapshot and a load.
-#[typetag::serde(tag = "type")]
-pub trait Effect: Send + Sync + fmt::Debug {
-    /// Stage `stage` has run its time. Return an error to fail the operation at this stage (e.g. a
-    /// prerequisite that no longer holds); the next stage starts at `at` otherwise.
-    fn stage_ended(
-        &self,
-        _tenant: &mut TenantState,
-        _op: &Operation<Work>,
-        _stage: usize,
-        _at: Timestamp,
-    ) -> Result<(), OpError> {
-        Ok(())
-    }
-
-    /// The operation reached a terminal state (check `op.state()`).
-    fn finished(&self, _tenant: &mut TenantState, _op: &Operation<Work>, _at: Timestamp) {}
+/// What an operation does to the tenant as it runs: one variant per capability, each with the
+/// data its stage ends and its end need. The engine calls them in deadline order with the tenant
+/// locked (see `world::effects`); they must not block. Effects are data, tagged by `type` in a
+/// snapshot, so a running operation survives a snapshot and a load, and a tenant's state clones.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(tag = "type")]
+pub enum Effect {
+    /// An LCS environment lifecycle or database operation.
+    #[serde(rename = "lcs")]
+    Lcs(LcsEffect),
+    /// A Dataverse environment operation.
+    #[serde(rename = "ppac")]
+    Ppac(PpacEffect),
+    /// A Power Platform integration step (setup, add-in, dual-write).
+    #[serde(rename = "powerPlatformIntegration")]
+    Integration(SetupEffect),
+    /// A test probe (unit tests of the engine in a tenant).
+    #[cfg(test)]
+    #[serde(rename = "testProbe")]
+    Probe(super::effects::tests::Probe),
 }
 
 /// The payload of every operation in a tenant.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Work {
     /// Kind, e.g. `lcs.deploy`, `ppac.copy`, `powerPlatformIntegration.setup`.
@@ -63,5 +63,5 @@ pub struct Work {
     /// What it acts on.
     pub target: Target,
     /// What it does to the world.
-    pub effect: Box<dyn Effect>,
+    pub effect: Effect,
 }

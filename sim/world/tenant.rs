@@ -243,7 +243,7 @@ impl DurationOverride {
 }
 
 /// The domain state of a tenant, which operation effects may change.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantState {
     /// Tenant id.
@@ -424,14 +424,14 @@ pub struct Tenant {
     initial_offset: SignedDuration,
     /// The run's seed.
     seed: u64,
-    /// The snapshot it was loaded from (JSON), which reset restores.
-    snapshot: Option<Arc<str>>,
+    /// The snapshot it was loaded from, which reset restores (a clone, never parsed again).
+    snapshot: Option<Arc<TenantSnapshot>>,
 }
 
 /// A tenant's whole state at one moment, as `GET /_sim/tenants/{id}/snapshot` writes it: its
 /// virtual now, the domain state (including the RNG's position) and every operation, running
 /// ones included. Loading it recreates the same tenant; its clock is set to `now`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantSnapshot {
     /// The tenant's virtual now.
@@ -572,25 +572,19 @@ impl Tenant {
         Ok(state)
     }
 
-    /// Rebuilds a tenant from a snapshot (JSON text of a [`TenantSnapshot`]) under `id`, its
-    /// clock set to the snapshot's now. Reset returns to the snapshot.
+    /// Rebuilds a tenant from a snapshot under `id`, its clock set to the snapshot's now. Reset
+    /// returns to the snapshot.
     pub fn from_snapshot(
         id: TenantId,
-        json: Arc<str>,
+        snap: Arc<TenantSnapshot>,
         seed: u64,
         clock_now: Timestamp,
     ) -> Result<Tenant, SimError> {
-        let snap: TenantSnapshot = serde_json::from_str(&json).map_err(|e| {
-            SimError::new(
-                ErrorCode::InvalidScenario,
-                format!("the snapshot does not read back: {e}"),
-            )
-        })?;
         let offset = snap.now.duration_since(clock_now);
-        let mut state = snap.state;
+        let mut state = snap.state.clone();
         state.id = id;
         state.clock_offset = offset;
-        let mut ops = snap.operations;
+        let mut ops = snap.operations.clone();
         ops.reindex()?;
         Ok(Tenant {
             state,
@@ -599,7 +593,7 @@ impl Tenant {
             extras: TenantExtras::default(),
             initial_offset: offset,
             seed,
-            snapshot: Some(json),
+            snapshot: Some(snap),
         })
     }
 
@@ -671,9 +665,9 @@ impl Tenant {
     /// extras are applied again at the tenant's now, so its timeline starts over from there. A
     /// tenant loaded from a snapshot returns to the snapshot, its clock to the snapshot's now.
     pub fn reset(&mut self, clock_now: Timestamp) -> Result<(), SimError> {
-        if let Some(json) = &self.snapshot {
+        if let Some(snap) = &self.snapshot {
             // Back to the snapshot's moment too: the tenant's clock reads its `now` again.
-            *self = Tenant::from_snapshot(self.state.id, json.clone(), self.seed, clock_now)?;
+            *self = Tenant::from_snapshot(self.state.id, snap.clone(), self.seed, clock_now)?;
             return Ok(());
         }
         let created = self.state.created_at;

@@ -19,7 +19,6 @@ mod lcs;
 mod lcs_assets;
 mod lcs_portal;
 mod openapi;
-mod operations;
 mod ppac;
 mod python_sdk;
 mod readme;

@@ -38,7 +38,7 @@ pub const PRODUCTION_PITR_RETENTION: SignedDuration = SignedDuration::from_hours
 pub const DEFAULT_DATABASE_GB: u64 = 20;
 
 /// The LCS state of a tenant.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lcs {
     /// Projects, in creation order.
@@ -83,7 +83,7 @@ fn no_project(id: ProjectId) -> SimError {
 }
 
 /// Sliding-window call logs for the throttled endpoints, on the virtual clock.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Throttles {
     log: BTreeMap<String, VecDeque<Timestamp>>,
@@ -327,9 +327,9 @@ pub fn operation_kinds() -> impl Iterator<Item = &'static str> {
 }
 
 /// The effect of an LCS operation on its environment.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LcsEffect {
+pub struct LcsEffect {
     project: ProjectId,
     env: EnvironmentId,
     action: Action,
@@ -346,9 +346,8 @@ impl LcsEffect {
     }
 }
 
-#[typetag::serde(name = "lcs")]
-impl Effect for LcsEffect {
-    fn stage_ended(
+impl LcsEffect {
+    pub(crate) fn stage_ended(
         &self,
         tenant: &mut TenantState,
         op: &Operation<Work>,
@@ -368,7 +367,7 @@ impl Effect for LcsEffect {
         Ok(())
     }
 
-    fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, at: Timestamp) {
+    pub(crate) fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, at: Timestamp) {
         let succeeded = op.state() == RunState::Succeeded;
         let mut new_asset = None;
         if let Some(env) = self.environment(tenant) {
@@ -1684,7 +1683,7 @@ impl Tenant {
                 kind: "lcsEnvironment".to_string(),
                 id: env.to_string(),
             },
-            effect: Box::new(LcsEffect {
+            effect: Effect::Lcs(LcsEffect {
                 project,
                 env,
                 action,

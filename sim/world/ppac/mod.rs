@@ -448,9 +448,9 @@ impl Action {
 }
 
 /// The effect of a Power Platform operation on its environment.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PpacEffect {
+pub struct PpacEffect {
     env: PpEnvId,
     action: Action,
 }
@@ -459,9 +459,8 @@ fn env_mut<'a>(state: &'a mut TenantState, id: &PpEnvId) -> Option<&'a mut PpEnv
     state.ppac.environments.iter_mut().find(|e| &e.id == id)
 }
 
-#[typetag::serde(name = "ppac")]
-impl Effect for PpacEffect {
-    fn stage_ended(
+impl PpacEffect {
+    pub(crate) fn stage_ended(
         &self,
         tenant: &mut TenantState,
         op: &Operation<Work>,
@@ -488,7 +487,7 @@ impl Effect for PpacEffect {
         Ok(())
     }
 
-    fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, at: Timestamp) {
+    pub(crate) fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, at: Timestamp) {
         let ok = op.state() == RunState::Succeeded;
         let mut blocked = None;
         if let Some(env) = env_mut(tenant, &self.env) {
@@ -1057,7 +1056,7 @@ impl Tenant {
             kind: kind.to_string(),
             portal,
             target,
-            effect: Box::new(PpacEffect {
+            effect: Effect::Ppac(PpacEffect {
                 env: env.clone(),
                 action: action.clone(),
             }),
