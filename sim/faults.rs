@@ -305,7 +305,7 @@ impl Latency {
     }
 }
 
-crate::world::lcs::wire_enum! {
+crate::world::wire::wire_enum! {
     /// The API surfaces a request rule can name.
     Surface {
         /// The LCS public API.

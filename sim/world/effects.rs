@@ -29,7 +29,14 @@ impl Effect {
     /// The operation reached a terminal state (see `op.state()`).
     pub(crate) fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, at: Timestamp) {
         match self {
-            Effect::Lcs(e) => e.finished(tenant, op, at),
+            Effect::Lcs(e) => {
+                e.finished(tenant, op, at);
+                // The integration's rule, not LCS's: a deleted F&O environment unlinks its
+                // Dataverse environment.
+                if let Some(env) = e.deleted(op) {
+                    super::link::unlink(tenant, env, at);
+                }
+            }
             Effect::Ppac(e) => e.finished(tenant, op, at),
             Effect::Integration(e) => e.finished(tenant, op, at),
             #[cfg(test)]

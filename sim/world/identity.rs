@@ -395,6 +395,96 @@ pub fn display_name_from(upn: &Upn) -> String {
         .join(" ")
 }
 
+/// An environment's id: a GUID, or `Default-{tenantId}` for the tenant's default environment.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct PpEnvId(String);
+
+impl PpEnvId {
+    /// A new GUID id.
+    pub fn from_uuid(id: Uuid) -> Self {
+        PpEnvId(id.to_string())
+    }
+
+    /// The default environment's id for a tenant.
+    pub fn default_for(tenant: Uuid) -> Self {
+        PpEnvId(format!("Default-{tenant}"))
+    }
+
+    /// Parses a path segment: a GUID (any case, dashed or not) or `Default-{GUID}`.
+    pub fn parse(text: &str) -> Result<Self, SimError> {
+        let text = text.trim();
+        let bad = || {
+            SimError::new(
+                ErrorCode::EnvironmentNotFound,
+                format!(
+                    "The environment '{text}' could not be found: environment names are GUIDs \
+                     (or Default-{{tenantId}}); list them with GET \
+                     /providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"
+                ),
+            )
+        };
+        if let Some(rest) = text
+            .get(..8)
+            .filter(|p| p.eq_ignore_ascii_case("default-"))
+            .map(|_| &text[8..])
+        {
+            let id = Uuid::try_parse(rest).map_err(|_| bad())?;
+            return Ok(PpEnvId::default_for(id));
+        }
+        Uuid::try_parse(text)
+            .map(PpEnvId::from_uuid)
+            .map_err(|_| bad())
+    }
+
+    /// The id as written on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PpEnvId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An F&O environment id. Paths accept it dashed or undashed, in any case.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct EnvironmentId(pub Uuid);
+
+impl EnvironmentId {
+    /// Parses a dashed or undashed GUID.
+    pub fn parse(text: &str) -> Result<EnvironmentId, SimError> {
+        Uuid::try_parse(text.trim())
+            .map(EnvironmentId)
+            .map_err(|_| {
+                SimError::new(
+                    ErrorCode::InvalidEnvironmentId,
+                    format!(
+                        "'{text}' is not an environment id; use the GUID LCS shows for the \
+                         environment (dashed or not)"
+                    ),
+                )
+            })
+    }
+
+    /// The undashed form some LCS answers use.
+    pub fn simple(&self) -> String {
+        self.0.simple().to_string()
+    }
+}
+
+impl fmt::Display for EnvironmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

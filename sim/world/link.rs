@@ -9,7 +9,6 @@
 //! setup it ran. Deleting the F&O environment in LCS is the only way to remove a link.
 
 use super::identity::{Role, UNIFIED_OPERATIONS_PLAN, User, random_uuid};
-use super::lcs::wire_enum;
 use super::lcs::{EnvironmentId, EnvironmentType, FoEnvironment, Integration, Project, ProjectId};
 use super::operations::{Effect, Portal, Target, Work};
 use super::ppac::{
@@ -17,6 +16,7 @@ use super::ppac::{
     PpEnvId, PpEnvironment, ProvisioningState, REQUIRED_FREE_MB, Sku,
 };
 use super::tenant::{Tenant, TenantState};
+use super::wire::wire_enum;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{OpError, Operation, OperationId, RunState, StageSpec};
 use jiff::{SignedDuration, Timestamp};
@@ -417,7 +417,8 @@ impl SetupEffect {
         op: OperationId,
         at: Timestamp,
     ) -> Result<(), OpError> {
-        let free = state.capacity.database_mb as f64 - ppac::consumption(state).database_mb;
+        let free =
+            state.capacity.database_mb as f64 - ppac::capacity::consumption(state).database_mb;
         if free < REQUIRED_FREE_MB {
             return Err(op_error(
                 ErrorCode::InsufficientCapacity,
@@ -459,7 +460,7 @@ impl SetupEffect {
             )
         })?;
         let (location, azure_region) = geography_of(region);
-        let domain = ppac::free_domain(state, &name, at);
+        let domain = ppac::capacity::free_domain(state, &name, at);
         let id = PpEnvId::from_uuid(random_uuid(&mut state.rng));
         let org_id = random_uuid(&mut state.rng);
         state.ppac.environments.push(PpEnvironment {
@@ -1236,7 +1237,7 @@ impl Tenant {
         let (dv, actor) = self.completed_link(project, user, env, "Installing an add-in")?;
         self.refuse_reinstall(&dv, addin.package, addin.name)?;
         let origin = LcsOrigin {
-            kind: ADDIN_KIND,
+            kind: ADDIN_KIND.to_string(),
             env,
         };
         let record =
@@ -1255,7 +1256,7 @@ impl Tenant {
         let (dv, actor) = self.completed_link(project, user, env, "The dual-write application")?;
         self.refuse_reinstall(&dv, DUAL_WRITE_PACKAGE, "The dual-write application")?;
         let origin = LcsOrigin {
-            kind: DUAL_WRITE_KIND,
+            kind: DUAL_WRITE_KIND.to_string(),
             env,
         };
         let record = self.ppac_install_from(

@@ -15,6 +15,7 @@ pub mod ppac;
 pub mod serde_util;
 pub mod setup;
 pub mod tenant;
+pub mod wire;
 
 use crate::error::{ErrorCode, SimError};
 use identity::TenantId;

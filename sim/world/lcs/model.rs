@@ -4,7 +4,8 @@
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;
 use crate::world::identity::ObjectId;
-use crate::world::ppac::PpEnvId;
+use crate::world::identity::PpEnvId;
+use crate::world::wire::wire_enum;
 use jiff::Timestamp;
 use serde::Serialize;
 use std::fmt;
@@ -105,40 +106,7 @@ pub struct Member {
     pub role: ProjectRole,
 }
 
-/// An F&O environment id. Paths accept it dashed or undashed, in any case.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct EnvironmentId(pub Uuid);
-
-impl EnvironmentId {
-    /// Parses a dashed or undashed GUID.
-    pub fn parse(text: &str) -> Result<EnvironmentId, SimError> {
-        Uuid::try_parse(text.trim())
-            .map(EnvironmentId)
-            .map_err(|_| {
-                SimError::new(
-                    ErrorCode::InvalidEnvironmentId,
-                    format!(
-                        "'{text}' is not an environment id; use the GUID LCS shows for the \
-                         environment (dashed or not)"
-                    ),
-                )
-            })
-    }
-
-    /// The undashed form some LCS answers use.
-    pub fn simple(&self) -> String {
-        self.0.simple().to_string()
-    }
-}
-
-impl fmt::Display for EnvironmentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::world::identity::EnvironmentId;
 
 /// An asset-library file id.
 #[derive(
@@ -168,54 +136,6 @@ impl fmt::Display for AssetId {
         self.0.fmt(f)
     }
 }
-
-macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal,)* }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($(#[$vdoc])* $variant,)* }
-
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
-
-            /// The name on the wire.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text,)* }
-            }
-
-            /// Parses the wire name, case-insensitively.
-            pub fn from_name(text: &str) -> Option<$name> {
-                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(text.trim()))
-            }
-
-            /// Every wire name, comma-separated, for error messages.
-            pub fn names() -> String {
-                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <String as serde::Deserialize>::deserialize(d)?;
-                $name::from_name(&text).ok_or_else(|| {
-                    serde::de::Error::custom(format!(
-                        "'{text}' is not a valid {}; use one of: {}",
-                        stringify!($name),
-                        $name::names()
-                    ))
-                })
-            }
-        }
-    };
-}
-pub(crate) use wire_enum;
 
 wire_enum! {
     /// An F&O environment's type, fixed at deployment.

@@ -2,10 +2,9 @@
 //! API show. Wire names live here (they are the vocabulary of both APIs); shapes live in the API
 //! surfaces.
 
-use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;
 use crate::world::identity::ObjectId;
-use crate::world::lcs::wire_enum;
+use crate::world::wire::wire_enum;
 use jiff::Timestamp;
 use uuid::Uuid;
 
@@ -20,60 +19,7 @@ pub const REQUIRED_FREE_MB: f64 = 1024.0;
 /// Dataverse version of new databases.
 pub const DATAVERSE_VERSION: &str = "9.2.25101.00193";
 
-/// An environment's id: a GUID, or `Default-{tenantId}` for the tenant's default environment.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct PpEnvId(String);
-
-impl PpEnvId {
-    /// A new GUID id.
-    pub fn from_uuid(id: Uuid) -> Self {
-        PpEnvId(id.to_string())
-    }
-
-    /// The default environment's id for a tenant.
-    pub fn default_for(tenant: Uuid) -> Self {
-        PpEnvId(format!("Default-{tenant}"))
-    }
-
-    /// Parses a path segment: a GUID (any case, dashed or not) or `Default-{GUID}`.
-    pub fn parse(text: &str) -> Result<Self, SimError> {
-        let text = text.trim();
-        let bad = || {
-            SimError::new(
-                ErrorCode::EnvironmentNotFound,
-                format!(
-                    "The environment '{text}' could not be found: environment names are GUIDs \
-                     (or Default-{{tenantId}}); list them with GET \
-                     /providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"
-                ),
-            )
-        };
-        if let Some(rest) = text
-            .get(..8)
-            .filter(|p| p.eq_ignore_ascii_case("default-"))
-            .map(|_| &text[8..])
-        {
-            let id = Uuid::try_parse(rest).map_err(|_| bad())?;
-            return Ok(PpEnvId::default_for(id));
-        }
-        Uuid::try_parse(text)
-            .map(PpEnvId::from_uuid)
-            .map_err(|_| bad())
-    }
-
-    /// The id as written on the wire.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for PpEnvId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::world::identity::PpEnvId;
 
 wire_enum! {
     /// An environment's type (`environmentSku`).
@@ -845,6 +791,7 @@ pub fn package(unique_name: &str) -> Option<&'static CatalogPackage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::SimError;
 
     #[test]
     fn environment_ids_accept_guids_and_default_names_in_any_case() -> Result<(), SimError> {

@@ -1,0 +1,446 @@
+use super::*;
+use crate::clock;
+use crate::error::{ErrorCode, SimError};
+use crate::ops::{Operation, OperationId};
+use crate::world::identity::{ObjectId, Role, random_uuid};
+use crate::world::operations::{Effect, Portal, Target, Work};
+use crate::world::ppac::capacity::{check_domain, consumption, free_domain};
+use crate::world::tenant::{Tenant, TenantState};
+use jiff::Timestamp;
+use uuid::Uuid;
+
+impl Tenant {
+    /// Creates the tenant's default environment while the tenant is built.
+    pub(crate) fn build_ppac(state: &mut TenantState, now: Timestamp) {
+        let system = Actor {
+            id: ObjectId(Uuid::nil()),
+            display_name: "SYSTEM".into(),
+            upn: None,
+            admin: true,
+        };
+        let domain = format!("org{}", &state.id.0.simple().to_string()[..8]);
+        let org_id = random_uuid(&mut state.rng);
+        let unique_name = format!("unq{}", random_uuid(&mut state.rng).simple());
+        let dataverse = Dataverse::fresh(org_id, unique_name, domain, now);
+        state.ppac.environments.push(PpEnvironment {
+            id: PpEnvId::default_for(state.id.0),
+            display_name: format!("{} (default)", state.display_name),
+            description: String::new(),
+            sku: Sku::Default,
+            location: "unitedstates".into(),
+            azure_region: "eastus".into(),
+            created_at: now,
+            created_by: system.clone(),
+            modified_at: now,
+            modified_by: system,
+            provisioning: ProvisioningState::Succeeded,
+            admin_mode: false,
+            managed: false,
+            cadence: "Moderate".into(),
+            dataverse: Some(dataverse),
+            linked_app: None,
+            backups: Vec::new(),
+            packages: Vec::new(),
+            busy: None,
+            deleted_at: None,
+        });
+        state.ppac.settings = default_settings();
+    }
+
+    /// The actor behind a user or service principal of this tenant.
+    pub fn ppac_actor(
+        &self,
+        user: Option<ObjectId>,
+        app: Option<ObjectId>,
+    ) -> Result<Actor, SimError> {
+        if let Some(id) = user {
+            let u = self.state.user_by_id(id).ok_or_else(|| {
+                SimError::new(
+                    ErrorCode::UserNotFound,
+                    format!("user {id} no longer exists"),
+                )
+            })?;
+            return Ok(Actor {
+                id,
+                display_name: u.display_name.clone(),
+                upn: Some(u.upn.to_string()),
+                admin: Role::ALL.iter().any(|r| u.has_role(*r)),
+            });
+        }
+        let id =
+            app.ok_or_else(|| SimError::internal("an actor needs a user or an application"))?;
+        let a = self.state.application_by_id(id).ok_or_else(|| {
+            SimError::new(
+                ErrorCode::ApplicationNotFound,
+                format!("application {id} no longer exists"),
+            )
+        })?;
+        Ok(Actor {
+            id,
+            display_name: a.display_name.clone(),
+            upn: None,
+            admin: true,
+        })
+    }
+
+    pub(super) fn ppac_may_see(actor: &Actor, env: &PpEnvironment) -> bool {
+        actor.admin || env.is_default() || env.created_by.id == actor.id
+    }
+
+    /// Live environments the actor may see, in creation order.
+    pub fn ppac_environments<'a>(
+        &'a self,
+        actor: &'a Actor,
+    ) -> impl Iterator<Item = &'a PpEnvironment> {
+        self.state
+            .ppac
+            .environments
+            .iter()
+            .filter(move |e| e.live() && Self::ppac_may_see(actor, e))
+    }
+
+    pub(super) fn ppac_not_found(&self, id: &str) -> SimError {
+        SimError::new(
+            ErrorCode::EnvironmentNotFound,
+            format!(
+                "The environment '{id}' could not be found in the tenant '{}'.",
+                self.state.id
+            ),
+        )
+    }
+
+    /// A live environment the actor may see; 404 otherwise.
+    pub fn ppac_environment(
+        &self,
+        actor: &Actor,
+        id: &PpEnvId,
+    ) -> Result<&PpEnvironment, SimError> {
+        self.state
+            .ppac
+            .environments
+            .iter()
+            .find(|e| &e.id == id && e.live() && Self::ppac_may_see(actor, e))
+            .ok_or_else(|| self.ppac_not_found(id.as_str()))
+    }
+
+    pub(super) fn ppac_env_mut(&mut self, id: &PpEnvId) -> Result<&mut PpEnvironment, SimError> {
+        let err = self.ppac_not_found(id.as_str());
+        self.state
+            .ppac
+            .environments
+            .iter_mut()
+            .find(|e| &e.id == id)
+            .ok_or(err)
+    }
+
+    /// Environments deleted within the recovery window.
+    pub fn ppac_deleted<'a>(
+        &'a self,
+        actor: &'a Actor,
+        now: Timestamp,
+    ) -> impl Iterator<Item = &'a PpEnvironment> {
+        self.state.ppac.environments.iter().filter(move |e| {
+            Self::ppac_may_see(actor, e)
+                && e.deleted_at
+                    .is_some_and(|d| clock::saturating_add(d, RECOVERY_WINDOW) > now)
+        })
+    }
+
+    /// What the tenant's live environments consume.
+    pub fn ppac_consumption(&self) -> Consumption {
+        consumption(&self.state)
+    }
+
+    /// Free database capacity, MB (negative when over).
+    pub fn ppac_free_database_mb(&self) -> f64 {
+        self.state.capacity.database_mb as f64 - self.ppac_consumption().database_mb
+    }
+
+    pub(super) fn ppac_require_capacity(&self, what: &str) -> Result<(), SimError> {
+        let free = self.ppac_free_database_mb();
+        if free < REQUIRED_FREE_MB {
+            return Err(SimError::new(
+                ErrorCode::InsufficientCapacity,
+                format!(
+                    "This environment can't be {what} because your org (tenant) needs at least 1 \
+                     GB of database capacity. Free database capacity is {:.0} MB of {} MB; free \
+                     some by deleting environments, or add capacity.",
+                    free.max(0.0),
+                    self.state.capacity.database_mb
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn ppac_check_idle(&self, env: &PpEnvironment) -> Result<(), SimError> {
+        if env.busy.is_some() || env.provisioning != ProvisioningState::Succeeded {
+            return Err(SimError::new(
+                ErrorCode::OperationNotStartable,
+                format!(
+                    "This operation cannot be performed because there is an active lifecycle \
+                     operation on the environment {}. Retry when it has finished.",
+                    env.id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn ppac_check_allowed(
+        &self,
+        env: &PpEnvironment,
+        op: OpType,
+    ) -> Result<(), SimError> {
+        self.ppac_check_idle(env)?;
+        match refusal(env, op) {
+            Some(r) => Err(r.error()),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the tenant holds a licence for the template.
+    pub fn ppac_entitled(&self, t: &Template) -> bool {
+        t.licenses.is_empty()
+            || self
+                .state
+                .users
+                .iter()
+                .any(|u| t.licenses.iter().any(|l| u.has_license(l)))
+    }
+
+    /// Checks a domain's form and that no live environment uses it and no recent delete blocks
+    /// it. `except` is the environment that may keep its own domain.
+    pub fn ppac_check_domain(
+        &self,
+        domain: &str,
+        except: Option<&PpEnvId>,
+        now: Timestamp,
+    ) -> Result<String, SimError> {
+        check_domain(&self.state, domain, except, now)
+    }
+
+    pub(super) fn ppac_new_dataverse(
+        &mut self,
+        spec: &NewDataverse,
+        display_name: &str,
+        sku: Sku,
+        except: Option<&PpEnvId>,
+        now: Timestamp,
+    ) -> Result<(Dataverse, bool), SimError> {
+        let domain = match &spec.domain {
+            Some(d) if !d.trim().is_empty() => self.ppac_check_domain(d, except, now)?,
+            _ => free_domain(&self.state, display_name, now),
+        };
+        let language = spec.language.unwrap_or(1033);
+        if !LANGUAGES.iter().any(|(l, _)| *l == language) {
+            return Err(SimError::new(
+                ErrorCode::InvalidEnvironmentRequest,
+                format!(
+                    "The language {language} is not available; list the languages with GET \
+                     /providers/Microsoft.BusinessAppPlatform/locations/{{location}}/environmentLanguages"
+                ),
+            )
+            .at("baseLanguage"));
+        }
+        let currency = spec
+            .currency
+            .clone()
+            .unwrap_or_else(|| "USD".into())
+            .to_ascii_uppercase();
+        if !CURRENCIES.iter().any(|(c, _, _)| *c == currency) {
+            return Err(SimError::new(
+                ErrorCode::InvalidEnvironmentRequest,
+                format!(
+                    "The currency '{currency}' is not available; list the currencies with GET \
+                     /providers/Microsoft.BusinessAppPlatform/locations/{{location}}/environmentCurrencies"
+                ),
+            )
+            .at("currency"));
+        }
+        let mut fin_ops = false;
+        let mut templates = Vec::new();
+        for name in &spec.templates {
+            let t = template(name).ok_or_else(|| {
+                SimError::new(
+                    ErrorCode::InvalidEnvironmentRequest,
+                    format!(
+                        "The template '{name}' does not exist; list the templates with GET \
+                         /providers/Microsoft.BusinessAppPlatform/locations/{{location}}/templates"
+                    ),
+                )
+                .at("templates")
+            })?;
+            if !self.ppac_entitled(t) {
+                return Err(SimError::new(
+                    ErrorCode::DynamicsEntitlementMissing,
+                    format!(
+                        "You do not have the required Dynamics 365 licenses to create databases \
+                         with the '{}' Dynamics app. Assign one of: {}.",
+                        t.display_name,
+                        t.licenses.join(", ")
+                    ),
+                ));
+            }
+            if !t.skus.contains(&sku) {
+                return Err(SimError::new(
+                    ErrorCode::InvalidEnvironmentRequest,
+                    format!(
+                        "The template '{}' cannot be used for a {} environment.",
+                        t.name,
+                        sku.as_str()
+                    ),
+                )
+                .at("templates"));
+            }
+            fin_ops |= t.fin_ops;
+            templates.push(t.name.to_string());
+        }
+        let org_id = random_uuid(&mut self.state.rng);
+        Ok((
+            Dataverse {
+                base_language: language,
+                currency,
+                database_mb: NEW_DATABASE_MB + 512.0 * templates.len() as f64,
+                templates,
+                security_group: spec.security_group,
+                ..Dataverse::fresh(org_id, format!("unq{}", org_id.simple()), domain, now)
+            },
+            fin_ops,
+        ))
+    }
+
+    pub(super) fn ppac_start(
+        &mut self,
+        env: &PpEnvId,
+        action: Action,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<OperationId, SimError> {
+        let op_type = action.op_type();
+        let (kind, portal, target) = match &action {
+            Action::Install {
+                origin: Some(o), ..
+            } => (
+                o.kind.clone(),
+                Portal::Lcs,
+                Target {
+                    kind: "lcsEnvironment".into(),
+                    id: o.env.to_string(),
+                },
+            ),
+            other => (
+                match other {
+                    Action::Install { .. } => INSTALL_KIND,
+                    _ => op_type.engine_kind(),
+                }
+                .to_string(),
+                Portal::Ppac,
+                Target {
+                    kind: "dataverseEnvironment".into(),
+                    id: env.to_string(),
+                },
+            ),
+        };
+        let stages = stages_for(&action);
+        let work = Work {
+            kind,
+            portal,
+            target,
+            effect: Effect::Ppac(PpacEffect {
+                env: env.clone(),
+                action: action.clone(),
+            }),
+        };
+        let id = self.start_operation(work, &stages, None, now)?;
+        let is_install = matches!(action, Action::Install { .. });
+        let e = self.ppac_env_mut(env)?;
+        e.modified_at = now;
+        e.modified_by = actor.clone();
+        if !is_install {
+            e.busy = Some(id);
+            self.state.ppac.operations.push(LifecycleOp {
+                id,
+                env: env.clone(),
+                op_type,
+                requested_by: actor.clone(),
+            });
+        }
+        Ok(id)
+    }
+
+    /// A lifecycle operation and its engine record; 404 when it or its environment is gone.
+    pub fn ppac_operation(
+        &self,
+        actor: &Actor,
+        id: OperationId,
+    ) -> Result<(&LifecycleOp, &Operation<Work>), SimError> {
+        let gone = || {
+            SimError::new(
+                ErrorCode::OperationNotFound,
+                format!(
+                    "The lifecycle operation '{id}' could not be found (or its environment no longer exists)."
+                ),
+            )
+        };
+        let op = self
+            .state
+            .ppac
+            .operations
+            .iter()
+            .find(|o| o.id == id)
+            .ok_or_else(gone)?;
+        let visible = self
+            .state
+            .ppac
+            .environments
+            .iter()
+            .any(|e| e.id == op.env && e.live() && Self::ppac_may_see(actor, e));
+        if !visible {
+            return Err(gone());
+        }
+        Ok((op, self.operation(id).map_err(|_| gone())?))
+    }
+
+    /// Lifecycle operations of an environment, newest first.
+    pub fn ppac_operations_of(
+        &self,
+        actor: &Actor,
+        env: &PpEnvId,
+    ) -> Result<Vec<(&LifecycleOp, &Operation<Work>)>, SimError> {
+        self.ppac_environment(actor, env)?;
+        let mut list: Vec<_> = self
+            .state
+            .ppac
+            .operations
+            .iter()
+            .filter(|o| &o.env == env)
+            .filter_map(|o| self.operation(o.id).ok().map(|x| (o, x)))
+            .collect();
+        list.reverse();
+        Ok(list)
+    }
+
+    /// Lifecycle operations of every environment the actor may see, newest first.
+    pub fn ppac_all_operations<'a>(
+        &'a self,
+        actor: &'a Actor,
+    ) -> impl Iterator<Item = (&'a LifecycleOp, &'a Operation<Work>)> {
+        self.state
+            .ppac
+            .operations
+            .iter()
+            .rev()
+            .filter_map(move |o| {
+                let visible = self
+                    .state
+                    .ppac
+                    .environments
+                    .iter()
+                    .any(|e| e.id == o.env && e.live() && Self::ppac_may_see(actor, e));
+                visible
+                    .then(|| self.operation(o.id).ok().map(|x| (o, x)))
+                    .flatten()
+            })
+    }
+}
