@@ -34,7 +34,7 @@ impl Effect {
                 // The integration's rule, not LCS's: a deleted F&O environment unlinks its
                 // Dataverse environment.
                 if let Some(env) = e.deleted(op) {
-                    super::link::unlink(tenant, env, at);
+                    super::integration::effect::unlink(tenant, env, at);
                 }
             }
             Effect::Ppac(e) => e.finished(tenant, op, at),

@@ -6,14 +6,16 @@
 //! other's state.
 
 pub mod blob;
+mod declare;
 pub mod effects;
 pub mod identity;
+pub mod integration;
 pub mod lcs;
-pub mod link;
 pub mod operations;
 pub mod ppac;
 pub mod serde_util;
 pub mod setup;
+pub mod spec;
 pub mod tenant;
 pub mod wire;
 

@@ -4,8 +4,8 @@
 //! engine calls at its stage boundaries and when it finishes. A capability adds an operation kind
 //! by adding an [`Effect`] variant (its data here, its rules in `world::effects`).
 
+use super::integration::SetupEffect;
 use super::lcs::LcsEffect;
-use super::link::SetupEffect;
 use super::ppac::PpacEffect;
 use serde::Serialize;
 

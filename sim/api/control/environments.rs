@@ -5,8 +5,9 @@
 use crate::api::extract::TenantPath;
 use crate::api::views::OperationDto;
 use crate::state::AppState;
+use crate::world::integration::views::{Conceptual, IntegrationView};
+use crate::world::integration::{LinkState, TERMINOLOGY, Term, term_of};
 use crate::world::lcs::FoEnvironment;
-use crate::world::link::{Conceptual, IntegrationView, LinkState, TERMINOLOGY, Term, term_of};
 use crate::world::ppac::PpEnvironment;
 use crate::world::tenant::Tenant;
 use axum::Json;

@@ -12,11 +12,12 @@ use crate::input::lcs::EnvironmentBody;
 use crate::ops::OperationId;
 use crate::state::AppState;
 use crate::world::identity::ObjectId;
+use crate::world::integration::views::AddinView;
+use crate::world::integration::{ADDINS, SetupRequest};
 use crate::world::lcs::{
     AssetId, DataOrigin, EnvironmentId, FoEnvironment, HistoryEntry, Project, ProjectId,
     ProjectRole, Via,
 };
-use crate::world::link::{ADDINS, AddinView, SetupRequest};
 use crate::world::ppac::{PackageState, PpEnvId};
 use crate::world::tenant::Tenant;
 use axum::Json;
@@ -748,7 +749,7 @@ async fn integration_setup(
     match (answer, existing) {
         (Err(err), Some(id)) if err.code == ErrorCode::EnvironmentNotFound => {
             if state.world.ppac_environment_elsewhere(&id, owner) {
-                Err(crate::world::link::foreign_dataverse(&id))
+                Err(crate::world::integration::foreign_dataverse(&id))
             } else {
                 Err(err)
             }
