@@ -1,3 +1,5 @@
+//! Add-ins and dual-write of a linked environment, installed from LCS.
+
 use super::*;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;

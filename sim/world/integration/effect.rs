@@ -1,3 +1,5 @@
+//! What a Power Platform integration step does to both halves as it runs, and unlinking.
+
 use super::*;
 use crate::error::ErrorCode;
 use crate::ops::{OpError, Operation, OperationId, RunState};

@@ -1,3 +1,5 @@
+//! Setting up Power Platform integration from LCS: refusals, linking, resume.
+
 use super::effect::*;
 use super::views::{AddinView, IntegrationView};
 use super::*;

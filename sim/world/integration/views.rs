@@ -1,3 +1,6 @@
+//! The integration as the portals show it: an environment's integration section, its add-ins,
+//! and conceptual environments (both halves however joined).
+
 use super::*;
 use crate::ops::{Operation, RunState};
 use crate::world::lcs::{EnvironmentId, EnvironmentType};

@@ -1,3 +1,5 @@
+//! The project's asset library: file assets created, committed and deleted.
+
 use super::*;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};

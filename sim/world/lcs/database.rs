@@ -1,3 +1,5 @@
+//! Database movement between F&O environments: refresh, export, import, point-in-time restore.
+
 use super::*;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;

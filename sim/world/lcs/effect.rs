@@ -1,3 +1,5 @@
+//! What an LCS operation does to its environment at each stage end and when it finishes.
+
 use super::*;
 use crate::error::ErrorCode;
 use crate::ops::{OpError, Operation, RunState};

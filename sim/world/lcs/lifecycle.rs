@@ -1,3 +1,6 @@
+//! An F&O environment's lifecycle: start, stop, packages, deallocate, delete, type changes, and
+//! the checks and throttles every LCS operation starts through.
+
 use super::*;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};

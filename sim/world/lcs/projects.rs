@@ -1,3 +1,5 @@
+//! LCS projects and their environments: building them from a spec, membership, and deploying.
+
 use super::*;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;

@@ -1,3 +1,5 @@
+//! Who sees which Dataverse environment, and the checks every PPAC command starts with.
+
 use super::*;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};

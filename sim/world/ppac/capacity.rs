@@ -1,3 +1,5 @@
+//! What a tenant's Dataverse environments consume, and domain names free for a new one.
+
 use super::*;
 use crate::error::{ErrorCode, SimError};
 use crate::world::tenant::TenantState;

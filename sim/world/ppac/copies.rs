@@ -1,3 +1,5 @@
+//! Copies, backups, restores and resets of Dataverse environments.
+
 use super::*;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};

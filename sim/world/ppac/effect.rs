@@ -1,3 +1,5 @@
+//! What a PPAC operation does to its Dataverse environment at each stage end and when it finishes.
+
 use super::*;
 use crate::clock;
 use crate::error::ErrorCode;

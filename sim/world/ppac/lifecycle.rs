@@ -1,3 +1,5 @@
+//! Dataverse environments created, provisioned, updated, converted, deleted and recovered.
+
 use super::*;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;

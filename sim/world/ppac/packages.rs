@@ -1,3 +1,5 @@
+//! Application packages installed into Dataverse environments, and tenant settings.
+
 use super::*;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{Operation, OperationId};
