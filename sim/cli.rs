@@ -255,6 +255,9 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 const HEALTH_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `health --wait` asks again.
 const HEALTH_RETRY: Duration = Duration::from_millis(100);
+/// The least time one `health --wait` attempt gets, so that the last attempt before the timeout
+/// reports why the simulator cannot be reached rather than that the budget ran out mid-request.
+const HEALTH_ATTEMPT_MIN: Duration = Duration::from_millis(250);
 
 /// `health`: 0 when `/_sim/health` says ok within the timeout; with `wait`, asked again until
 /// it does or the timeout passes.
@@ -273,7 +276,12 @@ async fn health(
     let deadline = tokio::time::Instant::now() + limit;
     let last = loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let answer = call(server, reqwest::Method::GET, "/_sim/health", None, left).await;
+        let budget = if wait {
+            left.max(HEALTH_ATTEMPT_MIN)
+        } else {
+            left
+        };
+        let answer = call(server, reqwest::Method::GET, "/_sim/health", None, budget).await;
         let healthy = matches!(&answer, Ok(body) if body["status"] == "ok");
         let refused = matches!(&answer, Err(CallError::Refused(_)));
         if healthy || refused || !wait || tokio::time::Instant::now() + HEALTH_RETRY >= deadline {
