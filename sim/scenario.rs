@@ -900,7 +900,7 @@ pub fn load(
     let tenants = to
         .world
         .load(declared, now, options.replace, options.startup)?;
-    let ids: Vec<TenantId> = tenants.iter().map(|t| t.lock().id()).collect();
+    let ids: Vec<TenantId> = tenants.iter().map(|t| t.id()).collect();
     let rules: Vec<RequestRule> = scenario
         .request_rules
         .into_iter()

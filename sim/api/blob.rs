@@ -172,8 +172,8 @@ async fn read(
         shared_blob(&name)?
     } else {
         let tenant = tenant_of(&state, &account)?;
-        let mut tenant = tenant.lock();
-        let (now, _) = tenant.settle(state.clock.now());
+        let tenant = tenant.settled(state.clock.now());
+        let now = tenant.now();
         authorize(&state, &query, &resource, 'r', now)?;
         tenant
             .state
@@ -271,8 +271,8 @@ async fn write(
     }
     let tenant = tenant_of(&state, &account)?;
     {
-        let mut t = tenant.lock();
-        let (now, _) = t.settle(state.clock.now());
+        let t = tenant.settled(state.clock.now());
+        let now = t.now();
         authorize(&state, &query, &resource, 'w', now)?;
     }
     // Read the body without holding the tenant's lock.
@@ -290,8 +290,8 @@ async fn write(
         .get("x-ms-blob-content-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut t = tenant.lock();
-    let (now, _) = t.settle(state.clock.now());
+    let mut t = tenant.settled(state.clock.now());
+    let now = t.now();
     let blobs = &mut t.state.blobs;
     let blob = match query.comp.as_deref() {
         None => {

@@ -118,8 +118,8 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, SimErro
         )
     })?;
     let principal = {
-        let tenant = tenant.lock();
-        let now = tenant.now(state.clock.now());
+        let tenant = tenant.settled(state.clock.now());
+        let now = tenant.now();
         if state.config.enforce_token_expiry && claims.exp <= now.as_second() {
             let expired = Timestamp::from_second(claims.exp).unwrap_or(Timestamp::UNIX_EPOCH);
             return Err(SimError::new(
@@ -172,7 +172,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, SimErro
 fn default_caller(state: &AppState) -> Result<Caller, SimError> {
     let tenant = state.world.tenant(DEFAULT_TENANT_ID)?;
     let principal = {
-        let t = tenant.lock();
+        let t = tenant.settled(state.clock.now());
         let users = &t.state.users;
         users
             .iter()

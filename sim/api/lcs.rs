@@ -16,6 +16,7 @@ use crate::api::routes::{Routes, Surface, get, post};
 use crate::clock;
 use crate::error::{ErrorClass, ErrorCode, SimError};
 use crate::state::AppState;
+use crate::world::Settled;
 use crate::world::identity::ObjectId;
 use crate::world::lcs::files::{self, SHARED_ASSETS, SharedAsset};
 use crate::world::lcs::{
@@ -32,7 +33,6 @@ use axum::routing::any;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use jiff::{SignedDuration, Timestamp};
-use parking_lot::MutexGuard;
 use rand::RngExt;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -270,10 +270,10 @@ fn us_date(t: Timestamp) -> String {
 fn open<'a>(
     state: &AppState,
     caller: &'a Caller,
-) -> Result<(ObjectId, MutexGuard<'a, Tenant>, Timestamp), SimError> {
+) -> Result<(ObjectId, Settled<'a>, Timestamp), SimError> {
     let user = caller.user()?;
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     Ok((user, tenant, now))
 }
 
@@ -364,13 +364,24 @@ async fn refresh(
 ) -> Result<Json<Value>, SimError> {
     let project = ProjectId::parse(&project)?;
     let (source, target) = (env_id(&source)?, env_id(&target)?);
-    let (user, mut tenant, now) = open(&state, &caller)?;
-    let p = tenant.lcs_project_for(project, user)?;
+    let refused = {
+        let (user, mut tenant, now) = open(&state, &caller)?;
+        match tenant.database_refresh(project, user, source, target, Via::Api, now) {
+            Ok(id) => return Ok(ok(id.0, json!({}))),
+            Err(e) if e.code == ErrorCode::EnvironmentNotFound => e,
+            Err(e) => return Err(e),
+        }
+    };
+    // Released the caller's tenant first: the cross-tenant rule looks at every other tenant.
     for env in [source, target] {
-        state.world.lcs_environment_of(p, env, caller.tenant_id)?;
+        if state
+            .world
+            .lcs_environment_elsewhere(env, caller.tenant_id, state.clock.now())
+        {
+            return Err(crate::world::lcs::foreign_environment(env));
+        }
     }
-    let id = tenant.database_refresh(project, user, source, target, Via::Api, now)?;
-    Ok(ok(id.0, json!({})))
+    Err(refused)
 }
 
 async fn export(

@@ -8,6 +8,7 @@ use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;
 use crate::ops::{Operation, RunState};
 use crate::state::AppState;
+use crate::world::Settled;
 use crate::world::operations::Work;
 use crate::world::ppac::{Actor, PpEnvId, Sku};
 use crate::world::tenant::Tenant;
@@ -18,7 +19,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use parking_lot::MutexGuard;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -27,9 +27,9 @@ use std::collections::HashMap;
 pub fn open<'a>(
     state: &AppState,
     caller: &'a Caller,
-) -> Result<(Actor, MutexGuard<'a, Tenant>, Timestamp), SimError> {
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+) -> Result<(Actor, Settled<'a>, Timestamp), SimError> {
+    let tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let actor = match caller.principal {
         Principal::User(id) => tenant.ppac_actor(Some(id), None)?,
         Principal::Application { object_id, .. } => tenant.ppac_actor(None, Some(object_id))?,

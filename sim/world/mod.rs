@@ -8,6 +8,7 @@
 pub mod blob;
 mod declare;
 pub mod effects;
+mod handle;
 pub mod identity;
 pub mod integration;
 pub mod lcs;
@@ -22,14 +23,13 @@ pub mod wire;
 use crate::error::{ErrorCode, SimError};
 use identity::TenantId;
 use jiff::Timestamp;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tenant::{RngStream, Tenant, TenantSpec, seeded_rng};
 
-/// A tenant behind its own lock.
-pub type TenantRef = Arc<Mutex<Tenant>>;
+pub use handle::{Settled, TenantRef};
 
 /// All tenants of a run.
 #[derive(Debug)]
@@ -191,7 +191,7 @@ impl World {
         }
         let mut refs = Vec::with_capacity(built.len());
         for ((tenant, id), d) in built.into_iter().zip(ids).zip(declared) {
-            let tenant = Arc::new(Mutex::new(tenant));
+            let tenant = TenantRef::new(tenant);
             let seq = match registry.tenants.get(&id) {
                 Some((seq, _)) => *seq,
                 None => {
@@ -220,8 +220,8 @@ impl World {
     }
 
     /// The tenant named by id or by primary domain, as the token endpoint's `{tenant}` segment
-    /// names it.
-    pub fn resolve(&self, name: &str) -> Result<TenantRef, SimError> {
+    /// names it; `clock_now` is the shared clock's now (tenants are settled to read them).
+    pub fn resolve(&self, name: &str, clock_now: Timestamp) -> Result<TenantRef, SimError> {
         if let Ok(id) = TenantId::parse(name) {
             return self.tenant(id);
         }
@@ -229,7 +229,7 @@ impl World {
         let matches: Vec<TenantRef> = self
             .tenants()
             .into_iter()
-            .filter(|t| t.lock().state.domain.as_str() == wanted)
+            .filter(|t| t.settled(clock_now).state.domain.as_str() == wanted)
             .collect();
         match matches.len() {
             0 => Err(not_found(name)),
@@ -257,34 +257,29 @@ impl World {
         all.into_iter().map(|(_, t)| t).collect()
     }
 
-    /// The environment `id` of `project` (a project of tenant `owner`). When it is not there but
-    /// another tenant has it, the refusal is the cross-tenant rule rather than "not found". Never
-    /// blocks: a tenant locked by another request is skipped.
-    pub fn lcs_environment_of<'p>(
+    /// Whether a tenant other than `owner` has the F&O environment `id`, each tenant settled to
+    /// `clock_now`. Blocks on each tenant in turn: call it holding no tenant's lock (a refusal
+    /// about another tenant's environment is chosen after the caller's own tenant is released).
+    pub fn lcs_environment_elsewhere(
         &self,
-        project: &'p lcs::Project,
         id: lcs::EnvironmentId,
         owner: TenantId,
-    ) -> Result<&'p lcs::FoEnvironment, SimError> {
-        project.environment(id).map_err(|not_here| {
-            if self.elsewhere(owner, |t| t.state.lcs.find_environment(id).is_some()) {
-                SimError::new(
-                    ErrorCode::OperationNotAllowed,
-                    format!(
-                        "Environment {id} belongs to another tenant. Database refresh between \
-                         tenants is not supported: both environments must be in the same tenant"
-                    ),
-                )
-            } else {
-                not_here
-            }
+        clock_now: Timestamp,
+    ) -> bool {
+        self.elsewhere(owner, clock_now, |t| {
+            t.state.lcs.find_environment(id).is_some()
         })
     }
 
-    /// Whether a tenant other than `owner` has the Power Platform environment `id`. Never blocks:
-    /// a tenant locked by another request is skipped.
-    pub fn ppac_environment_elsewhere(&self, id: &ppac::PpEnvId, owner: TenantId) -> bool {
-        self.elsewhere(owner, |t| {
+    /// Whether a tenant other than `owner` has the live Power Platform environment `id`, each
+    /// tenant settled to `clock_now`. Call it holding no tenant's lock.
+    pub fn ppac_environment_elsewhere(
+        &self,
+        id: &ppac::PpEnvId,
+        owner: TenantId,
+        clock_now: Timestamp,
+    ) -> bool {
+        self.elsewhere(owner, clock_now, |t| {
             t.state
                 .ppac
                 .environments
@@ -293,12 +288,18 @@ impl World {
         })
     }
 
-    /// Whether a tenant other than `owner` satisfies `has`; tenants locked by another request
-    /// are skipped, so this never blocks.
-    fn elsewhere(&self, owner: TenantId, has: impl Fn(&Tenant) -> bool) -> bool {
+    /// Whether a tenant other than `owner` satisfies `has`. Every tenant is looked at (waiting
+    /// for one another request holds), so the answer does not depend on timing.
+    fn elsewhere(
+        &self,
+        owner: TenantId,
+        clock_now: Timestamp,
+        has: impl Fn(&Tenant) -> bool,
+    ) -> bool {
         self.tenants()
             .into_iter()
-            .any(|t| t.try_lock().is_some_and(|t| t.id() != owner && has(&t)))
+            .filter(|t| t.id() != owner)
+            .any(|t| has(&t.settled(clock_now)))
     }
 
     /// Deletes a tenant; its tokens stop working.

@@ -450,3 +450,33 @@ async fn bad_tenant_input_gets_a_4xx_naming_the_field_and_changes_nothing() {
     );
     assert_eq!(tenant["capacity"]["fileMb"], 20480);
 }
+
+/// Reading or changing a tenant applies what is due first: with the shared clock moved past two
+/// timeline events and no request made since, the fault list already holds the fault the first
+/// event planned, and a user change starts from the license the second event assigned.
+#[tokio::test]
+async fn a_due_timeline_event_applies_before_a_fault_rule_or_a_user_change() {
+    let app = spawn_app().await;
+    let scenario = "tenants:\n  - domain: due.test\n    users:\n      - {upn: ops@due.test, roles: []}\n    timeline:\n      - {at: 1h, fault: {name: later, operation: {kind: powerPlatformIntegration.setup, stage: 0, error: {code: Busy, message: Not now.}}}}\n      - {at: 1h, user: {upn: ops@due.test, addLicenses: [Dynamics 365 Unified Operations Plan]}}\n";
+    let (status, loaded) = app.post_raw("/_sim/scenarios", scenario).await;
+    assert_eq!(status, StatusCode::CREATED, "{loaded}");
+    let id = loaded["tenants"][0]["id"].as_str().unwrap().to_string();
+    // The shared clock moves on its own (as it does at a time scale): nothing is settled yet.
+    app.sim
+        .state()
+        .clock
+        .advance(jiff::SignedDuration::from_hours(2))
+        .unwrap();
+    let (status, faults) = app.get(&format!("/_sim/tenants/{id}/faults")).await;
+    assert_eq!(status, StatusCode::OK, "{faults}");
+    assert_eq!(faults["operations"][0]["name"], "later", "{faults}");
+    let (status, user) = app
+        .patch(
+            &format!("/_sim/tenants/{id}/users/ops@due.test"),
+            json!({"displayName": "Ops"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["licenses"], json!([UO_PLAN]), "{user}");
+    assert_eq!(user["displayName"], "Ops", "{user}");
+}

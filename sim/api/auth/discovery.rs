@@ -86,7 +86,7 @@ impl Realm {
         if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
             return Ok(Realm::Any(lower));
         }
-        let tenant = state.world.resolve(name).map_err(|_| {
+        let tenant = state.world.resolve(name, state.clock.now()).map_err(|_| {
             SimError::new(
                 ErrorCode::TenantNotFound,
                 format!(
@@ -96,8 +96,7 @@ impl Realm {
                 ),
             )
         })?;
-        let id = tenant.lock().id();
-        Ok(Realm::Tenant(id))
+        Ok(Realm::Tenant(tenant.id()))
     }
 
     /// The path segment endpoints use.
@@ -350,7 +349,7 @@ async fn user_realm(
 ) -> Json<Value> {
     let domain = upn.rsplit_once('@').map_or(upn.as_str(), |(_, d)| d);
     let known = !domain.is_empty()
-        && match state.world.resolve(domain) {
+        && match state.world.resolve(domain, state.clock.now()) {
             Ok(_) => true,
             Err(e) => e.code == ErrorCode::AmbiguousTenant,
         };

@@ -177,7 +177,7 @@ fn issue(
 fn tenant_for(state: &AppState, name: &str, upn: Option<&str>) -> Result<TenantRef, SimError> {
     let lower = name.to_ascii_lowercase();
     if lower != "common" && lower != "organizations" {
-        return state.world.resolve(name);
+        return state.world.resolve(name, state.clock.now());
     }
     let upn = upn.ok_or_else(|| {
         SimError::new(
@@ -192,7 +192,13 @@ fn tenant_for(state: &AppState, name: &str, upn: Option<&str>) -> Result<TenantR
         .world
         .tenants()
         .into_iter()
-        .filter(|t| t.lock().state.users.iter().any(|u| u.upn.matches(upn)))
+        .filter(|t| {
+            t.settled(state.clock.now())
+                .state
+                .users
+                .iter()
+                .any(|u| u.upn.matches(upn))
+        })
         .collect();
     match found.len() {
         0 => Err(SimError::new(
@@ -225,7 +231,7 @@ fn password_grant(
     let username = required(&request.username, "username")?;
     let password = required(&request.password, "password")?;
     let tenant = tenant_for(state, tenant_name, Some(username))?;
-    let tenant = tenant.lock();
+    let tenant = tenant.settled(state.clock.now());
     let user = tenant.state.user(username)?;
     if !user.accepts_password(password) {
         return Err(SimError::new(
@@ -239,7 +245,7 @@ fn password_grant(
     }
     Ok(Grantee {
         tenant: tenant.id(),
-        now: tenant.now(state.clock.now()),
+        now: tenant.now(),
         object_id: user.object_id,
         user: Some((user.upn.to_string(), user.display_name.clone())),
         client_id: client_id.to_string(),
@@ -283,7 +289,7 @@ fn client_credentials_grant(
         }
     }
     let tenant = tenant_for(state, tenant_name, None)?;
-    let tenant = tenant.lock();
+    let tenant = tenant.settled(state.clock.now());
     let app = match ClientId::parse(client_id) {
         Ok(id) => tenant.state.application(id)?,
         Err(_) => {
@@ -312,7 +318,7 @@ fn client_credentials_grant(
     }
     Ok(Grantee {
         tenant: tenant.id(),
-        now: tenant.now(state.clock.now()),
+        now: tenant.now(),
         object_id: app.object_id,
         user: None,
         client_id: app.client_id.to_string(),
@@ -349,7 +355,7 @@ fn refresh_grant(
     let tenant_id = TenantId(claims.tid);
     let lower = tenant_name.to_ascii_lowercase();
     if lower != "common" && lower != "organizations" {
-        let named = state.world.resolve(tenant_name)?.lock().id();
+        let named = state.world.resolve(tenant_name, state.clock.now())?.id();
         if named != tenant_id {
             return Err(invalid(&format!(
                 "it was issued by tenant {tenant_id}, not {named}"
@@ -360,14 +366,14 @@ fn refresh_grant(
         .world
         .tenant(tenant_id)
         .map_err(|_| invalid(&format!("tenant {tenant_id} no longer exists")))?;
-    let tenant = tenant.lock();
+    let tenant = tenant.settled(state.clock.now());
     let user = tenant
         .state
         .user_by_id(ObjectId(claims.oid))
         .ok_or_else(|| invalid("its user no longer exists"))?;
     Ok(Grantee {
         tenant: tenant_id,
-        now: tenant.now(state.clock.now()),
+        now: tenant.now(),
         object_id: user.object_id,
         user: Some((user.upn.to_string(), user.display_name.clone())),
         client_id: claims.client_id().unwrap_or_default().to_string(),
@@ -524,14 +530,17 @@ fn respond(
 }
 
 /// Graph's OIDC userinfo: who the bearer token's user is. `sub` is the user's object id.
-async fn userinfo(caller: Caller) -> Result<Json<Value>, SimError> {
+async fn userinfo(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Value>, SimError> {
     let Principal::User(oid) = caller.principal else {
         return Err(SimError::new(
             ErrorCode::InvalidToken,
             "userinfo describes a signed-in user; this token belongs to an application",
         ));
     };
-    let tenant = caller.tenant.lock();
+    let tenant = caller.tenant.settled(state.clock.now());
     let user = tenant.state.user_by_id(oid).ok_or_else(|| {
         SimError::new(ErrorCode::InvalidToken, "the token's user no longer exists")
     })?;

@@ -1,6 +1,6 @@
 //! The virtual clock: read, configure, advance (all tenants, or one tenant only).
 
-use super::operations::settle;
+use super::operations::completed;
 use crate::api::extract::{ApiJson, TenantPath};
 use crate::api::views::OperationDto;
 use crate::clock::{ClockStatus, parse_duration, parse_timestamp};
@@ -98,7 +98,10 @@ pub(super) async fn clock_advance(
         .world
         .tenants()
         .iter()
-        .flat_map(|tenant| settle(&mut tenant.lock(), now))
+        .flat_map(|tenant| {
+            let tenant = tenant.settled(now);
+            completed(&tenant, tenant.finished(), tenant.now())
+        })
         .collect();
     completed.sort_by_key(OperationDto::finished_at);
     Ok(Json(Advanced { now, completed }))
@@ -109,9 +112,9 @@ pub(super) async fn tenant_clock_get(
     path: TenantPath,
 ) -> Json<TenantClock> {
     let status = state.clock.status();
-    let tenant = path.tenant.lock();
+    let tenant = path.tenant.settled(status.now);
     Json(TenantClock {
-        now: tenant.now(status.now),
+        now: tenant.now(),
         offset: format!("{:#}", tenant.state.clock_offset),
         scale: status.scale,
         paused: status.paused,
@@ -126,11 +129,12 @@ pub(super) async fn tenant_clock_advance(
 ) -> Result<Json<Advanced>, SimError> {
     let advance = body.parse()?;
     let clock_now = state.clock.now();
-    let mut tenant = path.tenant.lock();
+    let mut tenant = path.tenant.settled(clock_now);
+    let mut finished = tenant.finished().to_vec();
     let by = match advance {
         Advance::By(by) => by,
         Advance::To(to) => {
-            let now = tenant.now(clock_now);
+            let now = tenant.now();
             if to < now {
                 return Err(SimError::new(
                     ErrorCode::ClockCannotGoBack,
@@ -147,9 +151,10 @@ pub(super) async fn tenant_clock_advance(
     tenant
         .advance_clock(by, clock_now)
         .map_err(|e| e.at("by"))?;
-    let completed = settle(&mut tenant, clock_now);
+    let (now, more) = tenant.settle(clock_now);
+    finished.extend(more);
     Ok(Json(Advanced {
-        now: tenant.now(clock_now),
-        completed,
+        now,
+        completed: completed(&tenant, &finished, now),
     }))
 }

@@ -186,8 +186,8 @@ pub(super) async fn environments_list(
     State(state): State<Arc<AppState>>,
     path: TenantPath,
 ) -> Json<EnvironmentsView> {
-    let mut tenant = path.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = path.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let environments = tenant
         .conceptual_environments()
         .iter()

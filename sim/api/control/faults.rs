@@ -116,7 +116,7 @@ pub(super) async fn faults_list(
 ) -> Json<FaultList> {
     let operations = path
         .tenant
-        .lock()
+        .settled(state.clock.now())
         .state
         .operation_faults
         .list()
@@ -137,7 +137,7 @@ pub(super) async fn faults_add(
     let base = format!("/_sim/tenants/{}/faults", path.id);
     match body.parse(Some(path.id), state.clock.now())? {
         Fault::Operation(rule) => {
-            let mut tenant = path.tenant.lock();
+            let mut tenant = path.tenant.settled(state.clock.now());
             let rule = FaultDto::from(tenant.add_operation_fault(rule)?);
             Ok(created(format!("{base}/{}", rule.name), json!(rule)))
         }
@@ -149,7 +149,11 @@ pub(super) async fn faults_clear(
     State(state): State<Arc<AppState>>,
     path: TenantPath,
 ) -> StatusCode {
-    path.tenant.lock().state.operation_faults.clear();
+    path.tenant
+        .settled(state.clock.now())
+        .state
+        .operation_faults
+        .clear();
     state.request_faults.with(|f| f.clear(Some(path.id)));
     StatusCode::NO_CONTENT
 }
@@ -159,7 +163,12 @@ pub(super) async fn faults_remove(
     path: TenantPath,
     ApiPath((_, name)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, SimError> {
-    let removed = path.tenant.lock().state.operation_faults.remove(&name);
+    let removed = path
+        .tenant
+        .settled(state.clock.now())
+        .state
+        .operation_faults
+        .remove(&name);
     if removed.is_ok() {
         return Ok(StatusCode::NO_CONTENT);
     }

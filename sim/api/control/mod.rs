@@ -333,12 +333,7 @@ async fn ready() -> Json<Value> {
 
 async fn reset(State(state): State<Arc<AppState>>) -> Result<Json<Value>, SimError> {
     state.reset()?;
-    let tenants: Vec<TenantId> = state
-        .world
-        .tenants()
-        .iter()
-        .map(|t| t.lock().id())
-        .collect();
+    let tenants: Vec<TenantId> = state.world.tenants().iter().map(|t| t.id()).collect();
     Ok(Json(json!({"now": state.clock.now(), "tenants": tenants})))
 }
 

@@ -12,12 +12,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Settles `tenant` to the shared clock's `clock_now`; renders the operations that finished.
-pub fn settle(tenant: &mut Tenant, clock_now: Timestamp) -> Vec<OperationDto> {
-    let (now, finished) = tenant.settle(clock_now);
+/// Renders the operations of `tenant` that settling to its `now` finished.
+pub fn completed(tenant: &Tenant, finished: &[OperationId], now: Timestamp) -> Vec<OperationDto> {
     finished
-        .into_iter()
-        .filter_map(|id| tenant.operation(id).ok())
+        .iter()
+        .filter_map(|id| tenant.operation(*id).ok())
         .map(|op| OperationDto::new(tenant.id(), op, now))
         .collect()
 }
@@ -31,8 +30,8 @@ pub(super) async fn operations_list(
     State(state): State<Arc<AppState>>,
     path: TenantPath,
 ) -> Json<OperationList> {
-    let mut tenant = path.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = path.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let operations = tenant
         .operations()
         .map(|op| OperationDto::new(path.id, op, now))
@@ -46,8 +45,8 @@ pub(super) async fn operations_get(
     ApiPath((_, id)): ApiPath<(String, String)>,
 ) -> Result<Json<OperationDto>, SimError> {
     let id = OperationId::parse(&id)?;
-    let mut tenant = path.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = path.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let op = tenant.operation(id)?;
     Ok(Json(OperationDto::new(path.id, op, now)))
 }

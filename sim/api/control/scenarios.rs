@@ -85,8 +85,8 @@ fn load_text(
     let tenants: Vec<TenantDto> = tenants
         .iter()
         .map(|t| {
-            let mut t = t.lock();
-            let (now, _) = t.settle(now);
+            let t = t.settled(now);
+            let now = t.now();
             tenant_dto(&t, now)
         })
         .collect();
@@ -182,8 +182,7 @@ pub(super) async fn timeline_get(
     State(state): State<Arc<AppState>>,
     path: TenantPath,
 ) -> Json<Vec<TimelineEvent>> {
-    let mut tenant = path.tenant.lock();
-    tenant.settle(state.clock.now());
+    let tenant = path.tenant.settled(state.clock.now());
     Json(tenant.state.timeline.events().to_vec())
 }
 
@@ -234,9 +233,9 @@ pub(super) async fn snapshot_get(
             .at("format"));
         }
     };
-    let mut tenant = path.tenant.lock();
     let clock_now = state.clock.now();
-    let (now, _) = tenant.settle(clock_now);
+    let tenant = path.tenant.settled(clock_now);
+    let now = tenant.now();
     let file = SnapshotFile {
         version: scenario::FORMAT_VERSION,
         tenants: [SnapshotEntry {

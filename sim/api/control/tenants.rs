@@ -175,8 +175,8 @@ pub(super) fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
 
 /// Locks, settles and renders a tenant.
 fn render(state: &AppState, path: &TenantPath) -> TenantDto {
-    let mut tenant = path.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = path.tenant.settled(state.clock.now());
+    let now = tenant.now();
     tenant_dto(&tenant, now)
 }
 
@@ -194,9 +194,9 @@ pub(super) async fn tenants_create(
 ) -> Result<Response, SimError> {
     let (id, spec) = body.parse()?;
     let tenant = state.world.create_tenant(id, spec, state.clock.now())?;
-    let tenant = tenant.lock();
+    let tenant = tenant.settled(state.clock.now());
     slot.set(tenant.id());
-    let dto = tenant_dto(&tenant, tenant.now(state.clock.now()));
+    let dto = tenant_dto(&tenant, tenant.now());
     let location = format!("/_sim/tenants/{}", dto.id);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(dto)).into_response())
 }
@@ -208,8 +208,8 @@ pub(super) async fn tenants_list(State(state): State<Arc<AppState>>) -> Json<Ten
         .tenants()
         .iter()
         .map(|t| {
-            let mut t = t.lock();
-            let (now, _) = t.settle(clock_now);
+            let t = t.settled(clock_now);
+            let now = t.now();
             tenant_dto(&t, now)
         })
         .collect();
@@ -235,7 +235,8 @@ pub(super) async fn tenants_reset(
     State(state): State<Arc<AppState>>,
     path: TenantPath,
 ) -> Result<Json<TenantDto>, SimError> {
-    path.tenant.lock().reset(state.clock.now())?;
+    let clock_now = state.clock.now();
+    path.tenant.settled(clock_now).reset(clock_now)?;
     Ok(Json(render(&state, &path)))
 }
 
@@ -245,8 +246,7 @@ pub(super) async fn users_create(
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<Response, SimError> {
     let spec = body.parse()?;
-    let mut tenant = path.tenant.lock();
-    tenant.settle(state.clock.now());
+    let mut tenant = path.tenant.settled(state.clock.now());
     let user = UserDto::from(tenant.add_user(spec)?);
     let location = format!("/_sim/tenants/{}/users/{}", path.id, user.upn);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(user)).into_response())
@@ -259,8 +259,7 @@ pub(super) async fn users_update(
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> Result<Json<UserDto>, SimError> {
     let patch = body.parse()?;
-    let mut tenant = path.tenant.lock();
-    tenant.settle(state.clock.now());
+    let mut tenant = path.tenant.settled(state.clock.now());
     Ok(Json(UserDto::from(tenant.update_user(&upn, patch)?)))
 }
 
@@ -269,8 +268,7 @@ pub(super) async fn users_delete(
     path: TenantPath,
     ApiPath((_, upn)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, SimError> {
-    let mut tenant = path.tenant.lock();
-    tenant.settle(state.clock.now());
+    let mut tenant = path.tenant.settled(state.clock.now());
     tenant.remove_user(&upn)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -280,8 +278,7 @@ pub(super) async fn capacity_update(
     path: TenantPath,
     ApiJson(body): ApiJson<UpdateCapacity>,
 ) -> Result<Json<CapacityDto>, SimError> {
-    let mut tenant = path.tenant.lock();
-    tenant.settle(state.clock.now());
+    let mut tenant = path.tenant.settled(state.clock.now());
     Ok(Json(tenant.set_capacity(body.patch())?.into()))
 }
 
@@ -290,8 +287,7 @@ pub(super) async fn governance_update(
     path: TenantPath,
     ApiJson(body): ApiJson<UpdateGovernance>,
 ) -> Json<GovernanceDto> {
-    let mut tenant = path.tenant.lock();
-    tenant.settle(state.clock.now());
+    let mut tenant = path.tenant.settled(state.clock.now());
     let mut governance = tenant.state.governance;
     if let Some(restrict) = body.restrict_environment_creation_to_admins {
         governance.restrict_environment_creation_to_admins = restrict;
@@ -320,25 +316,32 @@ fn duration_dtos(tenant: &Tenant) -> Vec<DurationDto> {
         .collect()
 }
 
-pub(super) async fn durations_list(path: TenantPath) -> Json<Vec<DurationDto>> {
-    Json(duration_dtos(&path.tenant.lock()))
+pub(super) async fn durations_list(
+    State(state): State<Arc<AppState>>,
+    path: TenantPath,
+) -> Json<Vec<DurationDto>> {
+    Json(duration_dtos(&path.tenant.settled(state.clock.now())))
 }
 
 pub(super) async fn durations_set(
+    State(state): State<Arc<AppState>>,
     path: TenantPath,
     ApiPath((_, kind)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<SetDuration>,
 ) -> Result<Json<Vec<DurationDto>>, SimError> {
     let duration = body.parse()?;
-    let mut tenant = path.tenant.lock();
+    let mut tenant = path.tenant.settled(state.clock.now());
     tenant.set_duration(&kind, Some(duration))?;
     Ok(Json(duration_dtos(&tenant)))
 }
 
 pub(super) async fn durations_delete(
+    State(state): State<Arc<AppState>>,
     path: TenantPath,
     ApiPath((_, kind)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, SimError> {
-    path.tenant.lock().set_duration(&kind, None)?;
+    path.tenant
+        .settled(state.clock.now())
+        .set_duration(&kind, None)?;
     Ok(StatusCode::NO_CONTENT)
 }

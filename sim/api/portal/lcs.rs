@@ -455,8 +455,7 @@ async fn projects_list(
     caller: Caller,
 ) -> Result<Json<ProjectList>, SimError> {
     let user = caller.user()?;
-    let mut tenant = caller.tenant.lock();
-    tenant.settle(state.clock.now());
+    let tenant = caller.tenant.settled(state.clock.now());
     let projects = tenant
         .lcs_projects_of(user)
         .into_iter()
@@ -477,8 +476,8 @@ async fn projects_create(
     ApiJson(body): ApiJson<CreateProject>,
 ) -> Result<Response, SimError> {
     let user = caller.user()?;
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let mut tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let id = tenant.create_project(&body.name, user, now)?;
     let dto = project_dto(&tenant, tenant.state.lcs.project(id)?);
     let location = format!("/_portal/lcs/projects/{id}");
@@ -492,8 +491,7 @@ async fn project_get(
 ) -> Result<Json<ProjectDto>, SimError> {
     let user = caller.user()?;
     let project = project_id(&project)?;
-    let mut tenant = caller.tenant.lock();
-    tenant.settle(state.clock.now());
+    let tenant = caller.tenant.settled(state.clock.now());
     let p = tenant.lcs_project_for(project, user)?;
     Ok(Json(project_dto(&tenant, p)))
 }
@@ -514,8 +512,7 @@ async fn members_set(
     let user = caller.user()?;
     let project = project_id(&project)?;
     let role = ProjectRole::parse(&body.role).map_err(|e| e.at("role"))?;
-    let mut tenant = caller.tenant.lock();
-    tenant.settle(state.clock.now());
+    let mut tenant = caller.tenant.settled(state.clock.now());
     tenant.set_project_member(project, user, &body.upn, role)?;
     let p = tenant.state.lcs.project(project)?;
     Ok(Json(project_dto(&tenant, p)))
@@ -533,8 +530,8 @@ async fn environments_list(
 ) -> Result<Json<EnvironmentList>, SimError> {
     let user = caller.user()?;
     let project = project_id(&project)?;
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let p = tenant.lcs_project_for(project, user)?;
     let environments = p
         .environments
@@ -560,8 +557,8 @@ async fn environments_deploy(
         )
         .at("state"));
     }
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let mut tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let (_, op) = tenant.deploy_environment(project, user, &spec, now)?;
     accepted(&tenant, op, now)
 }
@@ -573,8 +570,8 @@ async fn environment_get(
 ) -> Result<Json<EnvironmentDto>, SimError> {
     let user = caller.user()?;
     let (project, env) = (project_id(&project)?, environment_id(&env)?);
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let e = tenant.lcs_project_for(project, user)?.environment(env)?;
     Ok(Json(environment_dto(&tenant, project, e, now)))
 }
@@ -594,8 +591,8 @@ async fn environment_patch(
 ) -> Result<Json<EnvironmentDto>, SimError> {
     let user = caller.user()?;
     let (project, env) = (project_id(&project)?, environment_id(&env)?);
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     if let Some(wanted) = &body.env_type {
         tenant.change_environment_type(project, user, env, wanted)?;
     }
@@ -619,8 +616,8 @@ fn act(
 ) -> Result<Response, SimError> {
     let user = caller.user()?;
     let (project, env) = (project_id(project)?, environment_id(env)?);
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let mut tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let op = action(&mut tenant, project, user, env, now)?;
     accepted(&tenant, op, now)
 }
@@ -713,8 +710,8 @@ async fn integration_get(
 ) -> Result<Json<IntegrationDto>, SimError> {
     let user = caller.user()?;
     let (project, env) = (project_id(&project)?, environment_id(&env)?);
-    let mut tenant = caller.tenant.lock();
-    let (now, _) = tenant.settle(state.clock.now());
+    let tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
     let e = tenant.lcs_project_for(project, user)?.environment(env)?;
     Ok(Json(integration_dto(&tenant, e, now)))
 }
@@ -748,7 +745,10 @@ async fn integration_setup(
     });
     match (answer, existing) {
         (Err(err), Some(id)) if err.code == ErrorCode::EnvironmentNotFound => {
-            if state.world.ppac_environment_elsewhere(&id, owner) {
+            if state
+                .world
+                .ppac_environment_elsewhere(&id, owner, state.clock.now())
+            {
                 Err(crate::world::integration::foreign_dataverse(&id))
             } else {
                 Err(err)
@@ -796,8 +796,7 @@ async fn addins_list(
 ) -> Result<Json<AddinList>, SimError> {
     let user = caller.user()?;
     let (project, env) = (project_id(&project)?, environment_id(&env)?);
-    let mut tenant = caller.tenant.lock();
-    tenant.settle(state.clock.now());
+    let tenant = caller.tenant.settled(state.clock.now());
     let e = tenant.lcs_project_for(project, user)?.environment(env)?;
     let installed = tenant
         .integration_of(e)

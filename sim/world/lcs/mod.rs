@@ -371,6 +371,17 @@ fn check_name(name: &str, what: &str, max: usize) -> Result<(), SimError> {
     }
 }
 
+/// The refusal when an environment a database refresh names belongs to another tenant.
+pub fn foreign_environment(id: EnvironmentId) -> SimError {
+    SimError::new(
+        ErrorCode::OperationNotAllowed,
+        format!(
+            "Environment {id} belongs to another tenant. Database refresh between tenants is not \
+             supported: both environments must be in the same tenant"
+        ),
+    )
+}
+
 /// LCS timestamps print like `2019-09-30T04:01:01.9999999` in throttling messages.
 fn lcs_ticks(t: Timestamp) -> String {
     format!(
