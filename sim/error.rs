@@ -286,8 +286,38 @@ error_codes! {
     /// A request line the HTTP parser cannot read: a path with `<`, `>`, a backtick or a space
     /// (a pasted placeholder such as `<id>`).
     InvalidRequestLine => BadRequest,
+    /// A request rule (`/_sim/faults`) answered the request with the error it names; the status
+    /// and wire code are the rule's ([`SimError::injected`]).
+    InjectedFault => Internal,
     /// A bug in the simulator; the message says what happened.
     Internal => Internal,
+}
+
+impl ErrorClass {
+    /// The class a bare HTTP status belongs to (an injected answer's status).
+    pub fn of_status(status: u16) -> ErrorClass {
+        match status {
+            401 => ErrorClass::Unauthorized,
+            403 => ErrorClass::Forbidden,
+            404 => ErrorClass::NotFound,
+            405 => ErrorClass::MethodNotAllowed,
+            409 => ErrorClass::Conflict,
+            413 => ErrorClass::PayloadTooLarge,
+            429 => ErrorClass::TooManyRequests,
+            s if s < 500 => ErrorClass::BadRequest,
+            _ => ErrorClass::Internal,
+        }
+    }
+}
+
+/// What a request rule fixed for the error it injects: the HTTP status and the code to put in the
+/// surface's envelope, which the surface uses instead of its own mapping of [`SimError::code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injected {
+    /// The status (400–599).
+    pub status: u16,
+    /// The code as the envelope spells it (`ServiceUnavailable`, `TooManyRequests`, ...).
+    pub code: String,
 }
 
 impl fmt::Display for ErrorCode {
@@ -308,6 +338,8 @@ pub struct SimError {
     pub target: Option<String>,
     /// For throttling errors: seconds after which a retry will be admitted (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// Set when a request rule made this error up: the status and wire code it fixed.
+    pub injected: Option<Box<Injected>>,
 }
 
 impl SimError {
@@ -318,7 +350,32 @@ impl SimError {
             message: message.into(),
             target: None,
             retry_after: None,
+            injected: None,
         }
+    }
+
+    /// An error a request rule answers with: `status` and `code` as the rule fixed them.
+    pub fn injected(code: ErrorCode, message: impl Into<String>, fixed: Injected) -> Self {
+        SimError {
+            injected: Some(Box::new(fixed)),
+            ..SimError::new(code, message)
+        }
+    }
+
+    /// The class of failure: the code's, or for an injected error the class of its status.
+    pub fn class(&self) -> ErrorClass {
+        match &self.injected {
+            Some(fixed) => ErrorClass::of_status(fixed.status),
+            None => self.code.class(),
+        }
+    }
+
+    /// The code to put in an envelope: the injected one, else `surface_code` (the surface's own
+    /// spelling of [`SimError::code`]).
+    pub fn wire_code<'a>(&'a self, surface_code: &'a str) -> &'a str {
+        self.injected
+            .as_deref()
+            .map_or(surface_code, |f| f.code.as_str())
     }
 
     /// Names the input field at fault.

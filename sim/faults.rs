@@ -10,7 +10,7 @@
 //!   sequence of requests give the same faults. The HTTP layer that applies them is
 //!   `api::faults`.
 
-use crate::error::{ErrorCode, SimError};
+use crate::error::{ErrorCode, Injected, SimError};
 use crate::ops::{OpError, PlannedFailure};
 use crate::world::identity::TenantId;
 use jiff::{SignedDuration, Timestamp};
@@ -336,31 +336,6 @@ impl Surface {
             )
         })
     }
-
-    /// The surface a request path belongs to; `None` for the control plane and the training
-    /// pages, which are never faulted (the pages' own API calls are).
-    pub fn of_path(path: &str) -> Option<Surface> {
-        let lower = |p: &str| {
-            path.get(..p.len())
-                .is_some_and(|s| s.eq_ignore_ascii_case(p))
-        };
-        if lower("/_sim") || lower("/_ui") || path == "/" {
-            None
-        } else if lower("/_portal") {
-            Some(Surface::Portal)
-        } else if lower("/_blob") {
-            Some(Surface::Blob)
-        } else if lower("/providers/microsoft.businessappplatform") {
-            Some(Surface::Bap)
-        } else if lower("/environmentmanagement") || lower("/appmanagement") || lower("/licensing")
-        {
-            Some(Surface::PowerPlatform)
-        } else if path.contains("/oauth2/") || lower("/oidc") || lower("/v1.0/me") {
-            Some(Surface::Auth)
-        } else {
-            Some(Surface::Lcs)
-        }
-    }
 }
 
 /// A path pattern: `*` matches one segment, `**` any number of segments; case-insensitive.
@@ -496,23 +471,6 @@ pub struct RequestInfo<'a> {
     pub user: Option<String>,
 }
 
-/// An injected error answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Injected {
-    /// The rule.
-    pub rule: String,
-    /// Status.
-    pub status: u16,
-    /// Code.
-    pub code: String,
-    /// Message.
-    pub message: String,
-    /// `Retry-After` seconds.
-    pub retry_after: Option<u64>,
-    /// Whether it is a throttling answer.
-    pub throttled: bool,
-}
-
 /// What to do with one request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decision {
@@ -520,8 +478,9 @@ pub struct Decision {
     pub latency_ms: f64,
     /// Names of the rules that fired, comma-separated (for `x-sim-fault` and the journal).
     pub fired: Vec<String>,
-    /// Answer with this instead of calling the handler.
-    pub answer: Option<Injected>,
+    /// Answer with this instead of calling the handler: an error whose status and wire code the
+    /// rule fixed ([`SimError::injected`]), rendered in the surface's own envelope.
+    pub answer: Option<SimError>,
 }
 
 /// The run's request rules and their state.
@@ -719,19 +678,20 @@ impl RequestFaults {
                                 .code
                                 .clone()
                                 .unwrap_or_else(|| default_code(e.status).to_string());
-                            decision.answer = Some(Injected {
-                                rule: rule.name.clone(),
-                                status: e.status,
-                                message: e.message.clone().unwrap_or_else(|| {
-                                    format!(
-                                        "Injected fault '{}': the service answered {} {code}.",
-                                        rule.name, e.status
-                                    )
-                                }),
-                                code,
-                                retry_after: e.retry_after.map(u64::from),
-                                throttled: false,
+                            let message = e.message.clone().unwrap_or_else(|| {
+                                format!(
+                                    "Injected fault '{}': the service answered {} {code}.",
+                                    rule.name, e.status
+                                )
                             });
+                            let fixed = Injected {
+                                status: e.status,
+                                code,
+                            };
+                            let mut answer =
+                                SimError::injected(ErrorCode::InjectedFault, message, fixed);
+                            answer.retry_after = e.retry_after.map(u64::from);
+                            decision.answer = Some(answer);
                         }
                     }
                 }
@@ -756,19 +716,20 @@ impl RequestFaults {
                         let end = slot.0.checked_add(t.window).unwrap_or(Timestamp::MAX);
                         let left = end.duration_since(now).as_secs_f64().max(0.0);
                         let seconds = to_real(left).max(1);
-                        decision.answer = Some(Injected {
-                            rule: rule.name.clone(),
+                        let message = format!(
+                            "Rate limit is exceeded: {} requests per {:#} {}. Try again in {seconds} seconds.",
+                            t.limit,
+                            t.window,
+                            if t.per_user { "per user" } else { "per tenant" }
+                        );
+                        let fixed = Injected {
                             status: 429,
                             code: "TooManyRequests".into(),
-                            message: format!(
-                                "Rate limit is exceeded: {} requests per {:#} {}. Try again in {seconds} seconds.",
-                                t.limit,
-                                t.window,
-                                if t.per_user { "per user" } else { "per tenant" }
-                            ),
-                            retry_after: Some(seconds),
-                            throttled: true,
-                        });
+                        };
+                        decision.answer = Some(
+                            SimError::injected(ErrorCode::Throttled, message, fixed)
+                                .retry_after(seconds),
+                        );
                     }
                 }
             }
@@ -1003,25 +964,6 @@ mod tests {
         assert!(!p.matches("/providers/x/environments/abc/copyTo"));
         assert!(PathPattern::parse("/**")?.matches("/anything/at/all"));
         assert!(PathPattern::parse("no-slash").is_err());
-        assert_eq!(Surface::of_path("/_sim/health"), None);
-        assert_eq!(Surface::of_path("/_ui/lcs"), None);
-        assert_eq!(Surface::of_path("/"), None);
-        assert_eq!(
-            Surface::of_path("/providers/Microsoft.BusinessAppPlatform/environments"),
-            Some(Surface::Bap)
-        );
-        assert_eq!(
-            Surface::of_path("/environmentmanagement/environments"),
-            Some(Surface::PowerPlatform)
-        );
-        assert_eq!(
-            Surface::of_path("/common/oauth2/token"),
-            Some(Surface::Auth)
-        );
-        assert_eq!(
-            Surface::of_path("/databasemovement/v1/export/project/1"),
-            Some(Surface::Lcs)
-        );
         Ok(())
     }
 
@@ -1078,7 +1020,7 @@ mod tests {
             .map(|_| {
                 f.decide(&info(None), t0, |s| s as u64)
                     .answer
-                    .map(|a| a.status)
+                    .and_then(|a| a.injected.map(|f| f.status))
             })
             .collect();
         assert_eq!(answers, [Some(503), Some(503), None]);
@@ -1114,7 +1056,9 @@ mod tests {
         let answer = third
             .answer
             .ok_or_else(|| SimError::internal("not throttled"))?;
-        assert_eq!((answer.status, answer.retry_after), (429, Some(240)));
+        let status = answer.injected.as_ref().map(|f| f.status);
+        assert_eq!((status, answer.retry_after), (Some(429), Some(240)));
+        assert_eq!(answer.code, ErrorCode::Throttled);
         // Another tenant has its own budget; the window ends and the budget is back.
         assert!(
             f.decide(&info(None), at(60), |s| s.ceil() as u64)

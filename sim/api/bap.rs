@@ -9,7 +9,7 @@
 //! `--pp-polling`) and 200 without it once terminal; 404 once the environment is gone.
 
 use super::caller::Caller;
-use super::envelope::{Envelope, envelope, set_retry_after, status_of};
+use super::envelope::{Envelope, envelope, status};
 use super::extract::BaseUrl;
 use super::pp::{self, Currency, PpJson, PpQuery, copy_kind, env_id, open, ts, wire_code};
 use crate::api::routes::{Routes, Surface, delete, get, post};
@@ -178,11 +178,12 @@ async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> SimError 
 pub struct Bap;
 
 impl Envelope for Bap {
+    const SURFACE: Surface = Surface::Bap;
+
     fn render(_: &AppState, error: &SimError, _: Option<Uuid>) -> Response {
-        let body = json!({"error": {"code": wire_code(error.code), "message": error.message}});
-        let mut response = (status_of(error.code), Json(body)).into_response();
-        set_retry_after(&mut response, error);
-        response
+        let code = error.wire_code(wire_code(error.code));
+        let body = json!({"error": {"code": code, "message": error.message}});
+        (status(error), Json(body)).into_response()
     }
 }
 

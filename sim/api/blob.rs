@@ -9,7 +9,7 @@
 //!
 //! The account is the tenant id (32 hex digits), or `shared` for Microsoft's shared assets.
 
-use super::envelope::{Envelope, envelope};
+use super::envelope::{Envelope, envelope, status};
 use super::sas::{SHARED_ACCOUNT, signature};
 use crate::api::routes::{Routes, Surface, get};
 use crate::error::{ErrorCode, SimError};
@@ -404,8 +404,11 @@ fn parse_block_list(body: &[u8]) -> Result<Vec<(BlockSource, String)>, SimError>
 pub struct Storage;
 
 impl Envelope for Storage {
+    const SURFACE: Surface = Surface::Blob;
+
     fn render(state: &AppState, error: &SimError, _correlation: Option<Uuid>) -> Response {
         let (status, code) = match error.code {
+            _ if error.injected.is_some() => (status(error), error.wire_code("")),
             ErrorCode::BlobAuthenticationFailed => (StatusCode::FORBIDDEN, "AuthenticationFailed"),
             ErrorCode::BlobPermissionMismatch => {
                 (StatusCode::FORBIDDEN, "AuthorizationPermissionMismatch")
@@ -440,7 +443,9 @@ impl Envelope for Storage {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/xml"),
         );
-        headers.insert("x-ms-error-code", HeaderValue::from_static(code));
+        if let Ok(v) = HeaderValue::from_str(code) {
+            headers.insert("x-ms-error-code", v);
+        }
         headers.insert("x-ms-version", HeaderValue::from_static(STORAGE_VERSION));
         if let Ok(v) = HeaderValue::from_str(&request_id.to_string()) {
             headers.insert("x-ms-request-id", v);

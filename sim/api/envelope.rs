@@ -1,11 +1,14 @@
 //! Errors on the wire: the HTTP status of each error code, the control plane's own envelope (the
 //! default rendering of a [`SimError`]), and the middleware that re-renders a surface's errors in
-//! that surface's envelope ([`Envelope`]). Shared by every surface; imports none of them.
+//! that surface's envelope ([`Envelope`]), after the request rules had their say. Shared by every
+//! surface; imports none of them.
 
+use super::faults;
+use super::routes::Surface;
 use crate::error::{ErrorClass, ErrorCode, SimError};
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -27,15 +30,23 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
+/// The HTTP status of an error: the one a request rule fixed, else its code's.
+pub fn status(error: &SimError) -> StatusCode {
+    error
+        .injected
+        .as_deref()
+        .and_then(|fixed| StatusCode::from_u16(fixed.status).ok())
+        .unwrap_or_else(|| status_of(error.code))
+}
+
 /// The control plane's envelope: `{"error":{"code","message","target"?}}`.
 impl IntoResponse for SimError {
     fn into_response(self) -> Response {
-        let mut body = json!({"code": self.code.as_str(), "message": self.message});
+        let mut body = json!({"code": self.wire_code(self.code.as_str()), "message": self.message});
         if let Some(target) = &self.target {
             body["target"] = json!(target);
         }
-        let mut response =
-            (status_of(self.code), axum::Json(json!({ "error": body }))).into_response();
+        let mut response = (status(&self), axum::Json(json!({ "error": body }))).into_response();
         set_retry_after(&mut response, &self);
         response.extensions_mut().insert(Arc::new(self));
         response
@@ -43,7 +54,7 @@ impl IntoResponse for SimError {
 }
 
 /// Adds `Retry-After` (whole seconds) when the error says when to retry.
-pub fn set_retry_after(response: &mut Response, error: &SimError) {
+fn set_retry_after(response: &mut Response, error: &SimError) {
     if let Some(seconds) = error.retry_after {
         response
             .headers_mut()
@@ -75,12 +86,19 @@ impl SimError {
 /// A surface's own error envelope. Wrap the surface's routes in
 /// `middleware::from_fn_with_state(state, envelope::<MySurface>)`.
 pub trait Envelope {
+    /// The surface of these routes, whose request rules apply at its door.
+    const SURFACE: Surface;
+
     /// The response for `error`; `correlation` is the id the client sent in `client-request-id`.
+    /// An injected error ([`SimError::injected`]) is rendered with the status and code its rule
+    /// fixed ([`status`], [`SimError::wire_code`], [`SimError::class`]). `Retry-After` is added
+    /// afterwards when the error has one.
     fn render(state: &AppState, error: &SimError, correlation: Option<Uuid>) -> Response;
 }
 
-/// Re-renders the error responses of the routes it wraps in envelope `E`. The new response still
-/// carries the error, for the journal.
+/// The door of a surface with envelope `E`: applies the run's request rules for `E::SURFACE`
+/// (a delay, an injected error), then re-renders any error response of the routes it wraps in
+/// `E`. The new response still carries the error, for the journal.
 pub async fn envelope<E: Envelope>(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -91,14 +109,21 @@ pub async fn envelope<E: Envelope>(
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Uuid::try_parse(v).ok());
-    let response = next.run(request).await;
-    let Some(error) = error_of(&response) else {
-        return response;
+    let decision = faults::decide(&state, E::SURFACE, &request);
+    faults::delay(&decision).await;
+    let mut response = match &decision.answer {
+        Some(error) => error.clone().into_response(),
+        None => next.run(request).await,
     };
-    if response.extensions().get::<Bodiless>().is_some() {
-        return response;
+    if let Some(error) = error_of(&response)
+        && response.extensions().get::<Bodiless>().is_none()
+    {
+        response = E::render(&state, &error, correlation);
+        if !response.headers().contains_key(header::RETRY_AFTER) {
+            set_retry_after(&mut response, &error);
+        }
+        response.extensions_mut().insert(error);
     }
-    let mut rendered = E::render(&state, &error, correlation);
-    rendered.extensions_mut().insert(error);
-    rendered
+    faults::mark(&mut response, &decision);
+    response
 }

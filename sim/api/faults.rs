@@ -1,19 +1,19 @@
-//! The request-fault layer: before a request reaches its surface, the run's request rules may
-//! delay it, answer it with an error in that surface's own envelope, or throttle it. Every
-//! affected answer carries `x-sim-fault: <rule names>`, and the journal records them. The control
-//! plane (`/_sim`) is never faulted.
+//! The request rules at the door of each surface: before a request reaches its handler, the run's
+//! request rules may delay it, answer it with an error, or throttle it. The surface is the route's
+//! (each surface's envelope layer asks, see [`super::envelope::envelope`]), and the error is
+//! rendered by that surface's own envelope. Every affected answer carries
+//! `x-sim-fault: <rule names>`, and the journal records them. The control plane (`/_sim`) and the
+//! training pages are never faulted.
 
-use crate::faults::{Decision, Injected, RequestInfo, Surface};
+use super::routes::Surface;
+use crate::faults::{Decision, RequestInfo, Surface as RuleSurface};
 use crate::state::AppState;
 use crate::world::identity::TenantId;
-use axum::Json;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use base64::Engine;
-use serde_json::{Value, json};
-use std::sync::Arc;
+use serde_json::Value;
 use std::time::Duration;
 
 /// The rule names that fired on a response, for the journal.
@@ -49,16 +49,22 @@ fn caller_of(request: &Request) -> (Option<TenantId>, Option<String>) {
     (tenant, user)
 }
 
-/// Applies the request rules.
-pub async fn inject(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let Some(surface) = Surface::of_path(path) else {
-        return next.run(request).await;
+/// What the run's request rules do with a request to `surface`: nothing (no rule is armed or
+/// none fires), a delay, an error to answer with, or both.
+pub fn decide(state: &AppState, surface: Surface, request: &Request) -> Decision {
+    let surface = match surface {
+        Surface::Lcs => RuleSurface::Lcs,
+        Surface::Bap => RuleSurface::Bap,
+        Surface::PowerPlatform => RuleSurface::PowerPlatform,
+        Surface::Blob => RuleSurface::Blob,
+        Surface::Entra | Surface::Graph => RuleSurface::Auth,
+        Surface::Portal => RuleSurface::Portal,
+        Surface::Control | Surface::Ui => return Decision::default(),
     };
     if !state.request_faults.armed() {
-        return next.run(request).await;
+        return Decision::default();
     }
-    let (tenant, user) = caller_of(&request);
+    let (tenant, user) = caller_of(request);
     let clock = state.clock.status();
     let to_real = |virtual_secs: f64| {
         if clock.paused {
@@ -70,100 +76,31 @@ pub async fn inject(State(state): State<Arc<AppState>>, request: Request, next: 
     let info = RequestInfo {
         surface,
         method: request.method().as_str(),
-        path,
+        path: request.uri().path(),
         tenant,
         user,
     };
-    let decision: Decision = state
+    state
         .request_faults
-        .with(|faults| faults.decide(&info, clock.now, to_real));
-    if decision.fired.is_empty() {
-        return next.run(request).await;
-    }
+        .with(|faults| faults.decide(&info, clock.now, to_real))
+}
+
+/// Waits out a decision's delay.
+pub async fn delay(decision: &Decision) {
     if decision.latency_ms > 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(decision.latency_ms / 1000.0)).await;
     }
-    let mut response = match &decision.answer {
-        Some(injected) => render(&state, surface, injected),
-        None => next.run(request).await,
-    };
+}
+
+/// Marks a response the rules of `decision` touched: `x-sim-fault` for the client, and
+/// [`FiredFaults`] for the journal.
+pub fn mark(response: &mut Response, decision: &Decision) {
+    if decision.fired.is_empty() {
+        return;
+    }
     let names = decision.fired.join(",");
     if let Ok(v) = HeaderValue::from_str(&names) {
         response.headers_mut().insert("x-sim-fault", v);
     }
     response.extensions_mut().insert(FiredFaults(names));
-    response
-}
-
-/// An injected answer in the surface's envelope.
-fn render(state: &AppState, surface: Surface, injected: &Injected) -> Response {
-    let status = StatusCode::from_u16(injected.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let (code, message) = (injected.code.as_str(), injected.message.as_str());
-    let mut response = match surface {
-        Surface::Bap | Surface::Portal => (
-            status,
-            Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response(),
-        Surface::PowerPlatform if matches!(injected.status, 400 | 409) => (
-            status,
-            Json(json!({"errorDetail": {"code": code, "message": message}})),
-        )
-            .into_response(),
-        Surface::PowerPlatform => (
-            status,
-            Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response(),
-        Surface::Lcs if injected.status >= 500 => (
-            status,
-            Json(json!({"Message": "An error has occurred.", "ExceptionMessage": message})),
-        )
-            .into_response(),
-        Surface::Lcs => {
-            let activity = state.trace_id();
-            let mut r = (
-                status,
-                Json(json!({
-                    "IsSuccess": false,
-                    "OperationActivityId": activity,
-                    "ErrorMessage": message,
-                    "VersionEOL": "9999-12-31T23:59:59.9999999",
-                })),
-            )
-                .into_response();
-            if let Ok(v) = HeaderValue::from_str(&activity.to_string()) {
-                r.headers_mut().insert("activity-id", v);
-            }
-            r
-        }
-        Surface::Blob => {
-            let body = format!(
-                "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{}</Message></Error>",
-                message
-                    .replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;")
-            );
-            let mut r = (status, [(header::CONTENT_TYPE, "application/xml")], body).into_response();
-            if let Ok(v) = HeaderValue::from_str(code) {
-                r.headers_mut().insert("x-ms-error-code", v);
-            }
-            r
-        }
-        Surface::Auth => (
-            status,
-            Json(
-                json!({"error": if injected.throttled { "temporarily_unavailable" } else { code },
-                        "error_description": message}),
-            ),
-        )
-            .into_response(),
-    };
-    if let Some(seconds) = injected.retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, seconds.into());
-    }
-    response
 }

@@ -9,7 +9,7 @@
 //! before the query (normalised before routing).
 
 use super::caller::Caller;
-use super::envelope::{Envelope, envelope, set_retry_after};
+use super::envelope::{Envelope, envelope, status};
 use super::extract::{ApiPath, ApiQuery, BaseUrl};
 use super::sas::{self, Access, SHARED_ACCOUNT};
 use crate::api::routes::{Routes, Surface, get, post};
@@ -192,9 +192,14 @@ fn ok(activity: Uuid, fields: Value) -> Json<Value> {
 pub struct LcsApi;
 
 impl Envelope for LcsApi {
+    const SURFACE: Surface = Surface::Lcs;
+
+    /// By class, as LCS answers: a 401 challenge; `{"Message"}` for an unknown route, a method not
+    /// allowed and a body too large; a 5xx with `ExceptionMessage`; every other refusal, injected
+    /// ones included, as `200 {"IsSuccess": false, "ErrorMessage"}` (429 keeps its status).
     fn render(state: &AppState, error: &SimError, _correlation: Option<Uuid>) -> Response {
         let activity = state.trace_id();
-        let mut response = match error.code.class() {
+        let mut response = match error.class() {
             ErrorClass::Unauthorized => {
                 let mut r = (
                     StatusCode::UNAUTHORIZED,
@@ -224,7 +229,7 @@ impl Envelope for LcsApi {
             )
                 .into_response(),
             ErrorClass::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
+                status(error),
                 Json(json!({ "Message": "An error has occurred.", "ExceptionMessage": error.message })),
             )
                 .into_response(),
@@ -240,7 +245,6 @@ impl Envelope for LcsApi {
                 (status, Json(Value::Object(body))).into_response()
             }
         };
-        set_retry_after(&mut response, error);
         if let Ok(v) = HeaderValue::from_str(&activity.to_string()) {
             response.headers_mut().insert("activity-id", v);
         }

@@ -148,7 +148,7 @@ async fn normalize_path(mut request: Request) -> Request {
 pub fn route_table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<routes::Op>) {
     routes::Routes::new(routes::Surface::Control)
         .nest("/_sim", control::router(state.clone()))
-        .nest("/_portal", portal::router())
+        .nest("/_portal", portal::router(state.clone()))
         .merge(auth::router(state.clone()))
         .merge(blob::router(state.clone()))
         .merge(lcs::router(state.clone()))
@@ -170,10 +170,6 @@ fn surfaces(state: Arc<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            faults::inject,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

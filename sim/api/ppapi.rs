@@ -9,7 +9,7 @@
 //! `/appmanagement/environments/{id}/operations/{opId}`) on the simulator's own base URL.
 
 use super::caller::Caller;
-use super::envelope::{Envelope, envelope, set_retry_after, status_of};
+use super::envelope::{Envelope, envelope, status};
 use super::extract::BaseUrl;
 use super::pp::{self, Currency, PpJson, PpQuery, env_id, open, ts};
 use super::pp::{copy_kind, wire_code};
@@ -173,9 +173,11 @@ async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> SimError 
 pub struct PpApi;
 
 impl Envelope for PpApi {
+    const SURFACE: Surface = Surface::PowerPlatform;
+
     fn render(_: &AppState, error: &SimError, _: Option<Uuid>) -> Response {
-        let code = wire_code(error.code);
-        let body = match error.code.class() {
+        let code = error.wire_code(wire_code(error.code));
+        let body = match error.class() {
             ErrorClass::BadRequest | ErrorClass::Conflict => {
                 let mut detail = json!({"code": code, "message": error.message, "fieldErrors": {}});
                 if let Some(target) = &error.target {
@@ -185,9 +187,7 @@ impl Envelope for PpApi {
             }
             _ => json!({"error": {"code": code, "message": error.message}}),
         };
-        let mut response = (status_of(error.code), Json(body)).into_response();
-        set_retry_after(&mut response, error);
-        response
+        (status(error), Json(body)).into_response()
     }
 }
 

@@ -130,6 +130,99 @@ async fn counted_errors_answer_in_the_surface_envelope_and_are_marked() {
     );
 }
 
+/// The keys of a JSON object, sorted.
+fn keys(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// An error a rule injects looks like the surface's own refusal of that class: the same envelope,
+/// the same members, rendered by the same code; LCS answers a refusal 200 with `IsSuccess: false`.
+#[tokio::test]
+async fn an_injected_error_has_the_shape_of_the_surfaces_own_refusal() {
+    let (app, token) = app_and_token().await;
+    let rule = |name: &str, surface: &str, status: u16| json!({"name": name, "match": {"surface": surface}, "error": {"status": status}, "count": 1});
+    let lcs = "/environmentinfo/v1/detail/project/abc";
+    let own = hit(&app, &token, Method::GET, lcs).await;
+    assert_eq!(
+        (own.status, &own.body["IsSuccess"]),
+        (StatusCode::OK, &json!(false))
+    );
+    app.post("/_sim/faults", rule("lcs-busy", "lcs", 409)).await;
+    let injected = hit(&app, &token, Method::GET, lcs).await;
+    assert_eq!(injected.fault.as_deref(), Some("lcs-busy"));
+    assert_eq!(injected.status, StatusCode::OK, "{}", injected.body);
+    assert_eq!(keys(&injected.body), keys(&own.body), "{}", injected.body);
+    assert_eq!(injected.body["IsSuccess"], json!(false));
+    assert!(
+        injected.body["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("lcs-busy")
+    );
+
+    let pp = "/environmentmanagement/environments?api-version=2024-10-01";
+    app.post("/_sim/faults", rule("pp-bad", "powerPlatform", 400))
+        .await;
+    let injected = hit(&app, &token, Method::GET, pp).await;
+    assert_eq!(injected.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        injected.body,
+        json!({"errorDetail": {"code": "BadRequest", "message": injected.body["errorDetail"]["message"],
+                               "fieldErrors": {}}})
+    );
+
+    let portal = "/_portal/lcs/projects/9999999";
+    let own = hit(&app, &token, Method::GET, portal).await;
+    assert_eq!(own.status, StatusCode::NOT_FOUND, "{}", own.body);
+    app.post("/_sim/faults", rule("portal-down", "portal", 500))
+        .await;
+    let injected = hit(&app, &token, Method::GET, portal).await;
+    assert_eq!(injected.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(keys(&injected.body["error"]), keys(&own.body["error"]));
+    assert_eq!(injected.body["error"]["code"], "InternalServerError");
+
+    let entra = format!("/{DEFAULT_TENANT}/oauth2/token");
+    let own = hit(&app, &token, Method::POST, &entra).await;
+    assert_eq!(own.status, StatusCode::BAD_REQUEST, "{}", own.body);
+    app.post("/_sim/faults", rule("entra-down", "auth", 503))
+        .await;
+    let injected = hit(&app, &token, Method::POST, &entra).await;
+    assert_eq!(injected.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(keys(&injected.body), keys(&own.body), "{}", injected.body);
+    assert_eq!(injected.body["error"], "ServiceUnavailable");
+
+    let blob = "/_blob/lcsassets/assets/nothing-here";
+    let own = hit(&app, &token, Method::GET, blob).await;
+    assert_eq!(own.status, StatusCode::NOT_FOUND, "{:?}", own.body);
+    assert!(own.body.as_str().unwrap().contains("RequestId:"));
+    app.post("/_sim/faults", rule("blob-down", "blob", 503))
+        .await;
+    let injected = hit(&app, &token, Method::GET, blob).await;
+    assert_eq!(injected.status, StatusCode::SERVICE_UNAVAILABLE);
+    let text = injected.body.as_str().unwrap();
+    assert!(text.contains("<Code>ServiceUnavailable</Code>"), "{text}");
+    assert!(
+        text.contains("RequestId:"),
+        "the storage envelope's request id: {text}"
+    );
+
+    // The journal records the injected error's code next to the rule.
+    let (_, journal) = app.get("/_sim/journal?limit=20").await;
+    let entry = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fault"] == "blob-down")
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["errorCode"], "InjectedFault", "{entry}");
+}
+
 #[tokio::test]
 async fn a_throttle_answers_429_with_retry_after_and_recovers_when_the_window_ends() {
     let (app, token) = app_and_token().await;

@@ -12,7 +12,7 @@
 mod discovery;
 
 use super::caller::{Caller, Principal};
-use super::envelope::{Envelope, envelope, status_of};
+use super::envelope::{Envelope, envelope, status, status_of};
 use super::extract::{ApiForm, ApiPath, TenantSlot};
 use crate::api::routes::{Routes, Surface, get, post};
 use crate::error::{ErrorCode, SimError};
@@ -562,8 +562,19 @@ async fn userinfo(
 pub struct Entra;
 
 impl Envelope for Entra {
+    const SURFACE: Surface = Surface::Entra;
+
     fn render(state: &AppState, error: &SimError, correlation: Option<Uuid>) -> Response {
         let (status, kind, aadsts) = match error.code {
+            ErrorCode::Throttled => (status(error), "temporarily_unavailable", 90055),
+            _ if error.injected.is_some() => {
+                let aadsts = if status(error).is_server_error() {
+                    90033
+                } else {
+                    9002313
+                };
+                (status(error), error.wire_code(""), aadsts)
+            }
             ErrorCode::MissingParameter => (StatusCode::BAD_REQUEST, "invalid_request", 900144),
             ErrorCode::UnsupportedGrantType => {
                 (StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003)
@@ -607,13 +618,16 @@ impl Envelope for Entra {
 pub struct Graph;
 
 impl Envelope for Graph {
+    const SURFACE: Surface = Surface::Graph;
+
     fn render(state: &AppState, error: &SimError, correlation: Option<Uuid>) -> Response {
-        let status = status_of(error.code);
+        let status = status(error);
         let code = if status == StatusCode::UNAUTHORIZED {
             "InvalidAuthenticationToken"
         } else {
             error.code.as_str()
         };
+        let code = error.wire_code(code);
         let request_id = state.trace_id();
         let body = json!({"error": {
             "code": code,

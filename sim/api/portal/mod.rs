@@ -3,9 +3,29 @@
 
 pub mod lcs;
 
+use super::envelope::{Envelope, envelope};
 use super::routes::{Routes, Surface};
+use crate::error::SimError;
+use crate::state::AppState;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use uuid::Uuid;
 
-/// Every portal route.
-pub fn router() -> Routes {
-    Routes::new(Surface::Portal).nest("/lcs", lcs::router())
+/// Every portal route, behind the portal's door (request rules naming `portal`).
+pub fn router(state: Arc<AppState>) -> Routes {
+    Routes::new(Surface::Portal)
+        .nest("/lcs", lcs::router())
+        .map(|r| r.layer(middleware::from_fn_with_state(state, envelope::<Portal>)))
+}
+
+/// The portal's envelope: the control plane's, `{"error":{"code","message","target"?}}`.
+pub struct Portal;
+
+impl Envelope for Portal {
+    const SURFACE: Surface = Surface::Portal;
+
+    fn render(_: &AppState, error: &SimError, _: Option<Uuid>) -> Response {
+        error.clone().into_response()
+    }
 }
