@@ -384,6 +384,14 @@ impl SimError {
         self
     }
 
+    /// Re-spells the target as a surface names its input: the domain names a field neutrally
+    /// (`displayName`, `domainName`, `templates[1]`) and each surface maps that to its own body's
+    /// path (`properties.displayName`, `linkedEnvironmentMetadata.domainName`).
+    pub fn respelled(mut self, spell: impl FnOnce(&str) -> String) -> Self {
+        self.target = self.target.as_deref().map(spell);
+        self
+    }
+
     /// Says when to retry (for [`ErrorCode::Throttled`]).
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
@@ -430,5 +438,14 @@ mod tests {
         assert_eq!(e.within("roles").target.as_deref(), Some("roles[1]"));
         let e = SimError::new(ErrorCode::InvalidUpn, "x");
         assert_eq!(e.within("upn").target.as_deref(), Some("upn"));
+    }
+
+    #[test]
+    fn respelling_maps_the_target_and_leaves_an_untargeted_error_alone() {
+        let e = SimError::new(ErrorCode::InvalidBody, "bad").at("domainName");
+        let spelled = e.respelled(|t| format!("properties.{t}"));
+        assert_eq!(spelled.target.as_deref(), Some("properties.domainName"));
+        let none = SimError::new(ErrorCode::InvalidBody, "bad").respelled(|t| format!("x.{t}"));
+        assert_eq!(none.target, None);
     }
 }

@@ -502,6 +502,49 @@ fn new_dataverse(m: &LinkedMeta) -> Result<NewDataverse, SimError> {
     })
 }
 
+/// The domain's request for a create body; field errors name fields neutrally.
+fn new_environment(body: &CreateBody) -> Result<NewEnvironment, SimError> {
+    let p = &body.properties;
+    let wants_dataverse = p.linkedenvironmentmetadata.is_some()
+        || p.databasetype
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case("CommonDataService"));
+    Ok(NewEnvironment {
+        display_name: p.displayname.clone().unwrap_or_default(),
+        description: p.description.clone().unwrap_or_default(),
+        sku: pp::sku(p.environmentsku.as_deref(), "environmentSku")?,
+        location: body.location.clone().unwrap_or_default(),
+        azure_region: p.azureregion.clone(),
+        cadence: p.updatecadence.as_ref().and_then(|c| c.id.clone()),
+        used_by: p.usedby.as_ref().is_some_and(|u| !u.is_null()),
+        managed: p
+            .governanceconfiguration
+            .as_ref()
+            .and_then(|g| g.get("protectionlevel"))
+            .and_then(Value::as_str)
+            .is_some_and(|l| l.eq_ignore_ascii_case("Standard")),
+        dataverse: if wants_dataverse {
+            Some(new_dataverse(
+                p.linkedenvironmentmetadata
+                    .as_ref()
+                    .unwrap_or(&LinkedMeta::default()),
+            )?)
+        } else {
+            None
+        },
+    })
+}
+
+/// How a create or update body spells a field the domain names neutrally: `location` at the top,
+/// the Dataverse settings in `properties.linkedEnvironmentMetadata`, the rest in `properties`.
+fn wire_field(field: &str) -> String {
+    match pp::field_head(field) {
+        ("location", _, _) => field.to_string(),
+        (_, _, true) => format!("properties.linkedEnvironmentMetadata.{field}"),
+        _ => format!("properties.{field}"),
+    }
+}
+
 // ---- handlers ----
 
 type Answer = Result<Response, SimError>;
@@ -534,37 +577,11 @@ async fn create(
     q: PpQuery,
     PpJson(body): PpJson<CreateBody>,
 ) -> Answer {
-    let p = &body.properties;
-    let wants_dataverse = p.linkedenvironmentmetadata.is_some()
-        || p.databasetype
-            .as_deref()
-            .is_some_and(|d| d.eq_ignore_ascii_case("CommonDataService"));
-    let spec = NewEnvironment {
-        display_name: p.displayname.clone().unwrap_or_default(),
-        description: p.description.clone().unwrap_or_default(),
-        sku: pp::sku(p.environmentsku.as_deref(), "properties.environmentSku")?,
-        location: body.location.clone().unwrap_or_default(),
-        azure_region: p.azureregion.clone(),
-        cadence: p.updatecadence.as_ref().and_then(|c| c.id.clone()),
-        used_by: p.usedby.as_ref().is_some_and(|u| !u.is_null()),
-        managed: p
-            .governanceconfiguration
-            .as_ref()
-            .and_then(|g| g.get("protectionlevel"))
-            .and_then(Value::as_str)
-            .is_some_and(|l| l.eq_ignore_ascii_case("Standard")),
-        dataverse: if wants_dataverse {
-            Some(new_dataverse(
-                p.linkedenvironmentmetadata
-                    .as_ref()
-                    .unwrap_or(&LinkedMeta::default()),
-            )?)
-        } else {
-            None
-        },
-    };
+    let spec = new_environment(&body).map_err(|e| e.respelled(wire_field))?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let (id, op) = t.ppac_create(&actor, spec, now)?;
+    let (id, op) = t
+        .ppac_create(&actor, spec, now)
+        .map_err(|e| e.respelled(wire_field))?;
     let body = t
         .ppac_environment(&actor, &id)
         .map(|e| environment(&t, e, &q, now))
@@ -699,7 +716,10 @@ async fn update(
         cadence: p.updatecadence.and_then(|c| c.id),
     };
     let (actor, mut t, now) = open(&state, &caller)?;
-    match t.ppac_update(&actor, &id, patch, now)? {
+    match t
+        .ppac_update(&actor, &id, patch, now)
+        .map_err(|e| e.respelled(wire_field))?
+    {
         None => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(op) => Ok(accepted(&state, &t, &base, &q, op, now, None)),
     }

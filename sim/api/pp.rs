@@ -223,6 +223,18 @@ pub fn poll_answer(
     }
 }
 
+/// Splits a neutral field name (see [`SimError::respelled`]) into its first member and the rest
+/// (`templates[1]` is `templates` and `[1]`), and says whether that member is a Dataverse
+/// setting, which both APIs take inside `linkedEnvironmentMetadata`.
+pub fn field_head(field: &str) -> (&str, &str, bool) {
+    let (head, rest) = field.split_at(field.find(['.', '[']).unwrap_or(field.len()));
+    let dataverse = matches!(
+        head,
+        "domainName" | "baseLanguage" | "currency" | "templates" | "securityGroupId"
+    );
+    (head, rest, dataverse)
+}
+
 /// An optional `environmentSku` body field.
 pub fn sku(text: Option<&str>, field: &str) -> Result<Option<Sku>, SimError> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {

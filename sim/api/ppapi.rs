@@ -386,6 +386,48 @@ struct CreateBody {
     linkedenvironmentmetadata: Option<LinkedMetadata>,
 }
 
+/// The domain's request for a create body; field errors name fields neutrally.
+fn new_environment(b: CreateBody) -> Result<NewEnvironment, SimError> {
+    let wants_dataverse = b.linkedenvironmentmetadata.is_some()
+        || b.databasetype
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case("CommonDataService"));
+    Ok(NewEnvironment {
+        display_name: b.displayname.unwrap_or_default(),
+        description: b.description.unwrap_or_default(),
+        sku: pp::sku(b.environmentsku.as_deref(), "environmentSku")?,
+        location: b.location.unwrap_or_default(),
+        azure_region: b.azureregion,
+        cadence: None,
+        used_by: b.usedby.as_ref().is_some_and(|u| !u.is_null()),
+        managed: b
+            .governanceconfiguration
+            .as_ref()
+            .and_then(|g| g.get("protectionlevel"))
+            .and_then(Value::as_str)
+            .is_some_and(|l| l.eq_ignore_ascii_case("Standard")),
+        dataverse: if wants_dataverse {
+            Some(
+                b.linkedenvironmentmetadata
+                    .unwrap_or_default()
+                    .dataverse()?,
+            )
+        } else {
+            None
+        },
+    })
+}
+
+/// How a create body spells a field the domain names neutrally: the Dataverse settings sit in
+/// `linkedEnvironmentMetadata` (the language as `baseLanguageCode`), the rest at the top.
+fn wire_field(field: &str) -> String {
+    match pp::field_head(field) {
+        ("baseLanguage", rest, _) => format!("linkedEnvironmentMetadata.baseLanguageCode{rest}"),
+        (_, _, true) => format!("linkedEnvironmentMetadata.{field}"),
+        _ => field.to_string(),
+    }
+}
+
 // ---- handlers ----
 
 type Answer = Result<Response, SimError>;
@@ -416,36 +458,11 @@ async fn create(
     q: PpQuery,
     PpJson(b): PpJson<CreateBody>,
 ) -> Answer {
-    let wants_dataverse = b.linkedenvironmentmetadata.is_some()
-        || b.databasetype
-            .as_deref()
-            .is_some_and(|d| d.eq_ignore_ascii_case("CommonDataService"));
-    let spec = NewEnvironment {
-        display_name: b.displayname.clone().unwrap_or_default(),
-        description: b.description.clone().unwrap_or_default(),
-        sku: pp::sku(b.environmentsku.as_deref(), "environmentSku")?,
-        location: b.location.clone().unwrap_or_default(),
-        azure_region: b.azureregion.clone(),
-        cadence: None,
-        used_by: b.usedby.as_ref().is_some_and(|u| !u.is_null()),
-        managed: b
-            .governanceconfiguration
-            .as_ref()
-            .and_then(|g| g.get("protectionlevel"))
-            .and_then(Value::as_str)
-            .is_some_and(|l| l.eq_ignore_ascii_case("Standard")),
-        dataverse: if wants_dataverse {
-            Some(
-                b.linkedenvironmentmetadata
-                    .unwrap_or_default()
-                    .dataverse()?,
-            )
-        } else {
-            None
-        },
-    };
+    let spec = new_environment(b).map_err(|e| e.respelled(wire_field))?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let (id, op) = t.ppac_create(&actor, spec, now)?;
+    let (id, op) = t
+        .ppac_create(&actor, spec, now)
+        .map_err(|e| e.respelled(wire_field))?;
     let (lo, o) = t.ppac_operation(&actor, op)?;
     let body = execution_result(&t, lo, o, now);
     let url = op_url(&base, "environmentmanagement", &id, op, &q);

@@ -147,7 +147,9 @@ impl Tenant {
             managed: false,
             dataverse: env.dataverse.clone(),
         };
-        let (_, op) = self.ppac_create(&actor, spec, now)?;
+        let (_, op) = self
+            .ppac_create(&actor, spec, now)
+            .map_err(|e| e.respelled(scenario_field))?;
         self.finish_at_load(op, now)
     }
 
@@ -266,5 +268,17 @@ impl Tenant {
                 .map_err(|e| e.at("convertedTo"))?;
         }
         Ok(())
+    }
+}
+
+/// How a scenario's `powerPlatformEnvironments` entry spells a field the domain names neutrally.
+fn scenario_field(field: &str) -> String {
+    match field {
+        "displayName" => "name".to_string(),
+        "environmentSku" => "type".to_string(),
+        "domainName" => "dataverse.domain".to_string(),
+        "baseLanguage" => "dataverse.language".to_string(),
+        "currency" => "dataverse.currency".to_string(),
+        other => other.to_string(),
     }
 }

@@ -836,6 +836,86 @@ async fn bodies_bind_case_insensitively_and_bad_ones_get_the_invalid_request_con
 
 // ---- Power Platform API ----
 
+/// The domain names fields neutrally; the Power Platform API's flat body names them as it spells
+/// them, so a field error points at a field the caller sent.
+#[tokio::test]
+async fn a_power_platform_api_create_names_a_bad_field_as_that_api_spells_it() {
+    let pp = Pp::new().await;
+    let create = "/environmentmanagement/provisioning/environments?api-version=2024-10-01";
+    let field_errors = |body: &Value| {
+        let mut keys: Vec<String> = body["errorDetail"]["fieldErrors"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    let nameless = pp
+        .post(
+            create,
+            json!({"displayName": " ", "environmentSku": "Sandbox", "location": "europe"}),
+        )
+        .await;
+    assert_eq!(
+        nameless.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        nameless.body
+    );
+    assert_eq!(field_errors(&nameless.body), ["displayName"]);
+    let skuless = pp
+        .post(
+            create,
+            json!({"displayName": "No type", "location": "europe"}),
+        )
+        .await;
+    assert_eq!(field_errors(&skuless.body), ["environmentSku"]);
+    let far = pp
+        .post(
+            create,
+            json!({"displayName": "Far", "environmentSku": "Sandbox", "location": "europe",
+                             "azureRegion": "eastus"}),
+        )
+        .await;
+    assert_eq!(field_errors(&far.body), ["azureRegion"]);
+    let template = pp
+        .post(
+            create,
+            json!({"displayName": "Templated", "environmentSku": "Sandbox", "location": "europe",
+                             "linkedEnvironmentMetadata": {"templates": ["No_Such_App"]}}),
+        )
+        .await;
+    assert_eq!(
+        template.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        template.body
+    );
+    assert_eq!(
+        field_errors(&template.body),
+        ["linkedEnvironmentMetadata.templates"]
+    );
+    let language = pp
+        .post(
+            create,
+            json!({"displayName": "Klingon", "environmentSku": "Sandbox", "location": "europe",
+                             "linkedEnvironmentMetadata": {"baseLanguageCode": 9999}}),
+        )
+        .await;
+    assert_eq!(
+        language.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        language.body
+    );
+    assert_eq!(
+        field_errors(&language.body),
+        ["linkedEnvironmentMetadata.baseLanguageCode"]
+    );
+}
+
 #[tokio::test]
 async fn power_platform_api_lists_provisions_and_polls_with_operation_execution_results() {
     let pp = Pp::new().await;

@@ -219,6 +219,11 @@ async fn broken_files_answer_400_with_line_and_column_and_load_nothing() {
             "tenants:\n  - domain: c.test\n    users:\n      - upn: a@c.test\n        roles: [Global admin]\n    projects:\n      - name: P\n        environments:\n          - {name: UAT, type: Sandbox}\n    links:\n      - finOpsEnvironment: UAT\n",
             "line 11, column 9: tenants[0].links[0]",
         ),
+        // a domain rule on a Power Platform environment, named as the file spells the field
+        (
+            "tenants:\n  - domain: e.test\n    users:\n      - upn: a@e.test\n        roles: [Global admin]\n    powerPlatformEnvironments:\n      - {name: S, type: Sandbox, dataverse: {domain: 'no spaces'}}\n",
+            "tenants[0].powerPlatformEnvironments[0].dataverse.domain",
+        ),
         // the timeline: an event that does nothing
         (
             "tenants:\n  - domain: d.test\n    timeline:\n      - at: 30m\n",

@@ -39,7 +39,7 @@ impl Tenant {
                 ErrorCode::InvalidEnvironmentRequest,
                 "displayName is required (1 to 100 characters).",
             )
-            .at("properties.displayName"));
+            .at("displayName"));
         }
         let sku = match spec.sku {
             None => {
@@ -47,7 +47,7 @@ impl Tenant {
                     ErrorCode::InvalidEnvironmentRequest,
                     format!("environmentSku is required; one of: {}", creatable_skus()),
                 )
-                .at("properties.environmentSku"));
+                .at("environmentSku"));
             }
             Some(Sku::Default) => {
                 return Err(SimError::new(
@@ -57,7 +57,7 @@ impl Tenant {
                         creatable_skus()
                     ),
                 )
-                .at("properties.environmentSku"));
+                .at("environmentSku"));
             }
             Some(s) => s,
         };
@@ -67,7 +67,7 @@ impl Tenant {
                 "The provisioning request included a used by field which is improperly formed or \
                  restricted in this context.",
             )
-            .at("properties.usedBy"));
+            .at("usedBy"));
         }
         let loc = find_location(&spec.location)?;
         let region = match &spec.azure_region {
@@ -82,7 +82,7 @@ impl Tenant {
                             loc.regions.join(", ")
                         ),
                     )
-                    .at("properties.azureRegion"));
+                    .at("azureRegion"));
                 }
                 r
             }
@@ -196,7 +196,7 @@ impl Tenant {
                 ErrorCode::InvalidEnvironmentRequest,
                 "displayName must be 1 to 100 characters.",
             )
-            .at("properties.displayName"));
+            .at("displayName"));
         }
         // Drop what already matches.
         let d = env.dataverse.as_ref();
@@ -259,7 +259,7 @@ impl Tenant {
                         d.map_or("", |d| d.domain.as_str())
                     ),
                 )
-                .at("properties.linkedEnvironmentMetadata.domainName"));
+                .at("domainName"));
             }
             patch.domain = Some(self.ppac_check_domain(domain, Some(id), now)?);
         }
