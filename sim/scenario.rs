@@ -25,7 +25,7 @@ use crate::world::setup::{
     TimelineAction, TimelineSpec, UserChange,
 };
 use crate::world::tenant::{DurationOverride, Governance, TenantSnapshot};
-use crate::world::{Declared, TenantRef, World};
+use crate::world::{Declared, Placing, TenantRef, World};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
@@ -325,7 +325,7 @@ pub fn check(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
         .map(|t| t.declared.clone())
         .collect::<Vec<_>>();
     world
-        .load(declared, anchor, false, false)
+        .load(declared, anchor, Placing::default())
         .map_err(|e| problem(text, e))?;
     Ok(scenario)
 }
@@ -897,9 +897,14 @@ pub fn load(
             .with(|faults| RequestFaults::check_new(faults.list(), &names))
             .map_err(|e| e.within("faults"))?;
     }
-    let tenants = to
-        .world
-        .load(declared, now, options.replace, options.startup)?;
+    let tenants = to.world.load(
+        declared,
+        now,
+        Placing {
+            replace: options.replace,
+            startup: options.startup,
+        },
+    )?;
     let ids: Vec<TenantId> = tenants.iter().map(|t| t.id()).collect();
     let rules: Vec<RequestRule> = scenario
         .request_rules

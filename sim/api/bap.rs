@@ -436,28 +436,32 @@ struct LinkedMeta {
     currency: Option<Currency>,
     securitygroupid: Option<String>,
     templates: Option<Vec<String>>,
-    #[allow(dead_code)]
-    templatemetadata: Option<Value>,
-    #[allow(dead_code)]
-    backgroundoperationsstate: Option<String>,
+    #[serde(rename = "templatemetadata")]
+    _templatemetadata: Option<Value>,
+    #[serde(rename = "backgroundoperationsstate")]
+    _backgroundoperationsstate: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 struct CreateProps {
     displayname: Option<String>,
     description: Option<String>,
     environmentsku: Option<String>,
     azureregion: Option<String>,
     databasetype: Option<String>,
-    billingpolicy: Option<Value>,
+    #[serde(rename = "billingpolicy")]
+    _billingpolicy: Option<Value>,
     updatecadence: Option<IdObj>,
-    cluster: Option<Value>,
-    parentenvironmentgroup: Option<Value>,
+    #[serde(rename = "cluster")]
+    _cluster: Option<Value>,
+    #[serde(rename = "parentenvironmentgroup")]
+    _parentenvironmentgroup: Option<Value>,
     usedby: Option<Value>,
-    bingchatenabled: Option<Value>,
-    copilotpolicies: Option<Value>,
+    #[serde(rename = "bingchatenabled")]
+    _bingchatenabled: Option<Value>,
+    #[serde(rename = "copilotpolicies")]
+    _copilotpolicies: Option<Value>,
     governanceconfiguration: Option<Value>,
     linkedenvironmentmetadata: Option<LinkedMeta>,
 }
@@ -591,10 +595,10 @@ async fn create(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 struct ValidateDetails {
     domainname: Option<String>,
-    environmentlocation: Option<String>,
+    #[serde(rename = "environmentlocation")]
+    _environmentlocation: Option<String>,
     environmentname: Option<String>,
 }
 
@@ -775,10 +779,11 @@ async fn validate_delete(
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[allow(dead_code)]
 struct DeleteBody {
-    code: Option<Value>,
-    message: Option<Value>,
+    #[serde(rename = "code")]
+    _code: Option<Value>,
+    #[serde(rename = "message")]
+    _message: Option<Value>,
 }
 
 async fn remove(
@@ -806,10 +811,10 @@ struct CopyBody {
     targetenvironmentname: Option<String>,
     targetsecuritygroupid: Option<String>,
     copytype: Option<String>,
-    #[allow(dead_code)]
-    skipauditdata: Option<Value>,
-    #[allow(dead_code)]
-    executeadvancedcopyforfinanceandoperations: Option<Value>,
+    #[serde(rename = "skipauditdata")]
+    _skipauditdata: Option<Value>,
+    #[serde(rename = "executeadvancedcopyforfinanceandoperations")]
+    _executeadvancedcopyforfinanceandoperations: Option<Value>,
 }
 
 fn required(text: Option<String>, field: &str) -> Result<String, SimError> {
@@ -911,8 +916,8 @@ struct RestoreBody {
     targetsecuritygroupid: Option<String>,
     restorepointdatetime: Option<String>,
     backupid: Option<String>,
-    #[allow(dead_code)]
-    skipauditdata: Option<Value>,
+    #[serde(rename = "skipauditdata")]
+    _skipauditdata: Option<Value>,
 }
 
 async fn restore_to(
@@ -949,8 +954,8 @@ async fn restore_to(
 struct ResetBody {
     friendlyname: Option<String>,
     domainname: Option<String>,
-    #[allow(dead_code)]
-    purpose: Option<Value>,
+    #[serde(rename = "purpose")]
+    _purpose: Option<Value>,
     baselanguagecode: Option<Value>,
     currency: Option<Currency>,
     securitygroupid: Option<String>,

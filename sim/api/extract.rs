@@ -357,14 +357,12 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
     struct Body {
         users: Vec<User>,
     }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
     struct User {
         roles: Vec<String>,
     }
@@ -455,6 +453,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_and_tell_syntax_from_data() {
+        let good = parse_json::<Body>(br#"{"users":[{"roles":["a"]}]}"#).unwrap();
+        assert_eq!(good.users[0].roles, ["a"]);
         let e = error(r#"{"users":[{"roles":["a", 5]}]}"#);
         assert_eq!(e.as_ref().map(|e| e.code), Some(ErrorCode::InvalidBody));
         assert_eq!(

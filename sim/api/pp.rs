@@ -264,13 +264,15 @@ pub fn backup_id(text: &str) -> Result<uuid::Uuid, SimError> {
 
 /// A `currency` body member; only the code is used (PowerShell also sends name and symbol).
 #[derive(Debug, serde::Deserialize, Default)]
-#[allow(dead_code)]
 pub struct Currency {
     /// ISO code, e.g. `EUR`.
     pub code: Option<String>,
-    name: Option<Value>,
-    symbol: Option<Value>,
-    precision: Option<Value>,
+    #[serde(rename = "name")]
+    _name: Option<Value>,
+    #[serde(rename = "symbol")]
+    _symbol: Option<Value>,
+    #[serde(rename = "precision")]
+    _precision: Option<Value>,
 }
 
 impl Currency {

@@ -339,14 +339,14 @@ fn env_accepted(
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 struct LinkedMetadata {
     baselanguagecode: Option<u32>,
     currency: Option<Currency>,
     domainname: Option<String>,
     securitygroupid: Option<String>,
     templates: Option<Vec<String>>,
-    templatemetadata: Option<Value>,
+    #[serde(rename = "templatemetadata")]
+    _templatemetadata: Option<Value>,
 }
 
 impl LinkedMetadata {
@@ -367,22 +367,27 @@ impl LinkedMetadata {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 struct CreateBody {
     displayname: Option<String>,
     description: Option<String>,
     environmentsku: Option<String>,
     location: Option<String>,
-    macroregion: Option<String>,
+    #[serde(rename = "macroregion")]
+    _macroregion: Option<String>,
     azureregion: Option<String>,
     databasetype: Option<String>,
-    billingpolicy: Option<Value>,
-    cluster: Option<Value>,
+    #[serde(rename = "billingpolicy")]
+    _billingpolicy: Option<Value>,
+    #[serde(rename = "cluster")]
+    _cluster: Option<Value>,
     governanceconfiguration: Option<Value>,
-    parentenvironmentgroup: Option<Value>,
+    #[serde(rename = "parentenvironmentgroup")]
+    _parentenvironmentgroup: Option<Value>,
     usedby: Option<Value>,
-    connectedgroupidforteamsenvironment: Option<Value>,
-    finopsmetadata: Option<Value>,
+    #[serde(rename = "connectedgroupidforteamsenvironment")]
+    _connectedgroupidforteamsenvironment: Option<Value>,
+    #[serde(rename = "finopsmetadata")]
+    _finopsmetadata: Option<Value>,
     linkedenvironmentmetadata: Option<LinkedMetadata>,
 }
 
@@ -486,12 +491,13 @@ async fn link(
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 struct CopyOptions {
     environmentnametooverride: Option<String>,
     securitygroupidtooverride: Option<String>,
-    skipauditdata: Option<Value>,
-    executeadvancedcopyforfinanceandoperations: Option<Value>,
+    #[serde(rename = "skipauditdata")]
+    _skipauditdata: Option<Value>,
+    #[serde(rename = "executeadvancedcopyforfinanceandoperations")]
+    _executeadvancedcopyforfinanceandoperations: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -555,8 +561,8 @@ async fn candidates(
 #[serde(deny_unknown_fields)]
 struct ResetBody {
     displayname: Option<String>,
-    #[allow(dead_code)]
-    description: Option<String>,
+    #[serde(rename = "description")]
+    _description: Option<String>,
     domainname: Option<String>,
     baselanguagecode: Option<u32>,
     currency: Option<Currency>,
@@ -593,11 +599,11 @@ async fn reset(
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 struct RestoreOptions {
     environmentnametooverride: Option<String>,
     securitygroupidtooverride: Option<String>,
-    skipauditdata: Option<Value>,
+    #[serde(rename = "skipauditdata")]
+    _skipauditdata: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1049,9 +1055,9 @@ fn install_state(s: RunState) -> &'static str {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[allow(dead_code)]
 struct InstallBody {
-    payloadvalue: Option<Value>,
+    #[serde(rename = "payloadvalue")]
+    _payloadvalue: Option<Value>,
 }
 
 async fn install(

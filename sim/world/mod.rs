@@ -82,6 +82,23 @@ impl Declared {
     }
 }
 
+/// How declared tenants take their place in the world.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placing {
+    /// Replace tenants whose ids exist instead of refusing them.
+    pub replace: bool,
+    /// Keep them as start-up tenants, which [`World::reset`] recreates.
+    pub startup: bool,
+}
+
+/// Whether errors name a tenant by its place in the list (`tenants[i]`), as a scenario file
+/// lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    Listed,
+    Alone,
+}
+
 impl World {
     /// An empty world for the given seed.
     pub fn new(seed: u64) -> World {
@@ -104,38 +121,37 @@ impl World {
         spec: TenantSpec,
         now: Timestamp,
     ) -> Result<TenantRef, SimError> {
-        let mut created = self.insert(vec![Declared::spec(id, spec)], now, false, false, false)?;
+        let one = vec![Declared::spec(id, spec)];
+        let mut created = self.insert(one, now, Placing::default(), Naming::Alone)?;
         created
             .pop()
             .ok_or_else(|| SimError::internal("no tenant was created"))
     }
 
     /// Creates every declared tenant, or none: a tenant that fails to build (or names an id
-    /// in use, unless `replace`) leaves the world as it was. Errors name the tenant as
+    /// in use, unless [`Placing::replace`]) leaves the world as it was. Errors name the tenant as
     /// `tenants[i]`, as a scenario file lists them. Start-up tenants are recreated by
     /// [`World::reset`].
     pub fn load(
         &self,
         declared: Vec<Declared>,
         now: Timestamp,
-        replace: bool,
-        startup: bool,
+        how: Placing,
     ) -> Result<Vec<TenantRef>, SimError> {
-        self.insert(declared, now, replace, startup, true)
+        self.insert(declared, now, how, Naming::Listed)
     }
 
-    /// [`World::load`]; `listed` says whether errors name the tenant's place in the list.
+    /// [`World::load`] and [`World::create_tenant`].
     fn insert(
         &self,
         declared: Vec<Declared>,
         now: Timestamp,
-        replace: bool,
-        startup: bool,
-        listed: bool,
+        Placing { replace, startup }: Placing,
+        naming: Naming,
     ) -> Result<Vec<TenantRef>, SimError> {
         let mut registry = self.registry.write();
         let within = |i: usize, e: SimError| {
-            if listed {
+            if naming == Naming::Listed {
                 e.within(format!("tenants[{i}]"))
             } else {
                 e
@@ -323,7 +339,11 @@ impl World {
             registry.next_seq = 0;
             startup
         };
-        self.load(startup, now, false, true).map(|_| ())
+        let how = Placing {
+            replace: false,
+            startup: true,
+        };
+        self.load(startup, now, how).map(|_| ())
     }
 }
 

@@ -381,14 +381,22 @@ fn refresh_grant(
     })
 }
 
-/// The audience and whether `openid` / `offline_access` were asked for.
-fn audience(requested: Option<&str>, version: Version) -> (String, bool, bool) {
+/// What a token request asks for: the audience, and (v2 only) whether `openid` and
+/// `offline_access` are among its scopes.
+#[derive(Debug, PartialEq, Eq)]
+struct Asked {
+    audience: String,
+    openid: bool,
+    offline_access: bool,
+}
+
+fn audience(requested: Option<&str>, version: Version) -> Asked {
     match version {
-        Version::V1 => (
-            requested.unwrap_or(DEFAULT_V1_AUDIENCE).to_string(),
-            false,
-            false,
-        ),
+        Version::V1 => Asked {
+            audience: requested.unwrap_or(DEFAULT_V1_AUDIENCE).to_string(),
+            openid: false,
+            offline_access: false,
+        },
         Version::V2 => {
             let scopes: Vec<&str> = requested.unwrap_or("").split_whitespace().collect();
             let resource = scopes
@@ -397,7 +405,11 @@ fn audience(requested: Option<&str>, version: Version) -> (String, bool, bool) {
                 .map(|s| resource_of(s))
                 .unwrap_or_else(|| GRAPH_AUDIENCE.to_string());
             let has = |name: &str| scopes.iter().any(|s| s.eq_ignore_ascii_case(name));
-            (resource, has("openid"), has("offline_access"))
+            Asked {
+                audience: resource,
+                openid: has("openid"),
+                offline_access: has("offline_access"),
+            }
         }
     }
 }
@@ -423,7 +435,11 @@ fn respond(
     let lifetime = state.config.token_lifetime.as_secs();
     let iat = now.as_second();
     let exp = iat + lifetime;
-    let (aud, v2_openid, v2_offline) = audience(grantee.requested.as_deref(), version);
+    let Asked {
+        audience: aud,
+        openid: v2_openid,
+        offline_access: v2_offline,
+    } = audience(grantee.requested.as_deref(), version);
     let tenant = grantee.tenant.to_string();
     let (iss, ver) = match version {
         Version::V1 => (discovery::issuer_v1(&tenant), "1.0"),
@@ -660,20 +676,28 @@ mod tests {
         let aud = |s: &str| audience(Some(s), Version::V2);
         assert_eq!(
             aud("https://api.bap.microsoft.com/.default offline_access"),
-            ("https://api.bap.microsoft.com".to_string(), false, true)
+            Asked {
+                audience: "https://api.bap.microsoft.com".to_string(),
+                openid: false,
+                offline_access: true
+            }
         );
         assert_eq!(
-            aud("openid https://service.powerapps.com//.default").0,
+            aud("openid https://service.powerapps.com//.default").audience,
             "https://service.powerapps.com/"
         );
         assert_eq!(
             aud("User.Read openid"),
-            (GRAPH_AUDIENCE.to_string(), true, false)
+            Asked {
+                audience: GRAPH_AUDIENCE.to_string(),
+                openid: true,
+                offline_access: false
+            }
         );
         assert_eq!(
-            audience(Some("https://lcsapi.lcs.dynamics.com"), Version::V1).0,
+            audience(Some("https://lcsapi.lcs.dynamics.com"), Version::V1).audience,
             "https://lcsapi.lcs.dynamics.com"
         );
-        assert_eq!(audience(None, Version::V1).0, DEFAULT_V1_AUDIENCE);
+        assert_eq!(audience(None, Version::V1).audience, DEFAULT_V1_AUDIENCE);
     }
 }
