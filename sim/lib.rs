@@ -10,26 +10,26 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
-pub mod app;
+pub(crate) mod app;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
 pub mod control;
-pub mod error;
-pub mod events;
-pub mod faults;
-pub mod input;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod faults;
+pub(crate) mod input;
 pub mod journal;
 pub mod ops;
 pub mod scenario;
-pub mod serve;
-pub mod signing;
-pub mod simulator;
-pub mod state;
+pub(crate) mod serve;
+pub(crate) mod signing;
+pub(crate) mod simulator;
+pub(crate) mod state;
 pub mod telemetry;
 pub mod tls;
-pub mod tokens;
-pub mod ui;
+pub(crate) mod tokens;
+pub(crate) mod ui;
 pub mod world;
 
 pub use app::{App, StartError, shutdown_signal};

@@ -40,8 +40,6 @@ pub struct Caller {
     pub tenant: TenantRef,
     /// The user or application.
     pub principal: Principal,
-    /// The token's audience (empty for `--auth none` callers).
-    pub audience: String,
 }
 
 impl Caller {
@@ -164,7 +162,6 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, SimErro
         tenant_id,
         tenant,
         principal,
-        audience: claims.aud.clone(),
     })
 }
 
@@ -191,6 +188,5 @@ fn default_caller(state: &AppState) -> Result<Caller, SimError> {
         tenant_id: DEFAULT_TENANT_ID,
         tenant,
         principal,
-        audience: String::new(),
     })
 }

@@ -5,22 +5,22 @@
 //! envelope (the Entra token endpoint, Graph) wraps its routes in a layer that re-renders from
 //! that attachment. The journal middleware reads it too, to record the error code.
 
-pub mod auth;
-pub mod bap;
-pub mod blob;
-pub mod caller;
-pub mod control;
-pub mod envelope;
-pub mod extract;
-pub mod faults;
-pub mod lcs;
-pub mod openapi;
-pub mod portal;
-pub mod pp;
-pub mod ppapi;
-pub mod routes;
-pub mod sas;
-pub mod views;
+pub(crate) mod auth;
+pub(crate) mod bap;
+pub(crate) mod blob;
+pub(crate) mod caller;
+pub(crate) mod control;
+pub(crate) mod envelope;
+pub(crate) mod extract;
+pub(crate) mod faults;
+pub(crate) mod lcs;
+pub(crate) mod openapi;
+pub(crate) mod portal;
+pub(crate) mod pp;
+pub(crate) mod ppapi;
+pub(crate) mod routes;
+pub(crate) mod sas;
+pub(crate) mod views;
 
 use crate::clock::{self, Stopwatch};
 use crate::error::{ErrorCode, SimError};

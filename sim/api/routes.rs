@@ -97,9 +97,10 @@ macro_rules! method {
                 T: 'static,
             {
                 Endpoint {
-                    router: axum::routing::$name(handler),
-                    ops: vec![Doc::new(Method::$method, summary)],
+                    router: MethodRouter::new(),
+                    ops: Vec::new(),
                 }
+                .$name(handler, summary)
             }
         )*
 

@@ -3,6 +3,6 @@
 //! project, environment), with their parsing into world specs. Below the surfaces and
 //! `scenario`, above `world`: neither HTTP nor scenario files own them.
 
-pub mod fault;
-pub mod lcs;
-pub mod tenant;
+pub(crate) mod fault;
+pub(crate) mod lcs;
+pub(crate) mod tenant;

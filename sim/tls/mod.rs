@@ -3,10 +3,10 @@
 //! proxy that answers `CONNECT host:443` for emulated hosts itself and refuses every other one
 //! ([`proxy`]). Nothing here forwards anything off the machine.
 
-pub mod authority;
+pub(crate) mod authority;
 pub mod hosts;
-pub mod listen;
-pub mod proxy;
+pub(crate) mod listen;
+pub(crate) mod proxy;
 
 pub use authority::{Authority, CaOrigin, TlsError};
 

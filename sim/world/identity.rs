@@ -199,6 +199,10 @@ impl fmt::Display for Upn {
 
 /// An admin role that matters to environment lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(
+    clippy::enum_variant_names,
+    reason = "each variant is named after its Entra ID admin role"
+)]
 pub enum Role {
     /// Entra ID Global Administrator.
     GlobalAdmin,

@@ -5,20 +5,20 @@
 //! contend with each other and parallel test suites, each with its own tenant, never see each
 //! other's state.
 
-pub mod blob;
+pub(crate) mod blob;
 mod declare;
-pub mod effects;
+pub(crate) mod effects;
 mod handle;
-pub mod identity;
-pub mod integration;
+pub(crate) mod identity;
+pub(crate) mod integration;
 pub mod lcs;
-pub mod operations;
-pub mod ppac;
-pub mod serde_util;
-pub mod setup;
-pub mod spec;
-pub mod tenant;
-pub mod wire;
+pub(crate) mod operations;
+pub(crate) mod ppac;
+pub(crate) mod serde_util;
+pub(crate) mod setup;
+pub(crate) mod spec;
+pub(crate) mod tenant;
+pub(crate) mod wire;
 
 use crate::error::{ErrorCode, SimError};
 use identity::TenantId;

@@ -7,7 +7,7 @@
 //! status and the environment's history follow the virtual clock through `settle`.
 
 pub mod files;
-pub mod model;
+pub(crate) mod model;
 
 mod assets;
 mod database;
@@ -15,7 +15,7 @@ mod effect;
 mod lifecycle;
 mod projects;
 
-pub use model::*;
+pub(crate) use model::*;
 
 use super::identity::Upn;
 use crate::error::{ErrorCode, SimError};
