@@ -30,10 +30,11 @@ pub mod telemetry;
 pub mod tls;
 pub(crate) mod tokens;
 pub(crate) mod ui;
-pub mod world;
+pub(crate) mod world;
 
 pub use app::{App, StartError, shutdown_signal};
 pub use config::{AuthMode, Cli, Config, ControlToken};
 pub use error::{ErrorCode, SimError};
 pub use simulator::{Simulator, SimulatorBuilder};
-pub use state::AppState;
+/// Builds deployable packages and zips, as a test uploads them to the asset library.
+pub use world::lcs::files as package_files;

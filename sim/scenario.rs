@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The format version this simulator reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// The shipped scenarios (`scenarios/*.yaml`), built into the binary: name and text.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -79,7 +79,7 @@ pub fn built_in(name: &str) -> Option<&'static str> {
 }
 
 /// A scenario's title: the first line of its comment header.
-pub fn title(text: &str) -> &str {
+pub(crate) fn title(text: &str) -> &str {
     text.lines()
         .next()
         .and_then(|l| l.strip_prefix('#'))
@@ -92,7 +92,7 @@ pub fn title(text: &str) -> &str {
 /// A scenario file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ScenarioFile {
+pub(crate) struct ScenarioFile {
     version: Option<u32>,
     description: Option<String>,
     clock: Option<ClockBody>,
@@ -279,7 +279,7 @@ impl From<Problem> for SimError {
 }
 
 /// Reads and checks a scenario. `anchor` is the moment offsets (`from: 30m`) count from.
-pub fn parse(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
+pub(crate) fn parse(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
         let at = e.location();
         let message = e.without_snippet().to_string();
@@ -303,7 +303,7 @@ pub fn parse(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
 }
 
 /// The problem `e` (whose target is a path into the file) with its line and column.
-pub fn problem(text: &str, e: SimError) -> Problem {
+pub(crate) fn problem(text: &str, e: SimError) -> Problem {
     let (line, column) = e.target.as_deref().and_then(|p| locate(text, p)).unzip();
     Problem {
         line,
@@ -649,7 +649,7 @@ impl EventBody {
 }
 
 /// A global request rule from its text (JSON or YAML), as `--fault` gives it.
-pub fn parse_fault_flag(text: &str, anchor: Timestamp) -> Result<RequestRule, SimError> {
+pub(crate) fn parse_fault_flag(text: &str, anchor: Timestamp) -> Result<RequestRule, SimError> {
     let body: FaultBody = serde_saphyr::from_str(text).map_err(|e| {
         SimError::new(
             ErrorCode::InvalidFaultRule,
@@ -664,7 +664,7 @@ pub fn parse_fault_flag(text: &str, anchor: Timestamp) -> Result<RequestRule, Si
 }
 
 /// A duration override from `kind=75m` or `kind=1h..2h`, as `--duration` gives it.
-pub fn parse_duration_flag(text: &str) -> Result<(String, DurationOverride), SimError> {
+pub(crate) fn parse_duration_flag(text: &str) -> Result<(String, DurationOverride), SimError> {
     let invalid = |why: String| {
         SimError::new(
             ErrorCode::InvalidDurationOverride,
@@ -691,7 +691,7 @@ pub fn parse_duration_flag(text: &str) -> Result<(String, DurationOverride), Sim
 }
 
 /// An offset such as `30m`, `+1h30m` or `PT45M`.
-pub fn parse_offset(text: &str) -> Result<SignedDuration, SimError> {
+pub(crate) fn parse_offset(text: &str) -> Result<SignedDuration, SimError> {
     clock::parse_duration(text.trim().trim_start_matches('+'))
 }
 
@@ -699,7 +699,7 @@ pub fn parse_offset(text: &str) -> Result<SignedDuration, SimError> {
 
 /// Where the value at `path` (`tenants[0].users[1].upn`) starts, as (line, column); the
 /// nearest enclosing value when the path goes further than the file does.
-pub fn locate(text: &str, path: &str) -> Option<(u64, u64)> {
+pub(crate) fn locate(text: &str, path: &str) -> Option<(u64, u64)> {
     let root: Spanned<Tree> = serde_saphyr::from_str(text).ok()?;
     let mut node = &root;
     for step in steps(path) {
@@ -830,7 +830,7 @@ impl<'de> Deserialize<'de> for KeyText {
 
 /// How a scenario loads.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LoadOptions {
+pub(crate) struct LoadOptions {
     /// Load the (single) tenant under this id instead of the file's.
     pub tenant: Option<TenantId>,
     /// Replace tenants whose ids exist.
@@ -842,7 +842,7 @@ pub struct LoadOptions {
 /// Where a scenario loads: the world (its tenants), the request faults (its rules) and the clock
 /// (its pause and scale).
 #[derive(Debug, Clone, Copy)]
-pub struct Destination<'a> {
+pub(crate) struct Destination<'a> {
     /// Tenants go here.
     pub world: &'a World,
     /// Request rules go here.
@@ -853,7 +853,7 @@ pub struct Destination<'a> {
 
 /// Loads a checked scenario into a running simulator: every tenant or none, then the request
 /// rules, then the clock's pause and scale. Returns the tenants, in file order.
-pub fn load(
+pub(crate) fn load(
     to: Destination<'_>,
     mut scenario: Scenario,
     options: LoadOptions,

@@ -177,7 +177,7 @@ impl AppState {
     }
 
     /// Where a scenario loads in this simulator.
-    pub fn destination(&self) -> scenario::Destination<'_> {
+    pub(crate) fn destination(&self) -> scenario::Destination<'_> {
         scenario::Destination {
             world: &self.world,
             request_faults: &self.request_faults,

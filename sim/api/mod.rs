@@ -46,7 +46,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Every surface on one router, with the shared layers. Requests to a storage account's host
 /// are mapped onto the blob routes, then paths are normalised, before routing.
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .fallback_service(surfaces(state))
         .layer(middleware::map_request(normalize_path))
@@ -54,7 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// The host a request names: its `Host` header, else its URI's authority (HTTP/2, proxies).
-pub fn request_host(request: &Request) -> Option<&str> {
+pub(crate) fn request_host(request: &Request) -> Option<&str> {
     request
         .headers()
         .get(axum::http::header::HOST)

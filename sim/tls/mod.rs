@@ -13,12 +13,12 @@ pub use authority::{Authority, CaOrigin, TlsError};
 use std::time::Duration;
 
 /// How long a TLS handshake, or the first bytes of one, may take.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How a request reached the simulator when it did not come to the plain port. Carried as a
 /// request extension; answers use it to build their URLs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arrival {
+pub(crate) struct Arrival {
     /// Which listener took it.
     pub via: Via,
     /// It came over TLS (the TLS port, or a proxy tunnel).
@@ -29,7 +29,7 @@ pub struct Arrival {
 
 /// The listener a request came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
+pub(crate) enum Via {
     /// `--tls-port`.
     Tls,
     /// `--proxy-port`: a `CONNECT` tunnel, or an absolute-form request.

@@ -11,7 +11,7 @@ pub(crate) mod effects;
 mod handle;
 pub(crate) mod identity;
 pub(crate) mod integration;
-pub mod lcs;
+pub(crate) mod lcs;
 pub(crate) mod operations;
 pub(crate) mod ppac;
 pub(crate) mod serde_util;

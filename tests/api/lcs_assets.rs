@@ -4,7 +4,7 @@
 
 use super::d365fo::{D365, DEV, PROD, UAT};
 use super::lcs::lcs_app;
-use lifecycle_sim::world::lcs::files::{deployable_package, zip};
+use lifecycle_sim::package_files::{deployable_package, zip};
 use reqwest::StatusCode;
 use serde_json::json;
 
