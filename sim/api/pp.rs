@@ -23,6 +23,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+/// What a BAP or Power Platform API handler answers: its response, or the refusal its envelope
+/// renders.
+pub(crate) type Answer = Result<Response, SimError>;
+
 /// Locks the caller's tenant, settles it to now and resolves the caller as an actor.
 pub fn open<'a>(
     state: &AppState,

@@ -4,9 +4,9 @@
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
 use crate::faults::{
-    InjectedError, Latency, OperationFault, PathPattern, RequestAction, RequestRule, StageRef,
-    Surface, Throttle,
+    InjectedError, Latency, PathPattern, RequestAction, RequestRule, Surface, Throttle,
 };
+use crate::world::faults::{OperationFault, StageRef};
 use crate::world::identity::TenantId;
 use jiff::Timestamp;
 use serde::Deserialize;

@@ -8,6 +8,7 @@
 pub(crate) mod blob;
 mod declare;
 pub(crate) mod effects;
+pub(crate) mod faults;
 mod handle;
 pub(crate) mod identity;
 pub(crate) mod integration;

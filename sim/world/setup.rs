@@ -14,7 +14,7 @@
 use super::identity::{License, Role, Upn};
 use super::ppac::{NewDataverse, Sku};
 use super::tenant::{DurationOverride, Governance};
-use crate::faults::OperationFault;
+use crate::world::faults::OperationFault;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

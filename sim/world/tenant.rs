@@ -17,11 +17,11 @@ use super::setup::{TenantExtras, Timeline};
 pub use super::spec::*;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
-use crate::faults::{OperationFault, OperationFaults};
 use crate::ops::{
     Hooks, OpError, Operation, OperationId, Ops, Plan, PlannedFailure, ResumeError, RunState,
     StageSpec,
 };
+use crate::world::faults::{OperationFault, OperationFaults};
 use jiff::{SignedDuration, Timestamp};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -663,7 +663,7 @@ mod tests {
             name: String::new(),
             kind: crate::world::integration::SETUP_KIND.into(),
             target: Some(target.into()),
-            stage: crate::faults::StageRef::Index(0),
+            stage: crate::world::faults::StageRef::Index(0),
             code: "X".into(),
             message: "m".into(),
             remaining: 1,

@@ -3,11 +3,10 @@
 
 use crate::api::extract::{ApiJson, ApiPath, TenantPath};
 use crate::error::SimError;
-use crate::faults::{
-    Latency, OperationFault, PathPattern, RequestAction, RequestRule, StageRef, Surface,
-};
+use crate::faults::{Latency, PathPattern, RequestAction, RequestRule, Surface};
 use crate::input::fault::{Fault, FaultBody, bad};
 use crate::state::AppState;
+use crate::world::faults::{OperationFault, StageRef};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

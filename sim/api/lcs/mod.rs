@@ -7,23 +7,33 @@
 //! 200 unless you aren't correctly authenticated"); a missing or bad token is 401; throttled calls
 //! are 429 with `Retry-After` in whole seconds. Paths tolerate double slashes and a trailing slash
 //! before the query (normalised before routing).
+//!
+//! Here: the routes, the error envelope and the handlers of database movement, environment info,
+//! start/stop and package deployment; `assets` is the asset library, `wire` the success envelope,
+//! dates and the plumbing the handlers share.
 
+mod assets;
+mod wire;
+
+use self::assets::{
+    commit_asset, create_asset, delete_asset, get_asset, list_assets, shared_assets,
+    validation_status,
+};
+use self::wire::{asset_sas, base, budget, env_id, lcs_date, ok, open, throttle, us_date};
 use super::caller::Caller;
 use super::envelope::{Envelope, envelope, status};
 use super::extract::{ApiPath, ApiQuery, BaseUrl};
-use super::sas::{self, Access, SHARED_ACCOUNT};
+use super::sas::Access;
 use crate::api::routes::{Routes, Surface, get, post};
 use crate::clock;
 use crate::error::{ErrorClass, ErrorCode, SimError};
 use crate::state::AppState;
-use crate::world::Settled;
 use crate::world::identity::ObjectId;
-use crate::world::lcs::files::{self, SHARED_ASSETS, SharedAsset};
+use crate::world::lcs::files::{self};
 use crate::world::lcs::{
-    ASSET_CONTAINER, Asset, AssetId, AssetSpec, Budget, EnvironmentId, FileType, FileTypeName,
-    FoEnvironment, HistoryEntry, OpStatus, ProjectId, Validation, Via,
+    AssetId, Budget, EnvironmentId, FileType, FoEnvironment, HistoryEntry, OpStatus, ProjectId,
+    Validation, Via,
 };
-use crate::world::tenant::Tenant;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -32,19 +42,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use rand::RngExt;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// `VersionEOL` of every current contract (.NET `DateTime.MaxValue`).
-pub const VERSION_EOL: &str = "9999-12-31T23:59:59.9999999";
 /// Items per page of the environment-info listings.
 pub const PAGE_SIZE: usize = 20;
-/// How long a download or upload SAS stays valid.
-const SAS_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
 /// The LCS routes, with the LCS envelope.
 pub fn router(state: Arc<AppState>) -> Routes {
@@ -170,24 +176,6 @@ async fn not_this_method(method: axum::http::Method) -> SimError {
 }
 
 // ---- envelope ----
-
-fn base(activity: Uuid) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("IsSuccess".into(), json!(true));
-    m.insert("OperationActivityId".into(), json!(activity));
-    m.insert("ErrorMessage".into(), Value::Null);
-    m.insert("VersionEOL".into(), json!(VERSION_EOL));
-    m
-}
-
-fn ok(activity: Uuid, fields: Value) -> Json<Value> {
-    let mut m = base(activity);
-    if let Value::Object(extra) = fields {
-        m.extend(extra);
-    }
-    Json(Value::Object(m))
-}
-
 /// LCS's envelope for errors.
 pub struct LcsApi;
 
@@ -252,62 +240,6 @@ impl Envelope for LcsApi {
     }
 }
 
-// ---- formats ----
-
-/// LCS dates: `2019-09-27T15:17:35.867` (UTC, no zone suffix).
-pub fn lcs_date(t: Timestamp) -> String {
-    format!(
-        "{}.{:03}",
-        t.strftime("%Y-%m-%dT%H:%M:%S"),
-        t.subsec_millisecond()
-    )
-}
-
-/// `DeployedOnUTC`: `8/5/2021 12:42 PM`.
-fn us_date(t: Timestamp) -> String {
-    t.strftime("%-m/%-d/%Y %-I:%M %p").to_string()
-}
-
-// ---- plumbing ----
-
-/// The caller's user id, tenant (locked and settled) and the tenant's now.
-fn open<'a>(
-    state: &AppState,
-    caller: &'a Caller,
-) -> Result<(ObjectId, Settled<'a>, Timestamp), SimError> {
-    let user = caller.user()?;
-    let tenant = caller.tenant.settled(state.clock.now());
-    let now = tenant.now();
-    Ok((user, tenant, now))
-}
-
-fn env_id(text: &str) -> Result<EnvironmentId, SimError> {
-    EnvironmentId::parse(text)
-}
-
-fn throttle(
-    state: &AppState,
-    tenant: &mut Tenant,
-    budgets: &[Budget],
-    api: &str,
-    now: Timestamp,
-) -> Result<(), SimError> {
-    if state.config.lcs_throttling {
-        tenant.lcs_throttle(budgets, api, now)
-    } else {
-        Ok(())
-    }
-}
-
-fn budget(key: String, limit: usize, secs: i64, rule: &'static str) -> Budget {
-    Budget {
-        key,
-        limit,
-        window: SignedDuration::from_secs(secs),
-        rule,
-    }
-}
-
 // ---- database movement ----
 
 async fn backups(
@@ -340,25 +272,6 @@ async fn backups(
         })
         .collect();
     Ok(ok(state.trace_id(), json!({ "DatabaseAssets": assets })))
-}
-
-fn asset_sas(
-    state: &AppState,
-    base: &BaseUrl,
-    tenant: &Tenant,
-    asset: &Asset,
-    access: Access,
-    now: Timestamp,
-) -> String {
-    sas::sas_url(
-        state,
-        base,
-        &sas::tenant_account(tenant.id()),
-        ASSET_CONTAINER,
-        &asset.blob,
-        access,
-        clock::saturating_add(now, SAS_LIFETIME),
-    )
 }
 
 async fn refresh(
@@ -740,330 +653,4 @@ async fn apply_update(
     let (user, mut tenant, now) = open(&state, &caller)?;
     let id = tenant.apply_package(project, user, env, asset, query.update_name.as_deref(), now)?;
     Ok(ok(id.0, json!({})))
-}
-
-// ---- asset library ----
-
-#[derive(Debug, Default, Deserialize)]
-struct AssetQuery {
-    #[serde(rename = "assetId")]
-    asset_id: Option<String>,
-    #[serde(rename = "fileType")]
-    file_type: Option<String>,
-}
-
-impl AssetQuery {
-    fn asset(&self) -> Result<AssetId, SimError> {
-        match self.asset_id.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-            Some(a) => AssetId::parse(a),
-            None => Err(SimError::new(
-                ErrorCode::InvalidAssetId,
-                "The assetId query parameter is required (?assetId=<the Id CreateFileAsset returned>)",
-            )
-            .at("assetId")),
-        }
-    }
-
-    fn file_type(&self) -> Result<Option<FileType>, SimError> {
-        self.file_type
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(parse_file_type)
-            .transpose()
-    }
-}
-
-fn parse_file_type(text: &str) -> Result<FileType, SimError> {
-    match text.parse::<u64>() {
-        Ok(n) => FileType::from_number(n),
-        Err(_) => FileTypeName::from_name(text).map(FileType).ok_or_else(|| {
-            SimError::new(
-                ErrorCode::InvalidAsset,
-                format!("'{text}' is not an asset file type (e.g. 10 = SoftwareDeployablePackage)"),
-            )
-            .at("fileType")
-        }),
-    }
-}
-
-fn asset_item(a: &Asset, now: Timestamp) -> Map<String, Value> {
-    let validation = a.validation(now);
-    let mut m = Map::new();
-    for (k, v) in [
-        ("Id", json!(a.id)),
-        ("Name", json!(a.name)),
-        ("Version", json!("1")),
-        ("FileName", json!(a.file_name)),
-        ("FileDescription", json!(a.description)),
-        ("FileType", json!(a.file_type.number())),
-        ("SizeByte", json!(a.declared_size)),
-        ("ModifiedDate", json!(lcs_date(a.modified))),
-        ("CreatedDate", json!(lcs_date(a.created))),
-        ("CreatedByName", json!(a.created_by)),
-        ("DisplayStatus", json!(validation.display())),
-        ("FileLocation", Value::Null),
-    ] {
-        m.insert(k.into(), v);
-    }
-    m
-}
-
-fn shared_item(a: &SharedAsset) -> Map<String, Value> {
-    let mut m = Map::new();
-    for (k, v) in [
-        ("Id", json!(a.id)),
-        ("Name", json!(a.name)),
-        ("Version", json!(a.version)),
-        ("FileName", json!(a.file_name)),
-        ("FileDescription", json!(a.description)),
-        ("FileType", json!(FileType(a.file_type).number())),
-        ("ModifiedDate", json!(a.modified)),
-        ("CreatedDate", json!(a.modified)),
-        ("CreatedByName", json!("Microsoft")),
-        ("DisplayStatus", json!("Valid")),
-        ("FileLocation", Value::Null),
-    ] {
-        m.insert(k.into(), v);
-    }
-    m
-}
-
-/// CreateFileAsset's body, read case-insensitively as ASP.NET binds it.
-fn asset_spec(bytes: &[u8]) -> Result<AssetSpec, SimError> {
-    let value: Value = super::extract::parse_json(bytes)?;
-    let Value::Object(fields) = value else {
-        return Err(SimError::new(
-            ErrorCode::InvalidBody,
-            "The body must be a JSON object with Name, FileName, FileDescription, SizeByte and FileType",
-        ));
-    };
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-            .filter(|v| !v.is_null())
-    };
-    let text = |name: &str| -> Result<Option<String>, SimError> {
-        match get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(SimError::new(
-                ErrorCode::InvalidAsset,
-                format!("{name} must be a string, not {other}"),
-            )
-            .at(name)),
-        }
-    };
-    let required = |name: &str| {
-        text(name)?.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
-            SimError::new(ErrorCode::InvalidAsset, format!("{name} is required")).at(name)
-        })
-    };
-    let file_type = match get("FileType") {
-        Some(Value::Number(n)) => FileType::from_number(n.as_u64().unwrap_or(u64::MAX))?,
-        Some(Value::String(s)) => parse_file_type(s)?,
-        _ => {
-            return Err(SimError::new(
-                ErrorCode::InvalidAsset,
-                "FileType is required (e.g. 10 for a software deployable package, 17 for a database backup)",
-            )
-            .at("FileType"));
-        }
-    };
-    let size = match get("SizeByte") {
-        None => 0,
-        Some(v) => v.as_u64().ok_or_else(|| {
-            SimError::new(
-                ErrorCode::InvalidAsset,
-                "SizeByte must be a whole number of bytes",
-            )
-            .at("SizeByte")
-        })?,
-    };
-    let file_name = required("FileName")?;
-    let name = match text("Name")?.filter(|n| !n.trim().is_empty()) {
-        Some(n) => n,
-        None => file_name.clone(),
-    };
-    Ok(AssetSpec {
-        name,
-        file_name,
-        description: text("FileDescription")?,
-        file_type,
-        size,
-    })
-}
-
-async fn create_asset(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    base_url: BaseUrl,
-    ApiPath(project): ApiPath<String>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, SimError> {
-    let project = ProjectId::parse(&project)?;
-    let spec = asset_spec(&body)?;
-    let (user, mut tenant, now) = open(&state, &caller)?;
-    let asset = tenant.create_asset(project, user, spec, now)?.clone();
-    let mut fields = asset_item(&asset, now);
-    fields.insert(
-        "FileLocation".into(),
-        json!(asset_sas(
-            &state,
-            &base_url,
-            &tenant,
-            &asset,
-            Access::ReadWrite,
-            now
-        )),
-    );
-    Ok(ok(state.trace_id(), Value::Object(fields)))
-}
-
-async fn commit_asset(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    ApiPath(project): ApiPath<String>,
-    ApiQuery(query): ApiQuery<AssetQuery>,
-) -> Result<Json<Value>, SimError> {
-    let project = ProjectId::parse(&project)?;
-    let asset = query.asset()?;
-    let (user, mut tenant, now) = open(&state, &caller)?;
-    tenant.commit_asset(project, user, asset, now)?;
-    Ok(ok(state.trace_id(), json!({ "Id": asset })))
-}
-
-async fn validation_status(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    ApiPath(project): ApiPath<String>,
-    ApiQuery(query): ApiQuery<AssetQuery>,
-) -> Result<Json<Value>, SimError> {
-    let project = ProjectId::parse(&project)?;
-    let asset = query.asset()?;
-    let (user, tenant, now) = open(&state, &caller)?;
-    let p = tenant.lcs_project_for(project, user)?;
-    let validation = Tenant::live_asset(p, asset, now)?.validation(now);
-    let message = match &validation {
-        Validation::Invalid(why) => Some(why.clone()),
-        _ => None,
-    };
-    Ok(ok(
-        state.trace_id(),
-        json!({ "Id": asset, "DisplayStatus": validation.display(), "ValidationMessage": message }),
-    ))
-}
-
-async fn list_assets(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    ApiPath(project): ApiPath<String>,
-    ApiQuery(query): ApiQuery<AssetQuery>,
-) -> Result<Json<Value>, SimError> {
-    let project = ProjectId::parse(&project)?;
-    let file_type = query.file_type()?;
-    let (user, tenant, now) = open(&state, &caller)?;
-    let p = tenant.lcs_project_for(project, user)?;
-    let items: Vec<Value> = p
-        .assets
-        .iter()
-        .filter(|a| a.is_committed() && file_type.is_none_or(|t| a.file_type == t))
-        .map(|a| Value::Object(asset_item(a, now)))
-        .collect();
-    Ok(Json(Value::Array(items)))
-}
-
-async fn shared_assets(
-    caller: Caller,
-    ApiQuery(query): ApiQuery<AssetQuery>,
-) -> Result<Json<Value>, SimError> {
-    let file_type = query.file_type()?;
-    caller.user()?;
-    let items: Vec<Value> = SHARED_ASSETS
-        .iter()
-        .filter(|a| file_type.is_none_or(|t| FileType(a.file_type) == t))
-        .map(|a| Value::Object(shared_item(a)))
-        .collect();
-    Ok(Json(Value::Array(items)))
-}
-
-async fn get_asset(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    base_url: BaseUrl,
-    ApiPath(project): ApiPath<String>,
-    ApiQuery(query): ApiQuery<AssetQuery>,
-) -> Result<Json<Value>, SimError> {
-    let project = ProjectId::parse(&project)?;
-    let asset = query.asset()?;
-    let (user, tenant, now) = open(&state, &caller)?;
-    let p = tenant.lcs_project_for(project, user)?;
-    let fields = match SharedAsset::find(asset.0) {
-        Some(shared) => {
-            let mut m = shared_item(shared);
-            let url = sas::sas_url(
-                &state,
-                &base_url,
-                SHARED_ACCOUNT,
-                ASSET_CONTAINER,
-                &shared.id.simple().to_string(),
-                Access::Read,
-                clock::saturating_add(now, SAS_LIFETIME),
-            );
-            m.insert("FileLocation".into(), json!(url));
-            m
-        }
-        None => {
-            let a = Tenant::live_asset(p, asset, now)?;
-            let mut m = asset_item(a, now);
-            if a.is_committed() {
-                m.insert(
-                    "FileLocation".into(),
-                    json!(asset_sas(&state, &base_url, &tenant, a, Access::Read, now)),
-                );
-            }
-            m
-        }
-    };
-    Ok(ok(state.trace_id(), Value::Object(fields)))
-}
-
-async fn delete_asset(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    ApiPath(project): ApiPath<String>,
-    ApiQuery(query): ApiQuery<AssetQuery>,
-) -> Result<Json<Value>, SimError> {
-    let project = ProjectId::parse(&project)?;
-    let asset = query.asset()?;
-    let (user, mut tenant, now) = open(&state, &caller)?;
-    tenant.delete_asset(project, user, asset, now)?;
-    Ok(ok(state.trace_id(), json!({})))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_look_like_lcs_dates() {
-        let t = Timestamp::constant(1_628_167_320, 123_000_000);
-        assert_eq!(lcs_date(t), "2021-08-05T12:42:00.123");
-        assert_eq!(us_date(t), "8/5/2021 12:42 PM");
-    }
-
-    #[test]
-    fn create_asset_bodies_bind_case_insensitively() -> Result<(), SimError> {
-        let spec = asset_spec(
-            br#"{"fileType": 10, "name": "Main", "FILENAME": "Main.zip", "SizeByte": 0}"#,
-        )?;
-        assert_eq!(spec.file_type, FileType::PACKAGE);
-        assert_eq!(spec.name, "Main");
-        assert_eq!(spec.file_name, "Main.zip");
-        let err = asset_spec(br#"{"Name": "x", "FileName": "x.zip", "FileType": 99}"#).err();
-        assert_eq!(err.map(|e| e.code), Some(ErrorCode::InvalidAsset));
-        Ok(())
-    }
 }

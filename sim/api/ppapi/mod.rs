@@ -7,30 +7,37 @@
 //! "message"}}`. Mutations answer 202 with `Operation-Location` and `Location` pointing at
 //! `/environmentmanagement/environments/{id}/operations/{opId}` (package installs at
 //! `/appmanagement/environments/{id}/operations/{opId}`) on the simulator's own base URL.
+//!
+//! Here: the routes, the envelope and the environment handlers with their bodies; `render` turns
+//! the domain into the SDK's JSON, `catalog` serves the reference data, `licensing` the tenant's
+//! capacity, `packages` the application packages and their installs.
 
+mod catalog;
+mod licensing;
+mod packages;
+mod render;
+
+use self::catalog::{currencies, languages, locations, templates};
+use self::licensing::{capacity, capacity_legacy};
+use self::packages::{catalogue, env_packages, install, install_status};
+use self::render::{
+    backup_json, env_accepted, environment, execution_result, op_url, paged, parse_op,
+};
 use super::caller::Caller;
 use super::envelope::{Envelope, envelope, status};
 use super::extract::BaseUrl;
-use super::pp::{self, Currency, PpJson, PpQuery, env_id, open, ts};
+use super::pp::{self, Answer, Currency, PpJson, PpQuery, env_id, open};
 use super::pp::{copy_kind, wire_code};
 use crate::api::routes::{Routes, Surface, delete, get, patch, post};
 use crate::error::{ErrorClass, ErrorCode, SimError};
-use crate::ops::{Operation, OperationId, RunState};
 use crate::state::AppState;
-use crate::world::operations::Work;
-use crate::world::ppac::{
-    self, Actor, Backup, CURRENCIES, CopyRequest, InstalledPackage, LANGUAGES, LOCATIONS,
-    LifecycleOp, NewDataverse, NewEnvironment, PACKAGES, PackageState, PpEnvId, PpEnvironment,
-    RestoreRequest, TEMPLATES,
-};
-use crate::world::tenant::Tenant;
+use crate::world::ppac::{CopyRequest, NewDataverse, NewEnvironment, PpEnvId, RestoreRequest};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -191,150 +198,6 @@ impl Envelope for PpApi {
     }
 }
 
-// ---- rendering ----
-
-/// `{"collection": [...], "continuationToken": ...}`.
-fn paged(items: Vec<Value>, next: Option<String>) -> Value {
-    let mut v = pp::wrap("collection", items);
-    pp::put(&mut v, "continuationToken", json!(next));
-    v
-}
-
-fn state_name(e: &PpEnvironment) -> &'static str {
-    match e.provisioning {
-        ppac::ProvisioningState::Succeeded if e.deleted_at.is_some() => "Deleted",
-        ppac::ProvisioningState::Succeeded => "Ready",
-        ppac::ProvisioningState::Creating | ppac::ProvisioningState::LinkedDatabaseProvisioning => {
-            "Creating"
-        }
-        ppac::ProvisioningState::Deleting => "Deleting",
-        ppac::ProvisioningState::Failed => "Failed",
-    }
-}
-
-/// An environment as `EnvironmentResponse`.
-pub fn environment(t: &Tenant, e: &PpEnvironment, now: Timestamp) -> Value {
-    let d = e.dataverse.as_ref();
-    let from = crate::clock::saturating_add(
-        now,
-        jiff::SignedDuration::from_hours(-24 * e.retention_days()),
-    )
-    .max(d.map_or(e.created_at, |d| d.created_at));
-    json!({
-        "id": e.id.as_str(),
-        "displayName": e.display_name,
-        "tenantId": t.id().0,
-        "type": e.sku.as_str(),
-        "geo": e.location,
-        "azureRegion": e.azure_region,
-        "url": e.instance_url(),
-        "domainName": d.map(|d| d.domain.as_str()),
-        "version": d.map(|d| d.version.as_str()),
-        "dataverseId": d.map(|d| d.org_id),
-        "state": state_name(e),
-        "adminMode": if e.admin_mode { "Enabled" } else { "Disabled" },
-        "backgroundOperationsState": d.map(|d| if d.background_operations { "Enabled" } else { "Disabled" }),
-        "protectionLevel": if e.managed { "Standard" } else { "Basic" },
-        "securityGroupId": d.and_then(|d| d.security_group),
-        "environmentGroupId": null,
-        "clusterCategory": "Prod",
-        "createdDateTime": ts(e.created_at),
-        "deletedDateTime": e.deleted_at.map(ts),
-        "createdBy": {"id": e.created_by.id.0, "type": e.created_by.kind()},
-        "retentionDetails": {"retentionPeriod": format!("P{}D", e.retention_days()), "availableFromDateTime": ts(from)},
-        "finOpsMetadata": e.linked_app.as_ref().map(|l| json!({"id": l.id, "type": l.kind.as_str(), "url": l.url})),
-    })
-}
-
-fn identity(a: &Actor, t: &Tenant) -> Value {
-    json!({"userId": a.id.0, "displayName": a.display_name, "tenantId": t.id().0, "type": a.kind()})
-}
-
-fn step_status(s: RunState) -> &'static str {
-    match s {
-        RunState::Pending => "NotStarted",
-        RunState::Running => "InProgress",
-        RunState::Succeeded => "Succeeded",
-        RunState::Failed => "Failed",
-    }
-}
-
-fn execution_result(t: &Tenant, lo: &LifecycleOp, op: &Operation<Work>, now: Timestamp) -> Value {
-    let progress = op.progress(now);
-    let env = t.state.ppac.environments.iter().find(|e| e.id == lo.env);
-    let error = op
-        .error()
-        .map(|e| json!({"code": e.code, "message": e.message, "fieldErrors": {}}));
-    let mut v = json!({
-        "operationId": lo.id.0,
-        "name": lo.op_type.as_str(),
-        "status": step_status(op.state()),
-        "startTime": ts(op.started_at()),
-        "endTime": op.finished_at().map(ts),
-    });
-    let stages = progress
-        .stages
-        .iter()
-        .map(|s| {
-            json!({
-                "name": s.name,
-                "status": step_status(s.state),
-                "startTime": s.started_at.map(ts),
-                "endTime": if s.state == RunState::Running { None } else { s.ends_at.map(ts) },
-                "errorDetail": null,
-            })
-        })
-        .collect();
-    pp::put(&mut v, "requestedBy", identity(&lo.requested_by, t));
-    pp::put(&mut v, "stageStatuses", Value::Array(stages));
-    pp::put(&mut v, "errorDetail", error.unwrap_or(Value::Null));
-    pp::put(
-        &mut v,
-        "updatedEnvironment",
-        env.map_or(Value::Null, |e| {
-            json!({
-                "environmentId": e.id.as_str(),
-                "displayName": e.display_name,
-                "dataverseOrganizationUrl": e.instance_url(),
-            })
-        }),
-    );
-    v
-}
-
-fn op_url(base: &BaseUrl, area: &str, env: &PpEnvId, op: OperationId, q: &PpQuery) -> String {
-    let version = q.api_version();
-    let version = if version.is_empty() {
-        "2022-03-01-preview"
-    } else {
-        version
-    };
-    format!(
-        "{}/{area}/environments/{env}/operations/{}?api-version={version}",
-        base.root(),
-        op.0
-    )
-}
-
-fn env_accepted(
-    state: &AppState,
-    t: &Tenant,
-    base: &BaseUrl,
-    q: &PpQuery,
-    env: &PpEnvId,
-    op: OperationId,
-    now: Timestamp,
-) -> Response {
-    pp::accepted(
-        state,
-        t,
-        &op_url(base, "environmentmanagement", env, op, q),
-        op,
-        now,
-        None,
-    )
-}
-
 // ---- bodies ----
 
 #[derive(Debug, Deserialize, Default)]
@@ -434,8 +297,6 @@ fn wire_field(field: &str) -> String {
 }
 
 // ---- handlers ----
-
-type Answer = Result<Response, SimError>;
 
 async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
     let (actor, t, now) = open(&state, &caller)?;
@@ -646,16 +507,6 @@ async fn restore(
     Ok(env_accepted(&state, &t, &base, &q, &target, op, now))
 }
 
-fn backup_json(t: &Tenant, b: &Backup) -> Value {
-    json!({
-        "id": b.id,
-        "label": b.label,
-        "backupPointDateTime": ts(b.point),
-        "backupExpiryDateTime": ts(b.expires),
-        "createdBy": identity(&b.created_by, t),
-    })
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BackupBody {
@@ -758,15 +609,6 @@ async fn remove(
     Ok(env_accepted(&state, &t, &base, &q, &id, op, now))
 }
 
-fn parse_op(op: &str) -> Result<OperationId, SimError> {
-    OperationId::parse(op).map_err(|_| {
-        SimError::new(
-            ErrorCode::OperationNotFound,
-            format!("The operation '{op}' could not be found."),
-        )
-    })
-}
-
 async fn operation(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -836,304 +678,4 @@ async fn operations(
         .collect();
     let next = (skip + limit < all.len()).then(|| (skip + limit).to_string());
     Ok(Json(paged(page, next)).into_response())
-}
-
-async fn locations(_: Caller) -> Answer {
-    let list: Vec<Value> = LOCATIONS
-        .iter()
-        .map(|l| json!({"name": l.name, "displayName": l.display_name, "code": l.code, "isDefault": l.name == "unitedstates", "isDisabled": false, "canProvisionDatabase": true, "hasFirstReleaseIslandAvailableForProvisioning": false}))
-        .collect();
-    Ok(
-        Json(json!({"collection": list, "locationSelectionMode": "Location", "macroRegions": []}))
-            .into_response(),
-    )
-}
-
-async fn currencies(_: Caller, Path(loc): Path<String>) -> Answer {
-    ppac::find_location(&loc)?;
-    let list: Vec<Value> = CURRENCIES
-        .iter()
-        .map(|(c, s, _)| json!({"code": c, "symbol": s, "isTenantDefault": *c == "USD"}))
-        .collect();
-    Ok(Json(pp::wrap("collection", list)).into_response())
-}
-
-async fn languages(_: Caller, Path(loc): Path<String>) -> Answer {
-    ppac::find_location(&loc)?;
-    let list: Vec<Value> = LANGUAGES
-        .iter()
-        .map(|(l, n)| json!({"localeId": l, "localizedName": n, "isTenantDefault": *l == 1033}))
-        .collect();
-    Ok(Json(pp::wrap("collection", list)).into_response())
-}
-
-async fn templates(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(loc): Path<String>,
-) -> Answer {
-    ppac::find_location(&loc)?;
-    let (_, t, _) = open(&state, &caller)?;
-    let list: Vec<Value> = TEMPLATES
-        .iter()
-        .map(|tp| {
-            let entitled = t.ppac_entitled(tp);
-            json!({
-                "name": tp.name,
-                "displayName": tp.display_name,
-                "isCustomerEngagement": !tp.fin_ops,
-                "isSupportedForResetOperation": !tp.fin_ops,
-                "availability": tp.skus.iter().map(|s| json!({
-                    "environmentSku": s.as_str(),
-                    "isDisabled": !entitled,
-                    "disabledReason": (!entitled).then(|| json!({
-                        "code": "DynamicsEntitlementMissing",
-                        "message": format!("You do not have the required Dynamics 365 licenses to create databases with the '{}' Dynamics app.", tp.display_name),
-                    })),
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Ok(Json(pp::wrap("collection", list)).into_response())
-}
-
-fn capacity_body(t: &Tenant, now: Timestamp) -> Value {
-    let used = t.ppac_consumption();
-    let cap = t.state.capacity;
-    let entry = |kind: &str, total: u64, actual: f64| {
-        let available = (total as f64) > actual;
-        json!({
-            "capacityType": kind,
-            "capacityUnits": "MB",
-            "totalCapacity": total as f64,
-            "maxCapacity": 0.0,
-            "status": if available { "Available" } else { "Overflow" },
-            "consumption": {"actual": actual, "rated": actual, "actualUpdatedOn": ts(now), "ratedUpdatedOn": ts(now)},
-            "overflowCapacity": [],
-            "capacityEntitlements": [{
-                "capacityType": kind,
-                "capacitySubType": format!("{kind}Base"),
-                "totalCapacity": total as f64,
-                "licenses": [],
-            }],
-        })
-    };
-    let over = [
-        (cap.database_mb, used.database_mb),
-        (cap.file_mb, used.file_mb),
-        (cap.log_mb, used.log_mb),
-    ]
-    .iter()
-    .any(|(total, actual)| *actual > *total as f64);
-    json!({
-        "tenantId": t.id().0,
-        "licenseModelType": "StorageDriven",
-        "capacitySummary": {
-            "status": if over { "Overflow" } else { "Available" },
-            "statusMessage": if over { "You are over your storage capacity. Free up or buy more capacity." } else { "You have available capacity across all storage types." },
-            "statusMessageCode": if over { "CapacityOverflow" } else { "AllCapacityAvailable" },
-            "finOpsStatus": "None",
-            "finOpsStatusMessage": "Finance and Operations Storage Capacity Usage reporting is in preview and for information only.",
-            "finOpsStatusMessageCode": "FinOpsNotAvailable",
-        },
-        "tenantCapacities": [
-            entry("Database", cap.database_mb, used.database_mb),
-            entry("File", cap.file_mb, used.file_mb),
-            entry("Log", cap.log_mb, used.log_mb),
-        ],
-        "legacyModelCapacity": null,
-        "temporaryLicenseInfo": {"hasTemporaryLicense": false, "temporaryLicenseExpiryDate": null},
-    })
-}
-
-async fn capacity(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
-    let (_, t, now) = open(&state, &caller)?;
-    Ok(Json(capacity_body(&t, now)).into_response())
-}
-
-async fn capacity_legacy(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> Answer {
-    let (_, t, now) = open(&state, &caller)?;
-    if !tenant.eq_ignore_ascii_case(&t.id().0.to_string()) {
-        return Err(SimError::new(
-            ErrorCode::Forbidden,
-            format!(
-                "The caller's token is for tenant {}, not {tenant}.",
-                t.id().0
-            ),
-        ));
-    }
-    Ok(Json(capacity_body(&t, now)).into_response())
-}
-
-fn catalogue_entry(p: &ppac::CatalogPackage) -> Value {
-    json!({
-        "uniqueName": p.unique_name,
-        "localizedName": p.name,
-        "localizedDescription": p.description,
-        "applicationId": p.application_id,
-        "applicationName": p.name,
-        "applicationDescription": p.description,
-        "publisherName": "Microsoft Dynamics 365",
-        "publisherId": "00000000-0000-0000-0000-000000000001",
-        "learnMoreUrl": "https://learn.microsoft.com/dynamics365/",
-        "applicationVisibility": "All",
-        "catalogVisibility": "None",
-        "lastError": null,
-    })
-}
-
-async fn catalogue(_: Caller) -> Answer {
-    let value: Vec<Value> = PACKAGES.iter().map(catalogue_entry).collect();
-    Ok(Json(pp::wrap("value", value)).into_response())
-}
-
-fn package_json(p: &ppac::CatalogPackage, installed: Option<&InstalledPackage>) -> Value {
-    let mut v = catalogue_entry(p);
-    v["id"] = json!(installed.map_or(Uuid::nil(), |i| i.instance_id));
-    v["version"] = json!(p.version);
-    v["instancePackageId"] = json!(installed.map(|i| i.instance_id));
-    v["state"] = json!(installed.map_or(PackageState::None, |i| i.state).as_str());
-    v["singlePageApplicationUrl"] = json!(null);
-    v["customHandleUpgrade"] = json!(false);
-    v["platformMinVersion"] = json!("9.1");
-    v["platformMaxVersion"] = json!(null);
-    v["startDateUtc"] = json!(null);
-    v["endDateUtc"] = json!(null);
-    v["supportedCountries"] = json!([]);
-    v["lastError"] = json!(
-        installed
-            .and_then(|i| i.error.as_ref())
-            .map(|m| json!({"message": m}))
-    );
-    v
-}
-
-async fn env_packages(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    q: PpQuery,
-    Path(env): Path<String>,
-) -> Answer {
-    let id = env_id(&env)?;
-    let (actor, t, _) = open(&state, &caller)?;
-    let e = t.ppac_environment(&actor, &id)?;
-    let filter = q
-        .get("appinstallstate")
-        .unwrap_or("All")
-        .to_ascii_lowercase();
-    let value: Vec<Value> = PACKAGES
-        .iter()
-        .map(|p| {
-            (
-                p,
-                e.packages
-                    .iter()
-                    .find(|i| i.unique_name.eq_ignore_ascii_case(p.unique_name)),
-            )
-        })
-        .filter(|(_, i)| match filter.as_str() {
-            "installed" => i.is_some_and(|i| i.state == PackageState::Installed),
-            "notinstalled" => i.is_none_or(|i| i.state != PackageState::Installed),
-            _ => true,
-        })
-        .map(|(p, i)| package_json(p, i))
-        .collect();
-    Ok(Json(pp::wrap("value", value)).into_response())
-}
-
-fn install_state(s: RunState) -> &'static str {
-    match s {
-        RunState::Pending => "NotStarted",
-        RunState::Running => "Running",
-        RunState::Succeeded => "Succeeded",
-        RunState::Failed => "Failed",
-    }
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct InstallBody {
-    #[serde(rename = "payloadvalue")]
-    _payloadvalue: Option<Value>,
-}
-
-async fn install(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    base: BaseUrl,
-    q: PpQuery,
-    Path((env, name)): Path<(String, String)>,
-    PpJson(_b): PpJson<InstallBody>,
-) -> Answer {
-    let id = env_id(&env)?;
-    let (actor, mut t, now) = open(&state, &caller)?;
-    let record = t.ppac_install(&actor, &id, &name, now)?;
-    let p = ppac::package(&record.unique_name)
-        .ok_or_else(|| SimError::internal("installed package left the catalogue"))?;
-    let body = json!({
-        "id": record.instance_id,
-        "packageId": p.application_id,
-        "packageUniqueName": p.unique_name,
-        "packageVersion": p.version,
-        "applicationId": p.application_id,
-        "applicationName": p.name,
-        "applicationDescription": p.description,
-        "localizedName": p.name,
-        "localizedDescription": p.description,
-        "publisherName": "Microsoft Dynamics 365",
-        "publisherId": "00000000-0000-0000-0000-000000000001",
-        "learnMoreUrl": "https://learn.microsoft.com/dynamics365/",
-        "singlePageApplicationUrl": null,
-        "applicationVisibility": "All",
-        "customHandleUpgrade": false,
-        "termsOfServiceBlobUris": [],
-        "lastOperation": {
-            "operationId": record.operation.0,
-            "state": "InstallRequested",
-            "createdOn": ts(now),
-            "modifiedOn": ts(now),
-            "statusMessage": "",
-            "errorDetails": null,
-            "instancePackageId": record.instance_id,
-        },
-    });
-    let url = op_url(&base, "appmanagement", &id, record.operation, &q);
-    Ok(pp::accepted(
-        &state,
-        &t,
-        &url,
-        record.operation,
-        now,
-        Some(body),
-    ))
-}
-
-async fn install_status(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    q: PpQuery,
-    Path((env, op)): Path<(String, String)>,
-) -> Answer {
-    let id = env_id(&env)?;
-    let op = parse_op(&op)?;
-    let (actor, t, now) = open(&state, &caller)?;
-    let (p, o) = t.ppac_install_operation(&actor, &id, op)?;
-    let error = o.error().map(|e| {
-        json!({
-            "errorName": e.code, "errorCode": 0, "message": e.message,
-            "type": "Validation", "statusCode": 400, "source": p.unique_name,
-        })
-    });
-    let body = json!({
-        "operationId": op.0,
-        "createdDateTime": ts(o.started_at()),
-        "lastActionDateTime": ts(o.finished_at().unwrap_or(now)),
-        "status": install_state(o.state()),
-        "statusMessage": o.error().map_or(String::new(), |e| e.message.clone()),
-        "error": error,
-    });
-    Ok(pp::poll_answer(&state, &q, o, now, body))
 }

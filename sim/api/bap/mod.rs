@@ -7,36 +7,37 @@
 //! `Operation-Location` headers pointing at `lifecycleOperations/{id}` on the simulator's own base
 //! URL; a poll answers 200 with `Retry-After` while running (202 in the PowerShell style, see
 //! `--pp-polling`) and 200 without it once terminal; 404 once the environment is gone.
+//!
+//! Here: the routes, the envelope and the handlers with their bodies; `render` turns the domain
+//! into BAP's JSON, `catalog` serves the reference data (locations, currencies, languages,
+//! templates).
 
-use super::caller::Caller;
-use super::envelope::{Envelope, envelope, status};
-use super::extract::BaseUrl;
-use super::pp::{self, Currency, PpJson, PpQuery, copy_kind, env_id, open, ts, wire_code};
+mod catalog;
+mod render;
+
+use self::catalog::{currencies, languages, locations, templates};
+use self::render::{PREFIX, accepted, backup_json, environment, lifecycle_json};
+use crate::api::caller::Caller;
+use crate::api::envelope::{Envelope, envelope, status};
+use crate::api::extract::BaseUrl;
+use crate::api::pp::{self, Answer, Currency, PpJson, PpQuery, copy_kind, env_id, open, wire_code};
 use crate::api::routes::{Routes, Surface, delete, get, post};
 use crate::error::{ErrorCode, SimError};
-use crate::ops::{Operation, OperationId, RunState};
+use crate::ops::OperationId;
 use crate::state::AppState;
-use crate::world::operations::Work;
 use crate::world::ppac::{
-    self, Actor, Backup, CURRENCIES, CopyRequest, EnvironmentPatch, LANGUAGES, LOCATIONS,
-    LifecycleOp, NewDataverse, NewEnvironment, PpEnvironment, RestoreRequest, Sku, TEMPLATES,
-    enforcement,
+    self, CopyRequest, EnvironmentPatch, NewDataverse, NewEnvironment, RestoreRequest,
 };
-use crate::world::tenant::Tenant;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
-
-/// Path prefix of every BAP route.
-pub const PREFIX: &str = "/providers/Microsoft.BusinessAppPlatform";
 
 /// The BAP routes, with the BAP envelope.
 pub fn router(state: Arc<AppState>) -> Routes {
@@ -187,240 +188,6 @@ impl Envelope for Bap {
     }
 }
 
-// ---- rendering ----
-
-fn actor_json(a: &Actor, tenant: &Tenant) -> Value {
-    let mut v = json!({
-        "id": a.id.0,
-        "displayName": a.display_name,
-        "type": a.kind(),
-        "tenantId": tenant.id().0,
-    });
-    if let Some(upn) = &a.upn {
-        v["email"] = json!(upn);
-        v["userPrincipalName"] = json!(upn);
-    }
-    v
-}
-
-fn env_path(id: &str) -> String {
-    format!("{PREFIX}/scopes/admin/environments/{id}")
-}
-
-/// An environment as BAP shows it (reference §4.1); capacity, addons and permissions only when
-/// `$expand`ed.
-pub fn environment(t: &Tenant, e: &PpEnvironment, q: &PpQuery, now: Timestamp) -> Value {
-    let geo = e.location.as_str();
-    let mut props = json!({
-        "tenantId": t.id().0,
-        "azureRegion": e.azure_region,
-        "displayName": e.display_name,
-        "description": e.description,
-        "createdTime": ts(e.created_at),
-        "createdBy": null,
-        "lastModifiedTime": ts(e.modified_at),
-        "lastModifiedBy": null,
-        "provisioningState": e.provisioning.as_str(),
-        "creationType": if e.is_default() { "DefaultTenant" } else { "User" },
-        "environmentSku": e.sku.as_str(),
-        "isDefault": e.is_default(),
-        "billingPolicy": null,
-        "clientUris": {
-            "admin": format!("https://admin.powerplatform.microsoft.com/environments/environment/{}/hub", e.id),
-            "maker": format!("https://make.powerapps.com/environments/{}/home", e.id),
-        },
-        "runtimeEndpoints": {
-            "microsoft.BusinessAppPlatform": format!("https://{geo}.api.bap.microsoft.com"),
-            "microsoft.CommonDataModel": format!("https://{geo}.api.cds.microsoft.com"),
-            "microsoft.PowerApps": format!("https://{geo}.api.powerapps.com"),
-            "microsoft.Flow": format!("https://{geo}.api.flow.microsoft.com"),
-        },
-        "databaseType": if e.dataverse.is_some() { "CommonDataService" } else { "None" },
-        "trialScenarioType": "None",
-        "notificationMetadata": {"state": "NotSpecified", "branding": "NotSpecific"},
-        "retentionPeriod": format!("P{}D", e.retention_days()),
-        "lifecycleAuthority": "Environment",
-        "states": {
-            "management": {"id": if e.busy.is_some() { "Running" } else if e.dataverse.is_some() { "Ready" } else { "NotSpecified" }},
-            "runtime": {
-                "runtimeReasonCode": if e.admin_mode { "AdminMode" } else { "NotSpecified" },
-                "requestedBy": {"displayName": "SYSTEM", "type": "NotSpecified"},
-                "id": if e.admin_mode { "AdminMode" } else { "Enabled" },
-            },
-        },
-        "updateCadence": {"id": e.cadence},
-        "retentionDetails": {
-            "retentionPeriod": format!("P{}D", e.retention_days()),
-            "backupsAvailableFromDateTime": ts(
-                crate::clock::saturating_add(now, jiff::SignedDuration::from_hours(-24 * e.retention_days()))
-                    .max(e.dataverse.as_ref().map_or(e.created_at, |d| d.created_at)),
-            ),
-        },
-        "protectionStatus": {"keyManagedBy": "Microsoft"},
-        "cluster": {"category": "Prod", "environment": "Prod"},
-        "connectedGroups": [],
-        "lifecycleOperationsEnforcement": null,
-        "governanceConfiguration": {"protectionLevel": if e.managed { "Standard" } else { "Basic" }},
-    });
-    pp::put(&mut props, "createdBy", actor_json(&e.created_by, t));
-    pp::put(&mut props, "lastModifiedBy", actor_json(&e.modified_by, t));
-    pp::put(
-        &mut props,
-        "lifecycleOperationsEnforcement",
-        enforcement_json(e),
-    );
-    if let (Some(d), Some(url)) = (&e.dataverse, e.instance_url()) {
-        let host = url.trim_end_matches('/').replacen(".crm", ".api.crm", 1);
-        props["linkedEnvironmentMetadata"] = json!({
-            "type": "Dynamics365Instance",
-            "resourceId": d.org_id,
-            "friendlyName": e.display_name,
-            "uniqueName": d.unique_name,
-            "domainName": d.domain,
-            "version": d.version,
-            "instanceUrl": url,
-            "instanceApiUrl": host,
-            "baseLanguage": d.base_language,
-            "instanceState": if e.provisioning == ppac::ProvisioningState::Creating { "NotSpecified" } else { "Ready" },
-            "createdTime": ts(d.created_at),
-            "backgroundOperationsState": if d.background_operations { "Enabled" } else { "Disabled" },
-            "scaleGroup": format!("{}CRMLIVESG1", geo.get(..3).unwrap_or("NAM").to_ascii_uppercase()),
-            "platformSku": "Standard",
-            "schemaType": if d.templates.is_empty() { "Standard" } else { "Full" },
-            "securityGroupId": d.security_group,
-            "template": d.templates,
-        });
-    }
-    if let Some(l) = &e.linked_app {
-        props["linkedAppMetadata"] = json!({"type": l.kind.as_str(), "id": l.id, "url": l.url});
-    }
-    if let Some(at) = e.deleted_at {
-        props["deletedTime"] = json!(ts(at));
-    }
-    if q.expands("capacity") {
-        let (db, file, log) = e
-            .dataverse
-            .as_ref()
-            .map_or((0.0, 0.0, 0.0), |d| (d.database_mb, d.file_mb, d.log_mb));
-        props["capacity"] = json!([
-            {"capacityType": "Database", "actualConsumption": db, "ratedConsumption": db, "capacityUnit": "MB", "updatedOn": ts(now)},
-            {"capacityType": "File", "actualConsumption": file, "ratedConsumption": file, "capacityUnit": "MB", "updatedOn": ts(now)},
-            {"capacityType": "Log", "actualConsumption": log, "ratedConsumption": log, "capacityUnit": "MB", "updatedOn": ts(now)},
-        ]);
-    }
-    if q.expands("addons") {
-        props["addons"] = json!([]);
-    }
-    let mut v = json!({
-        "id": env_path(e.id.as_str()),
-        "type": "Microsoft.BusinessAppPlatform/scopes/environments",
-        "location": e.location,
-        "name": e.id.as_str(),
-    });
-    pp::put(&mut v, "properties", props);
-    if q.expands("permissions") {
-        v["properties"]["permissions"] = json!({
-            "CreatePowerApp": {"displayName": "Create PowerApps"},
-            "ReadEnvironment": {"displayName": "Read Environment"},
-            "AdminReadEnvironment": {"displayName": "Admin Read Environment"},
-            "UpdateEnvironment": {"displayName": "Update Environment"},
-            "DeleteEnvironment": {"displayName": "Delete Environment"},
-        });
-    }
-    v
-}
-
-/// `lifecycleOperationsEnforcement`, from the same rules that refuse requests.
-pub fn enforcement_json(e: &PpEnvironment) -> Value {
-    let (mut allowed, mut disallowed) = (Vec::new(), Vec::new());
-    for (op, refusal) in enforcement(e) {
-        match refusal {
-            None => allowed.push(json!({"type": {"id": op.as_str()}})),
-            Some(r) => disallowed.push(json!({
-                "type": {"id": op.as_str()},
-                "reason": {"message": r.message, "type": r.reason.as_str()},
-            })),
-        }
-    }
-    let mut v = pp::wrap("allowedOperations", allowed);
-    pp::put(&mut v, "disallowedOperations", Value::Array(disallowed));
-    v
-}
-
-fn stage_state(s: RunState) -> &'static str {
-    match s {
-        RunState::Pending => "NotStarted",
-        RunState::Running => "Running",
-        RunState::Succeeded => "Succeeded",
-        RunState::Failed => "Failed",
-    }
-}
-
-fn lifecycle_json(t: &Tenant, lo: &LifecycleOp, op: &Operation<Work>, now: Timestamp) -> Value {
-    let progress = op.progress(now);
-    let env_link = if lo.op_type == ppac::OpType::Create && op.state() == RunState::Failed {
-        String::new()
-    } else {
-        format!("{PREFIX}/environments/{}", lo.env)
-    };
-    let stages: Vec<Value> = progress
-        .stages
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.name, "name": s.name,
-                "state": {"id": stage_state(s.state)},
-                "firstActionDateTime": s.started_at.map(ts),
-                "lastActionDateTime": if s.state == RunState::Running { s.started_at.map(ts) } else { s.ends_at.map(ts) },
-            })
-        })
-        .collect();
-    let mut v = json!({
-        "id": lo.id.0,
-        "links": {
-            "self": {"path": format!("{PREFIX}/lifecycleOperations/{}", lo.id.0)},
-            "environment": {"path": env_link},
-        },
-        "type": {"id": lo.op_type.as_str()},
-        "typeDisplayName": lo.op_type.display_name(),
-        "state": {"id": stage_state(op.state())},
-        "createdDateTime": ts(op.started_at()),
-        "lastActionDateTime": ts(op.finished_at().unwrap_or(now)),
-    });
-    pp::put(&mut v, "requestedBy", actor_json(&lo.requested_by, t));
-    pp::put(&mut v, "stages", Value::Array(stages));
-    if let Some(e) = op.error() {
-        v["error"] = json!({"code": e.code, "message": e.message});
-    }
-    v
-}
-
-fn location_url(base: &BaseUrl, op: OperationId, q: &PpQuery) -> String {
-    let version = q.api_version();
-    if version.is_empty() {
-        format!("{}{PREFIX}/lifecycleOperations/{}", base.root(), op.0)
-    } else {
-        format!(
-            "{}{PREFIX}/lifecycleOperations/{}?api-version={version}",
-            base.root(),
-            op.0
-        )
-    }
-}
-
-/// 202 pointing at the lifecycle operation (see [`pp::accepted`]).
-fn accepted(
-    state: &AppState,
-    t: &Tenant,
-    base: &BaseUrl,
-    q: &PpQuery,
-    op: OperationId,
-    now: Timestamp,
-    body: Option<Value>,
-) -> Response {
-    pp::accepted(state, t, &location_url(base, op, q), op, now, body)
-}
-
 // ---- bodies ----
 
 #[derive(Debug, Deserialize, Default)]
@@ -550,8 +317,6 @@ fn wire_field(field: &str) -> String {
 }
 
 // ---- handlers ----
-
-type Answer = Result<Response, SimError>;
 
 async fn list(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
     let (actor, t, now) = open(&state, &caller)?;
@@ -850,18 +615,6 @@ async fn copy_to(
     Ok(accepted(&state, &t, &base, &q, op, now, None))
 }
 
-/// A backup as BAP lists it.
-pub fn backup_json(t: &Tenant, b: &Backup) -> Value {
-    json!({
-        "id": b.id,
-        "label": b.label,
-        "notes": b.notes,
-        "backupPointDateTime": ts(b.point),
-        "backupExpiryDateTime": ts(b.expires),
-        "createdBy": actor_json(&b.created_by, t),
-    })
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BackupBody {
@@ -1101,103 +854,4 @@ async fn update_settings(
         ));
     }
     Ok(Json(t.ppac_update_settings(&patch)?).into_response())
-}
-
-async fn locations(_: Caller) -> Answer {
-    let value: Vec<Value> = LOCATIONS
-        .iter()
-        .map(|l| {
-            json!({
-                "id": format!("{PREFIX}/locations/{}", l.name),
-                "type": "Microsoft.BusinessAppPlatform/locations",
-                "name": l.name,
-                "properties": {
-                    "displayName": l.display_name, "code": l.code,
-                    "isDefault": l.name == "unitedstates", "isDisabled": false,
-                    "canProvisionDatabase": true, "canProvisionCustomerEngagementDatabase": true,
-                    "azureRegions": l.regions,
-                },
-            })
-        })
-        .collect();
-    Ok(Json(pp::wrap("value", value)).into_response())
-}
-
-async fn currencies(_: Caller, axum::extract::Path(loc): axum::extract::Path<String>) -> Answer {
-    let l = ppac::find_location(&loc)?;
-    let value: Vec<Value> = CURRENCIES
-        .iter()
-        .map(|(code, symbol, _)| {
-            json!({
-                "name": code,
-                "id": format!("{PREFIX}/locations/{}/environmentCurrencies/{code}", l.name),
-                "type": "Microsoft.BusinessAppPlatform/locations/environmentCurrencies",
-                "properties": {"code": code, "symbol": symbol, "isTenantDefault": *code == "USD"},
-            })
-        })
-        .collect();
-    Ok(Json(pp::wrap("value", value)).into_response())
-}
-
-async fn languages(_: Caller, axum::extract::Path(loc): axum::extract::Path<String>) -> Answer {
-    let l = ppac::find_location(&loc)?;
-    let value: Vec<Value> = LANGUAGES
-        .iter()
-        .map(|(lcid, name)| {
-            json!({
-                "name": lcid.to_string(),
-                "id": format!("{PREFIX}/locations/{}/environmentLanguages/{lcid}", l.name),
-                "type": "Microsoft.BusinessAppPlatform/locations/environmentLanguages",
-                "properties": {"localeId": lcid, "localizedName": name, "displayName": name, "isTenantDefault": *lcid == 1033},
-            })
-        })
-        .collect();
-    Ok(Json(pp::wrap("value", value)).into_response())
-}
-
-async fn templates(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    axum::extract::Path(loc): axum::extract::Path<String>,
-) -> Answer {
-    let l = ppac::find_location(&loc)?;
-    let (_, t, _) = open(&state, &caller)?;
-    let mut out = serde_json::Map::new();
-    for (key, s) in [
-        ("production", Sku::Production),
-        ("sandbox", Sku::Sandbox),
-        ("trial", Sku::Trial),
-        ("developer", Sku::Developer),
-        ("subscriptionBasedTrial", Sku::SubscriptionBasedTrial),
-        ("default", Sku::Default),
-        ("teams", Sku::Teams),
-    ] {
-        let list: Vec<Value> = TEMPLATES
-            .iter()
-            .filter(|tp| tp.skus.contains(&s))
-            .map(|tp| {
-                let mut props = json!({
-                    "displayName": tp.display_name,
-                    "isDisabled": false,
-                    "isCustomerEngagement": !tp.fin_ops,
-                    "isSupportedForResetOperation": !tp.fin_ops,
-                });
-                if !t.ppac_entitled(tp) {
-                    props["isDisabled"] = json!(true);
-                    props["disabledReason"] = json!({
-                        "code": "DynamicsEntitlementMissing",
-                        "message": format!("You do not have the required Dynamics 365 licenses to create databases with the '{}' Dynamics app.", tp.display_name),
-                    });
-                }
-                json!({
-                    "id": format!("{PREFIX}/locations/{}/environmentTemplates/{}", l.name, tp.name),
-                    "name": tp.name,
-                    "location": l.name,
-                    "properties": props,
-                })
-            })
-            .collect();
-        out.insert(key.into(), Value::Array(list));
-    }
-    Ok(Json(Value::Object(out)).into_response())
 }

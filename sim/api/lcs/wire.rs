@@ -1,0 +1,128 @@
+//! The LCS envelope's success half, its date formats, and the plumbing every LCS handler shares:
+//! opening the caller's tenant, parsing environment ids, per-user request budgets, and the SAS
+//! URLs of assets.
+
+use crate::api::caller::Caller;
+use crate::api::extract::BaseUrl;
+use crate::api::sas::{self, Access};
+use crate::clock;
+use crate::error::SimError;
+use crate::state::AppState;
+use crate::world::Settled;
+use crate::world::identity::ObjectId;
+use crate::world::lcs::{ASSET_CONTAINER, Asset, Budget, EnvironmentId};
+use crate::world::tenant::Tenant;
+use axum::Json;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// `VersionEOL` of every current contract (.NET `DateTime.MaxValue`).
+pub const VERSION_EOL: &str = "9999-12-31T23:59:59.9999999";
+
+/// How long a download or upload SAS stays valid.
+pub(super) const SAS_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
+
+pub(super) fn base(activity: Uuid) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("IsSuccess".into(), json!(true));
+    m.insert("OperationActivityId".into(), json!(activity));
+    m.insert("ErrorMessage".into(), Value::Null);
+    m.insert("VersionEOL".into(), json!(VERSION_EOL));
+    m
+}
+
+pub(super) fn ok(activity: Uuid, fields: Value) -> Json<Value> {
+    let mut m = base(activity);
+    if let Value::Object(extra) = fields {
+        m.extend(extra);
+    }
+    Json(Value::Object(m))
+}
+
+// ---- formats ----
+
+/// LCS dates: `2019-09-27T15:17:35.867` (UTC, no zone suffix).
+pub(super) fn lcs_date(t: Timestamp) -> String {
+    format!(
+        "{}.{:03}",
+        t.strftime("%Y-%m-%dT%H:%M:%S"),
+        t.subsec_millisecond()
+    )
+}
+
+/// `DeployedOnUTC`: `8/5/2021 12:42 PM`.
+pub(super) fn us_date(t: Timestamp) -> String {
+    t.strftime("%-m/%-d/%Y %-I:%M %p").to_string()
+}
+
+// ---- plumbing ----
+
+/// The caller's user id, tenant (locked and settled) and the tenant's now.
+pub(super) fn open<'a>(
+    state: &AppState,
+    caller: &'a Caller,
+) -> Result<(ObjectId, Settled<'a>, Timestamp), SimError> {
+    let user = caller.user()?;
+    let tenant = caller.tenant.settled(state.clock.now());
+    let now = tenant.now();
+    Ok((user, tenant, now))
+}
+
+pub(super) fn env_id(text: &str) -> Result<EnvironmentId, SimError> {
+    EnvironmentId::parse(text)
+}
+
+pub(super) fn throttle(
+    state: &AppState,
+    tenant: &mut Tenant,
+    budgets: &[Budget],
+    api: &str,
+    now: Timestamp,
+) -> Result<(), SimError> {
+    if state.config.lcs_throttling {
+        tenant.lcs_throttle(budgets, api, now)
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) fn budget(key: String, limit: usize, secs: i64, rule: &'static str) -> Budget {
+    Budget {
+        key,
+        limit,
+        window: SignedDuration::from_secs(secs),
+        rule,
+    }
+}
+
+pub(super) fn asset_sas(
+    state: &AppState,
+    base: &BaseUrl,
+    tenant: &Tenant,
+    asset: &Asset,
+    access: Access,
+    now: Timestamp,
+) -> String {
+    sas::sas_url(
+        state,
+        base,
+        &sas::tenant_account(tenant.id()),
+        ASSET_CONTAINER,
+        &asset.blob,
+        access,
+        clock::saturating_add(now, SAS_LIFETIME),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_look_like_lcs_dates() {
+        let t = Timestamp::constant(1_628_167_320, 123_000_000);
+        assert_eq!(lcs_date(t), "2021-08-05T12:42:00.123");
+        assert_eq!(us_date(t), "8/5/2021 12:42 PM");
+    }
+}

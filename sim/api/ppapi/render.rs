@@ -1,0 +1,187 @@
+//! The Power Platform API's renderings of the domain: an environment, its operations
+//! (execution results), backups, paged lists and the 202 that points at an operation.
+
+use crate::api::extract::BaseUrl;
+use crate::api::pp::{self, PpQuery, ts};
+use crate::error::{ErrorCode, SimError};
+use crate::ops::{Operation, OperationId, RunState};
+use crate::state::AppState;
+use crate::world::operations::Work;
+use crate::world::ppac::{self, Actor, Backup, LifecycleOp, PpEnvId, PpEnvironment};
+use crate::world::tenant::Tenant;
+use axum::response::Response;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+/// `{"collection": [...], "continuationToken": ...}`.
+pub(super) fn paged(items: Vec<Value>, next: Option<String>) -> Value {
+    let mut v = pp::wrap("collection", items);
+    pp::put(&mut v, "continuationToken", json!(next));
+    v
+}
+
+fn state_name(e: &PpEnvironment) -> &'static str {
+    match e.provisioning {
+        ppac::ProvisioningState::Succeeded if e.deleted_at.is_some() => "Deleted",
+        ppac::ProvisioningState::Succeeded => "Ready",
+        ppac::ProvisioningState::Creating | ppac::ProvisioningState::LinkedDatabaseProvisioning => {
+            "Creating"
+        }
+        ppac::ProvisioningState::Deleting => "Deleting",
+        ppac::ProvisioningState::Failed => "Failed",
+    }
+}
+
+/// An environment as `EnvironmentResponse`.
+pub(super) fn environment(t: &Tenant, e: &PpEnvironment, now: Timestamp) -> Value {
+    let d = e.dataverse.as_ref();
+    let from = crate::clock::saturating_add(
+        now,
+        jiff::SignedDuration::from_hours(-24 * e.retention_days()),
+    )
+    .max(d.map_or(e.created_at, |d| d.created_at));
+    json!({
+        "id": e.id.as_str(),
+        "displayName": e.display_name,
+        "tenantId": t.id().0,
+        "type": e.sku.as_str(),
+        "geo": e.location,
+        "azureRegion": e.azure_region,
+        "url": e.instance_url(),
+        "domainName": d.map(|d| d.domain.as_str()),
+        "version": d.map(|d| d.version.as_str()),
+        "dataverseId": d.map(|d| d.org_id),
+        "state": state_name(e),
+        "adminMode": if e.admin_mode { "Enabled" } else { "Disabled" },
+        "backgroundOperationsState": d.map(|d| if d.background_operations { "Enabled" } else { "Disabled" }),
+        "protectionLevel": if e.managed { "Standard" } else { "Basic" },
+        "securityGroupId": d.and_then(|d| d.security_group),
+        "environmentGroupId": null,
+        "clusterCategory": "Prod",
+        "createdDateTime": ts(e.created_at),
+        "deletedDateTime": e.deleted_at.map(ts),
+        "createdBy": {"id": e.created_by.id.0, "type": e.created_by.kind()},
+        "retentionDetails": {"retentionPeriod": format!("P{}D", e.retention_days()), "availableFromDateTime": ts(from)},
+        "finOpsMetadata": e.linked_app.as_ref().map(|l| json!({"id": l.id, "type": l.kind.as_str(), "url": l.url})),
+    })
+}
+
+fn identity(a: &Actor, t: &Tenant) -> Value {
+    json!({"userId": a.id.0, "displayName": a.display_name, "tenantId": t.id().0, "type": a.kind()})
+}
+
+fn step_status(s: RunState) -> &'static str {
+    match s {
+        RunState::Pending => "NotStarted",
+        RunState::Running => "InProgress",
+        RunState::Succeeded => "Succeeded",
+        RunState::Failed => "Failed",
+    }
+}
+
+pub(super) fn execution_result(
+    t: &Tenant,
+    lo: &LifecycleOp,
+    op: &Operation<Work>,
+    now: Timestamp,
+) -> Value {
+    let progress = op.progress(now);
+    let env = t.state.ppac.environments.iter().find(|e| e.id == lo.env);
+    let error = op
+        .error()
+        .map(|e| json!({"code": e.code, "message": e.message, "fieldErrors": {}}));
+    let mut v = json!({
+        "operationId": lo.id.0,
+        "name": lo.op_type.as_str(),
+        "status": step_status(op.state()),
+        "startTime": ts(op.started_at()),
+        "endTime": op.finished_at().map(ts),
+    });
+    let stages = progress
+        .stages
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "status": step_status(s.state),
+                "startTime": s.started_at.map(ts),
+                "endTime": if s.state == RunState::Running { None } else { s.ends_at.map(ts) },
+                "errorDetail": null,
+            })
+        })
+        .collect();
+    pp::put(&mut v, "requestedBy", identity(&lo.requested_by, t));
+    pp::put(&mut v, "stageStatuses", Value::Array(stages));
+    pp::put(&mut v, "errorDetail", error.unwrap_or(Value::Null));
+    pp::put(
+        &mut v,
+        "updatedEnvironment",
+        env.map_or(Value::Null, |e| {
+            json!({
+                "environmentId": e.id.as_str(),
+                "displayName": e.display_name,
+                "dataverseOrganizationUrl": e.instance_url(),
+            })
+        }),
+    );
+    v
+}
+
+pub(super) fn op_url(
+    base: &BaseUrl,
+    area: &str,
+    env: &PpEnvId,
+    op: OperationId,
+    q: &PpQuery,
+) -> String {
+    let version = q.api_version();
+    let version = if version.is_empty() {
+        "2022-03-01-preview"
+    } else {
+        version
+    };
+    format!(
+        "{}/{area}/environments/{env}/operations/{}?api-version={version}",
+        base.root(),
+        op.0
+    )
+}
+
+pub(super) fn env_accepted(
+    state: &AppState,
+    t: &Tenant,
+    base: &BaseUrl,
+    q: &PpQuery,
+    env: &PpEnvId,
+    op: OperationId,
+    now: Timestamp,
+) -> Response {
+    pp::accepted(
+        state,
+        t,
+        &op_url(base, "environmentmanagement", env, op, q),
+        op,
+        now,
+        None,
+    )
+}
+
+pub(super) fn backup_json(t: &Tenant, b: &Backup) -> Value {
+    json!({
+        "id": b.id,
+        "label": b.label,
+        "backupPointDateTime": ts(b.point),
+        "backupExpiryDateTime": ts(b.expires),
+        "createdBy": identity(&b.created_by, t),
+    })
+}
+
+/// The operation id of a poll path, or the not-found refusal.
+pub(super) fn parse_op(op: &str) -> Result<OperationId, SimError> {
+    OperationId::parse(op).map_err(|_| {
+        SimError::new(
+            ErrorCode::OperationNotFound,
+            format!("The operation '{op}' could not be found."),
+        )
+    })
+}
