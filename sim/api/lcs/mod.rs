@@ -50,7 +50,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// Items per page of the environment-info listings.
-pub const PAGE_SIZE: usize = 20;
+const PAGE_SIZE: usize = 20;
 
 /// The LCS routes, with the LCS envelope.
 pub fn router(state: Arc<AppState>) -> Routes {

@@ -18,11 +18,12 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 /// `VersionEOL` of every current contract (.NET `DateTime.MaxValue`).
-pub const VERSION_EOL: &str = "9999-12-31T23:59:59.9999999";
+const VERSION_EOL: &str = "9999-12-31T23:59:59.9999999";
 
 /// How long a download or upload SAS stays valid.
 pub(super) const SAS_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
+/// The fields every LCS answer starts with, as a success.
 pub(super) fn base(activity: Uuid) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("IsSuccess".into(), json!(true));
@@ -32,6 +33,7 @@ pub(super) fn base(activity: Uuid) -> Map<String, Value> {
     m
 }
 
+/// A success: the base envelope with `fields` merged in.
 pub(super) fn ok(activity: Uuid, fields: Value) -> Json<Value> {
     let mut m = base(activity);
     if let Value::Object(extra) = fields {
