@@ -511,17 +511,23 @@ fn sigterm_right_after_the_ready_line_is_a_clean_exit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_wait_waits_for_a_simulator_that_starts_later_and_gives_up_at_its_timeout() {
-    // Arrange: a port nothing listens on yet.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = free.local_addr().unwrap().port().to_string();
-    drop(free);
+    // Arrange: a port the test holds until the waiter has knocked on it once.
+    let knock = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = knock.local_addr().unwrap().port().to_string();
 
-    // Act: wait (the port after the command), start the simulator 400 ms later.
+    // Act: wait (the port after the command); once its first attempt arrives, close that
+    // connection without a lingering close (so the port is free at once) and start the simulator.
     let waiting = {
         let port = port.clone();
         tokio::spawn(async move { run(&["health", "--wait", "--port", &port]).await })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), knock.accept())
+        .await
+        .expect("health --wait tries the port")
+        .unwrap()
+        .0;
+    first.set_zero_linger().unwrap();
+    drop((first, knock));
     let _served = Served(
         Command::new(BIN)
             .args(["--port", &port])

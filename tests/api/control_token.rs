@@ -1,7 +1,7 @@
 //! `--control-token`: a simulator started with one answers its control plane's state routes only
 //! for requests that carry it; probes, the document, the real APIs and the pages stay as they are.
 
-use crate::helpers::{DEFAULT_TENANT, assert_error, builder, spawn_app, spawn_with};
+use crate::helpers::{self, DEFAULT_TENANT, assert_error, builder, spawn_app, spawn_with};
 use lifecycle_sim::ControlToken;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
@@ -13,17 +13,10 @@ async fn guarded() -> crate::helpers::TestApp {
     spawn_with(builder().control_token(ControlToken::new(TOKEN).unwrap())).await
 }
 
-/// Status, `WWW-Authenticate` and JSON body of one request.
+/// Status, `WWW-Authenticate` and body of one request.
 async fn ask(request: reqwest::RequestBuilder) -> (StatusCode, Option<String>, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let challenge = response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap().to_string());
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, challenge, body)
+    let a = helpers::ask(request).await;
+    (a.status, a.header(WWW_AUTHENTICATE.as_str()), a.body)
 }
 
 #[tokio::test]

@@ -1,43 +1,15 @@
 //! Request faults: latency, injected errors in each surface's envelope, throttling, counts,
 //! windows, tenant scoping and reproducibility with the seed.
 
-use super::helpers::{DEFAULT_TENANT, TestApp, assert_error, builder, spawn_with};
+use super::helpers::{Answer, DEFAULT_TENANT, TestApp, assert_error, builder, spawn_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const ENVS: &str =
     "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?api-version=2021-04-01";
 
-struct Hit {
-    status: StatusCode,
-    fault: Option<String>,
-    retry_after: Option<String>,
-    body: Value,
-}
-
-async fn hit(app: &TestApp, token: &str, method: Method, path: &str) -> Hit {
-    let response = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
-    };
-    let (fault, retry_after) = (header("x-sim-fault"), header("retry-after"));
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    Hit {
-        status,
-        fault,
-        retry_after,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    }
+async fn hit(app: &TestApp, token: &str, method: Method, path: &str) -> Answer {
+    app.call(token, method, path, None).await
 }
 
 async fn app_and_token() -> (TestApp, String) {
@@ -61,7 +33,7 @@ async fn counted_errors_answer_in_the_surface_envelope_and_are_marked() {
     for _ in 0..2 {
         let h = hit(&app, &token, Method::GET, ENVS).await;
         assert_eq!(h.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(h.fault.as_deref(), Some("bap-down"));
+        assert_eq!(h.header("x-sim-fault").as_deref(), Some("bap-down"));
         assert_eq!(h.body["error"]["code"], "ServiceUnavailable", "{}", h.body);
         assert!(
             h.body["error"]["message"]
@@ -72,7 +44,7 @@ async fn counted_errors_answer_in_the_surface_envelope_and_are_marked() {
     }
     let h = hit(&app, &token, Method::GET, ENVS).await;
     assert_eq!(h.status, StatusCode::OK, "the rule is used up");
-    assert_eq!(h.fault, None);
+    assert_eq!(h.header("x-sim-fault"), None);
     let (_, list) = app.get("/_sim/faults").await;
     assert_eq!(list["requests"], json!([]));
     let (_, journal) = app.get("/_sim/journal?limit=10").await;
@@ -154,7 +126,7 @@ async fn an_injected_error_has_the_shape_of_the_surfaces_own_refusal() {
     );
     app.post("/_sim/faults", rule("lcs-busy", "lcs", 409)).await;
     let injected = hit(&app, &token, Method::GET, lcs).await;
-    assert_eq!(injected.fault.as_deref(), Some("lcs-busy"));
+    assert_eq!(injected.header("x-sim-fault").as_deref(), Some("lcs-busy"));
     assert_eq!(injected.status, StatusCode::OK, "{}", injected.body);
     assert_eq!(keys(&injected.body), keys(&own.body), "{}", injected.body);
     assert_eq!(injected.body["IsSuccess"], json!(false));
@@ -247,12 +219,12 @@ async fn a_throttle_answers_429_with_retry_after_and_recovers_when_the_window_en
     let h = hit(&app, &token, Method::GET, ENVS).await;
     assert_eq!(h.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
-        h.retry_after.as_deref(),
+        h.header("retry-after").as_deref(),
         Some("240"),
         "4 virtual minutes left"
     );
     assert_eq!(h.body["error"]["code"], "TooManyRequests");
-    assert_eq!(h.fault.as_deref(), Some("budget"));
+    assert_eq!(h.header("x-sim-fault").as_deref(), Some("budget"));
     // Each tenant has its own budget.
     assert_eq!(
         hit(&app, &other_token, Method::GET, ENVS).await.status,
@@ -318,7 +290,7 @@ async fn latency_delays_the_answer_and_is_marked() {
     let h = hit(&app, &token, Method::GET, ENVS).await;
     assert!(started.elapsed() >= std::time::Duration::from_millis(55));
     assert_eq!(h.status, StatusCode::OK);
-    assert_eq!(h.fault.as_deref(), Some("slow"));
+    assert_eq!(h.header("x-sim-fault").as_deref(), Some("slow"));
 }
 
 #[tokio::test]

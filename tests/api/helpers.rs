@@ -1,7 +1,8 @@
 //! Starts a simulator in-process on a random port and speaks HTTP to it like a real client.
 
 use lifecycle_sim::{Simulator, SimulatorBuilder};
-use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 /// Virtual start time of every test simulator.
@@ -53,15 +54,59 @@ pub async fn spawn_with(builder: SimulatorBuilder) -> TestApp {
 /// Status and JSON body (`Null` when the body is empty).
 pub type Reply = (StatusCode, Value);
 
-async fn reply(response: reqwest::Response) -> Reply {
+/// Status, headers and body of one answer: the parsed JSON when the answer says it is JSON (a
+/// body that says so and is not fails the test), `Null` when it is empty, else the text.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The `Location` header; fails the test with the answer when there is none.
+    pub fn location(&self) -> String {
+        self.header("location")
+            .unwrap_or_else(|| panic!("no Location: {} {}", self.status, self.body))
+    }
+
+    /// A header as text, if present.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+}
+
+/// Sends a request as built and reads its answer.
+pub async fn ask(request: reqwest::RequestBuilder) -> Answer {
+    answer(request.send().await.unwrap()).await
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
     let status = response.status();
+    let headers = response.headers().clone();
+    let json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
     let text = response.text().await.unwrap();
     let body = if text.is_empty() {
         Value::Null
-    } else {
+    } else if json {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
-    (status, body)
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let a = answer(response).await;
+    (a.status, a.body)
 }
 
 impl TestApp {
@@ -145,22 +190,37 @@ impl TestApp {
         }
     }
 
-    /// Any request with a bearer token and an optional JSON body.
+    /// Any request with a bearer token and an optional JSON body; status and body.
     pub async fn send(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         token: &str,
         body: Option<Value>,
     ) -> Reply {
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
+        let a = self.call(token, method, path, body).await;
+        (a.status, a.body)
+    }
+
+    /// Any request with a bearer token and an optional JSON body, to a path of the simulator or
+    /// an absolute URL (a `Location` it answered); status, headers and body.
+    pub async fn call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            self.url(path)
+        };
+        let mut request = self.client.request(method, url).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        reply(request.send().await.unwrap()).await
+        ask(request).await
     }
 
     /// Advances the shared clock through the typed control handle; the answer as JSON.

@@ -3,9 +3,8 @@
 //! the control plane) at the virtual moments that matter. The clock is paused; time only moves
 //! when a test advances it.
 
-use super::helpers::{TestApp, builder, spawn_with};
+use super::helpers::{Answer, TestApp, builder, spawn_with};
 use jiff::{SignedDuration, Timestamp};
-use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -23,12 +22,6 @@ struct Nw {
     app: TestApp,
     tenant: String,
     token: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
 }
 
 /// Options of the test tenant.
@@ -93,35 +86,7 @@ impl Nw {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        let mut request = self
-            .app
-            .client
-            .request(
-                method,
-                if path.starts_with("http") {
-                    path.to_string()
-                } else {
-                    self.app.url(path)
-                },
-            )
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-        };
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        self.app.call(&self.token, method, path, body).await
     }
 
     fn env(env: &str, rest: &str) -> String {

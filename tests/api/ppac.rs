@@ -2,8 +2,7 @@
 //! environments, the lifecycle-operation polling protocol, rules, capacity accounting and
 //! application packages.
 
-use super::helpers::{DEFAULT_TENANT, TestApp, builder, spawn_with};
-use reqwest::header::HeaderMap;
+use super::helpers::{Answer, DEFAULT_TENANT, TestApp, builder, spawn_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -13,12 +12,6 @@ const V: &str = "api-version=2023-06-01";
 struct Pp {
     app: TestApp,
     token: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
 }
 
 impl Pp {
@@ -47,29 +40,7 @@ impl Pp {
         path: &str,
         body: Option<Value>,
     ) -> Answer {
-        let url = if path.starts_with("http") {
-            path.to_string()
-        } else {
-            self.app.url(path)
-        };
-        let mut request = self.app.client.request(method, url).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        };
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        self.app.call(token, method, path, body).await
     }
 
     async fn get(&self, path: &str) -> Answer {
@@ -106,18 +77,9 @@ impl Pp {
 
     /// Polls a Location URL once.
     async fn poll(&self, answer: &Answer) -> Answer {
-        let url = location(answer);
+        let url = answer.location();
         self.get(&url).await
     }
-}
-
-fn location(a: &Answer) -> String {
-    a.headers
-        .get("location")
-        .unwrap_or_else(|| panic!("no Location: {} {}", a.status, a.body))
-        .to_str()
-        .unwrap()
-        .to_string()
 }
 
 fn bap_error(a: &Answer, status: StatusCode, code: &str) -> String {
@@ -190,7 +152,7 @@ async fn create_answers_202_with_location_and_polls_report_running_then_succeede
         )
         .await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
-    let url = location(&a);
+    let url = a.location();
     assert!(
         url.starts_with(pp.app.sim.uri()),
         "absolute on the simulator: {url}"

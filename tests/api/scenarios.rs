@@ -1,7 +1,7 @@
 //! Scenario files: validation with line and column, loading at start and at runtime, every
 //! shipped scenario playing out the story its comment tells, scripted timeline events.
 
-use super::helpers::{TestApp, assert_error, builder, spawn_with};
+use super::helpers::{Answer, TestApp, assert_error, builder, spawn_with};
 use lifecycle_sim::config::ScenarioSource;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -23,12 +23,6 @@ struct Story {
     tenant: String,
     project: u64,
     token: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
 }
 
 impl Story {
@@ -53,23 +47,7 @@ impl Story {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        let mut request = self
-            .app
-            .client
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        Answer {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        }
+        self.app.call(&self.token, method, path, body).await
     }
 
     async fn portal(&self, method: Method, env: &str, rest: &str, body: Option<Value>) -> Answer {

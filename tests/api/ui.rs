@@ -833,14 +833,12 @@ async fn a_guarded_simulator_asks_the_trainer_for_its_control_token_then_works_a
         app.sim.state().clock.now().to_string(),
         "2026-01-01T09:15:00Z"
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !app.sim.state().events.listening() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the page's event stream never reopened"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The page marks its stream open once the simulator answered it, so it listens by then.
+    b.wait_css("body[data-live='true']").await;
+    assert!(
+        app.sim.state().events.listening(),
+        "the page's event stream is open"
+    );
     // A tool's change redraws the page through that stream.
     app.sim.control().advance("90m").await.unwrap();
     b.wait("//*[@id='clock-now'][contains(., '10:45')]").await;

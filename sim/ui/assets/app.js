@@ -1173,12 +1173,14 @@ function listen() {
   events.addEventListener('lagged', schedule);
   let opened = false;
   events.addEventListener('open', () => {
+    // The stream is open (the simulator counts this page as a listener): tests wait on it.
+    document.body.dataset.live = 'true';
     if (fallback) { clearInterval(fallback); fallback = null; }
     // Reconnected (e.g. the simulator restarted): read everything again.
     if (opened) { $('#notice').replaceChildren(); schedule(); }
     opened = true;
   });
-  events.addEventListener('error', poll);
+  events.addEventListener('error', () => { document.body.dataset.live = 'false'; poll(); });
 }
 
 // A browser holds few connections per host; a page left (or kept for Back) lets go of its stream.
