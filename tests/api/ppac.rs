@@ -30,17 +30,7 @@ impl Pp {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        self.call_as(&self.token, method, path, body).await
-    }
-
-    async fn call_as(
-        &self,
-        token: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Answer {
-        self.app.call(token, method, path, body).await
+        self.app.call(&self.token, method, path, body).await
     }
 
     async fn get(&self, path: &str) -> Answer {
@@ -654,7 +644,8 @@ async fn restricted_creation_needs_an_admin_role_and_the_tenant_setting_is_the_s
 
     let body = json!({"location": "unitedstates", "properties": {"displayName": "Mine", "environmentSku": "Sandbox"}});
     let refused = pp
-        .call_as(
+        .app
+        .call(
             &maker,
             Method::POST,
             &format!("{P}/environments?{V}"),
@@ -686,7 +677,8 @@ async fn restricted_creation_needs_an_admin_role_and_the_tenant_setting_is_the_s
         .await;
     bap_error(&unknown, StatusCode::BAD_REQUEST, "InvalidRequestContent");
     let by_maker = pp
-        .call_as(
+        .app
+        .call(
             &maker,
             Method::POST,
             &format!("{P}/scopes/admin/updateTenantSettings?{V}"),
@@ -1408,7 +1400,8 @@ async fn non_admins_see_the_default_environment_and_their_own_only() {
         .await;
     let body = json!({"location": "unitedstates", "properties": {"displayName": "MakerOwned", "environmentSku": "Sandbox"}});
     let mine = pp
-        .call_as(
+        .app
+        .call(
             &maker,
             Method::POST,
             &format!("{P}/environments?{V}"),
@@ -1417,7 +1410,8 @@ async fn non_admins_see_the_default_environment_and_their_own_only() {
         .await;
     assert_eq!(mine.status, StatusCode::ACCEPTED, "{}", mine.body);
     let list = pp
-        .call_as(
+        .app
+        .call(
             &maker,
             Method::GET,
             &format!("{P}/scopes/admin/environments?{V}"),
@@ -1434,7 +1428,8 @@ async fn non_admins_see_the_default_environment_and_their_own_only() {
     names.sort();
     assert_eq!(names, ["MakerOwned", "mixed.test (default)"]);
     let hidden = pp
-        .call_as(
+        .app
+        .call(
             &maker,
             Method::GET,
             &format!("{P}/scopes/admin/environments/{admins}?{V}"),
