@@ -5,6 +5,7 @@ use crate::ops::{OpError, Operation, OperationId, RunState, StageView};
 use crate::world::identity::TenantId;
 use crate::world::lcs::{EnvironmentId, Project};
 use crate::world::operations::{Portal, Target, Work};
+use crate::world::tenant::Tenant;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -91,8 +92,9 @@ pub(crate) struct EnvironmentSummary {
     status: &'static str,
 }
 
-impl From<&Project> for ProjectSummary {
-    fn from(p: &Project) -> Self {
+impl ProjectSummary {
+    /// A project of `tenant` with its environments' status.
+    pub fn new(tenant: &Tenant, p: &Project) -> Self {
         ProjectSummary {
             id: p.id.0,
             name: p.name.clone(),
@@ -103,7 +105,7 @@ impl From<&Project> for ProjectSummary {
                     id: e.id,
                     name: e.name.clone(),
                     env_type: e.env_type.as_str(),
-                    status: e.status_display(),
+                    status: tenant.fo(e).status_display(),
                 })
                 .collect(),
         }

@@ -19,6 +19,8 @@ pub(crate) mod serde_util;
 pub(crate) mod setup;
 pub(crate) mod spec;
 pub(crate) mod tenant;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod wire;
 
 use crate::error::{ErrorCode, SimError};

@@ -613,6 +613,11 @@ impl Tenant {
         self.ops.get(id).ok_or_else(|| self.no_operation(id))
     }
 
+    /// The operation engine's records, for views that derive state from them.
+    pub(crate) fn ops(&self) -> &Ops<Work> {
+        &self.ops
+    }
+
     /// Every operation of the tenant, oldest first.
     pub fn operations(&self) -> impl Iterator<Item = &Operation<Work>> {
         self.ops.iter()

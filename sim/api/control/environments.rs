@@ -121,7 +121,7 @@ fn fo_half(
         name: e.name.clone(),
         env_type: e.env_type.as_str(),
         state: e.state.as_str(),
-        status: e.status_display(),
+        status: t.fo(e).status_display(),
         url: e.url.clone(),
         administrator: t
             .state

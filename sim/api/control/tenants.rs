@@ -169,7 +169,12 @@ pub(super) fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
                 domain_name: e.dataverse.as_ref().map(|d| d.domain.clone()),
             })
             .collect(),
-        lcs_projects: s.lcs.projects.iter().map(ProjectSummary::from).collect(),
+        lcs_projects: s
+            .lcs
+            .projects
+            .iter()
+            .map(|p| ProjectSummary::new(tenant, p))
+            .collect(),
     }
 }
 

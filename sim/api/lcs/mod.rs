@@ -31,9 +31,9 @@ use crate::state::AppState;
 use crate::world::identity::ObjectId;
 use crate::world::lcs::files::{self};
 use crate::world::lcs::{
-    AssetId, Budget, EnvironmentId, FileType, FoEnvironment, HistoryEntry, OpStatus, ProjectId,
-    Validation, Via,
+    Activity, AssetId, Budget, EnvironmentId, FileType, FoView, ProjectId, Validation, Via,
 };
+use crate::world::operations::Work;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -313,20 +313,20 @@ async fn export(
     Ok(ok(id.0, json!({})))
 }
 
-fn status_fields(
+fn status_fields<P>(
     project: ProjectId,
     env: EnvironmentId,
-    h: &HistoryEntry,
+    a: Activity<'_, P>,
 ) -> (Value, Option<String>) {
     (
         json!({
             "ProjectId": project.0,
             "EnvironmentId": env,
-            "ActivityId": h.activity,
-            "CompletionDate": h.ended.map(lcs_date),
-            "OperationStatus": h.status.as_str(),
+            "ActivityId": a.entry.activity,
+            "CompletionDate": a.ended().map(lcs_date),
+            "OperationStatus": a.status().as_str(),
         }),
-        h.error.clone().filter(|_| h.status == OpStatus::Failed),
+        a.error().map(str::to_string),
     )
 }
 
@@ -388,7 +388,7 @@ fn paged<T>(
     )
 }
 
-fn metadata_item(project: ProjectId, e: &FoEnvironment) -> Value {
+fn metadata_item<P>(project: ProjectId, e: FoView<'_, P>) -> Value {
     json!({
         "EnvironmentId": e.id,
         "EnvironmentName": e.name,
@@ -455,7 +455,7 @@ async fn metadata(
     Ok(paged(
         items,
         page,
-        |e| metadata_item(project, e),
+        |e| metadata_item(project, tenant.fo(e)),
         state.trace_id(),
     ))
 }
@@ -497,21 +497,22 @@ async fn history(
         now,
     )?;
     let e = tenant.lcs_project_for(project, user)?.environment(env)?;
-    let render = |h: &HistoryEntry| {
+    let render = |a: Activity<'_, Work>| {
+        let h = a.entry;
         json!({
             "Name": h.name,
             "Type": h.kind.as_str(),
             "TypeDisplay": h.kind.display(),
             "StartDateTimeUTC": lcs_date(h.started),
-            "EndDateTimeUTC": h.ended.map(lcs_date),
-            "Status": h.status.as_str(),
+            "EndDateTimeUTC": a.ended().map(lcs_date),
+            "Status": a.status().as_str(),
             "ActivityId": h.activity.0.simple().to_string(),
             "EnvironmentId": env.simple(),
             "ProjectId": project.0,
         })
     };
     Ok(paged(
-        e.history.iter().rev(),
+        tenant.fo(e).history(),
         page,
         render,
         state.trace_id(),

@@ -15,8 +15,8 @@ use crate::world::identity::ObjectId;
 use crate::world::integration::views::AddinView;
 use crate::world::integration::{ADDINS, SetupRequest};
 use crate::world::lcs::{
-    AssetId, DataOrigin, EnvironmentId, FoEnvironment, HistoryEntry, Project, ProjectId,
-    ProjectRole, Via,
+    Activity, AssetId, DataOrigin, EnvironmentId, FoEnvironment, Project, ProjectId, ProjectRole,
+    Via,
 };
 use crate::world::ppac::{PackageState, PpEnvId};
 use crate::world::tenant::Tenant;
@@ -157,7 +157,7 @@ fn project_dto(tenant: &Tenant, p: &Project) -> ProjectDto {
                 role: m.role.as_str(),
             })
             .collect(),
-        environments: ProjectSummary::from(p).environments,
+        environments: ProjectSummary::new(tenant, p).environments,
     }
 }
 
@@ -327,18 +327,19 @@ struct HistoryDto {
     error: Option<String>,
 }
 
-impl From<&HistoryEntry> for HistoryDto {
-    fn from(h: &HistoryEntry) -> Self {
+impl<P> From<Activity<'_, P>> for HistoryDto {
+    fn from(a: Activity<'_, P>) -> Self {
+        let h = a.entry;
         HistoryDto {
             activity_id: h.activity,
             name: h.name.clone(),
             kind: h.kind.as_str(),
             type_display: h.kind.display(),
-            status: h.status.as_str(),
+            status: a.status().as_str(),
             started_at: h.started,
-            ended_at: h.ended,
+            ended_at: a.ended(),
             via: if h.via_api { "api" } else { "portal" },
-            error: h.error.clone(),
+            error: a.error().map(str::to_string),
         }
     }
 }
@@ -349,6 +350,7 @@ fn environment_dto(
     e: &FoEnvironment,
     now: Timestamp,
 ) -> EnvironmentDto {
+    let fo = tenant.fo(e);
     let d = &e.database;
     let (origin, source_id, source_name, backup, point) = match &d.origin {
         DataOrigin::Deployment => ("deployment", None, None, None, None),
@@ -403,7 +405,7 @@ fn environment_dto(
             .map(|u| u.upn.to_string()),
         url: e.url.clone(),
         state: e.state.as_str(),
-        status: e.status_display(),
+        status: fo.status_display(),
         created_at: e.created,
         deployed_on: e.deployed_on,
         database: DatabaseDto {
@@ -416,15 +418,15 @@ fn environment_dto(
             point_in_time: point,
             as_of: d.as_of,
         },
-        can_start: e.can_start(),
-        can_stop: e.can_stop(),
-        running_operation: e
-            .busy
-            .and_then(|(id, _)| tenant.operation(id).ok())
+        can_start: fo.can_start(),
+        can_stop: fo.can_stop(),
+        running_operation: fo
+            .running()
+            .and_then(|h| tenant.operation(h.activity).ok())
             .map(|op| OperationDto::new(tenant.id(), op, now)),
         packages: e.packages.clone(),
         power_platform_integration: integration_dto(tenant, e, now),
-        history: e.history.iter().rev().map(HistoryDto::from).collect(),
+        history: fo.history().map(HistoryDto::from).collect(),
     }
 }
 

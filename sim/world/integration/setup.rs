@@ -65,7 +65,7 @@ impl Tenant {
                 ),
             ));
         }
-        Self::check_ready(fo).err()
+        self.check_ready(fo).err()
     }
 
     /// The "Power Platform integration" section of an environment's details.
@@ -369,7 +369,7 @@ impl Tenant {
                 ));
             }
         };
-        Self::check_ready(fo)?;
+        self.check_ready(fo)?;
         let actor = self.ppac_actor(Some(user), None)?;
         Ok((id, actor))
     }

@@ -62,8 +62,8 @@ impl Tenant {
             }
             _ => {}
         }
-        Self::check_ready(s)?;
-        Self::check_ready(t)?;
+        self.check_ready(s)?;
+        self.check_ready(t)?;
         if s.region.name != t.region.name {
             return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
@@ -143,7 +143,7 @@ impl Tenant {
                 ),
             ));
         }
-        Self::check_ready(e)?;
+        self.check_ready(e)?;
         if e.database.size_mb > MAX_EXPORT_MB {
             return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
@@ -198,7 +198,7 @@ impl Tenant {
                 ),
             ));
         }
-        Self::check_ready(e)?;
+        self.check_ready(e)?;
         Self::check_budget(e, Via::Portal, now)?;
         let data = Database {
             size_mb: e.database.size_mb,
@@ -278,7 +278,7 @@ impl Tenant {
             )
             .at("pointInTime"));
         }
-        Self::check_ready(e)?;
+        self.check_ready(e)?;
         Self::check_budget(e, Via::Portal, now)?;
         let data = Database {
             origin: DataOrigin::PointInTimeRestore {

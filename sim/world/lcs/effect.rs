@@ -30,37 +30,24 @@ impl LcsEffect {
     pub(crate) fn stage_ended(
         &self,
         tenant: &mut TenantState,
-        op: &Operation<Work>,
-        stage: usize,
+        _op: &Operation<Work>,
+        _stage: usize,
         _at: Timestamp,
     ) -> Result<(), OpError> {
-        let env = self.environment(tenant).ok_or_else(|| {
+        // The history entry's status follows the operation by itself; a stage only needs the
+        // environment to still be there.
+        self.environment(tenant).map(|_| ()).ok_or_else(|| {
             OpError::new(
                 ErrorCode::EnvironmentNotFound.as_str(),
                 format!("environment {} no longer exists", self.env),
             )
-        })?;
-        let status = self.action.status_in_stage(stage + 1);
-        if let Some(entry) = env.history.iter_mut().rev().find(|h| h.activity == op.id()) {
-            entry.status = status;
-        }
-        Ok(())
+        })
     }
 
     pub(crate) fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, at: Timestamp) {
         let succeeded = op.state() == RunState::Succeeded;
         let mut new_asset = None;
         if let Some(env) = self.environment(tenant) {
-            env.busy = None;
-            if let Some(entry) = env.history.iter_mut().rev().find(|h| h.activity == op.id()) {
-                entry.ended = Some(at);
-                entry.status = if succeeded {
-                    OpStatus::Completed
-                } else {
-                    OpStatus::Failed
-                };
-                entry.error = op.error().map(|e| e.message.clone());
-            }
             match (&self.action, succeeded) {
                 (Action::Deploy, true) => {
                     env.state = EnvironmentState::Deployed;

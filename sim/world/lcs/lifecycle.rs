@@ -21,7 +21,7 @@ impl Tenant {
         now: Timestamp,
     ) -> Result<Option<OperationId>, SimError> {
         let e = self.lcs_project_for(project, actor)?.environment(env)?;
-        Self::check_start_stop(e, "started")?;
+        self.check_start_stop(e, "started")?;
         match e.state {
             EnvironmentState::Deployed => Ok(None),
             EnvironmentState::Stopped | EnvironmentState::Deallocated => self
@@ -47,7 +47,7 @@ impl Tenant {
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
         let e = self.lcs_project_for(project, actor)?.environment(env)?;
-        Self::check_start_stop(e, "stopped")?;
+        self.check_start_stop(e, "stopped")?;
         match e.state {
             EnvironmentState::Deployed => self.begin(
                 project,
@@ -65,7 +65,7 @@ impl Tenant {
         }
     }
 
-    pub(super) fn check_start_stop(e: &FoEnvironment, verb: &str) -> Result<(), SimError> {
+    pub(super) fn check_start_stop(&self, e: &FoEnvironment, verb: &str) -> Result<(), SimError> {
         if e.infrastructure != Infrastructure::CustomerManaged {
             return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
@@ -76,7 +76,7 @@ impl Tenant {
                 ),
             ));
         }
-        Self::check_idle(e)
+        self.check_idle(e)
     }
 
     /// Deploys a validated software deployable package from the asset library.
@@ -149,7 +149,7 @@ impl Tenant {
                 ),
             ));
         }
-        Self::check_ready(e)?;
+        self.check_ready(e)?;
         let name = update_name.unwrap_or(&a.name).to_string();
         self.begin(
             project,
@@ -181,7 +181,7 @@ impl Tenant {
                 ),
             ));
         }
-        Self::check_idle(e)?;
+        self.check_idle(e)?;
         match e.state {
             EnvironmentState::Deployed | EnvironmentState::Stopped => self.begin(
                 project,
@@ -205,11 +205,11 @@ impl Tenant {
     ) -> Result<OperationId, SimError> {
         let p = self.lcs_project_for(project, actor)?;
         let e = p.environment(env)?;
-        Self::check_idle(e)?;
+        self.check_idle(e)?;
         if let Some(target) = p.environments.iter().find(|t| {
-            t.busy.is_some_and(|(id, kind)| {
-                kind == HistoryKind::Refresh && t.entry(id).is_some_and(|h| h.source == Some(env))
-            })
+            self.fo(t)
+                .running()
+                .is_some_and(|h| h.kind == HistoryKind::Refresh && h.source == Some(env))
         }) {
             return Err(SimError::new(
                 ErrorCode::EnvironmentBusy,
@@ -292,11 +292,11 @@ impl Tenant {
         actor: ObjectId,
         env: EnvironmentId,
         activity: &str,
-    ) -> Result<&HistoryEntry, SimError> {
+    ) -> Result<Activity<'_, Work>, SimError> {
         let e = self.lcs_project_for(project, actor)?.environment(env)?;
         OperationId::parse(activity)
             .ok()
-            .and_then(|id| e.entry(id))
+            .and_then(|id| self.fo(e).entry(id))
             .ok_or_else(|| {
                 SimError::new(
                     ErrorCode::ActivityNotFound,
@@ -308,23 +308,28 @@ impl Tenant {
             })
     }
 
-    pub(super) fn check_idle(e: &FoEnvironment) -> Result<(), SimError> {
-        match e.busy {
-            Some((activity, kind)) => Err(SimError::new(
+    /// An F&O environment read with the tenant's operations (busy, status, history).
+    pub(crate) fn fo<'a>(&'a self, e: &'a FoEnvironment) -> FoView<'a, Work> {
+        e.with(self.ops())
+    }
+
+    pub(super) fn check_idle(&self, e: &FoEnvironment) -> Result<(), SimError> {
+        match self.fo(e).running() {
+            Some(h) => Err(SimError::new(
                 ErrorCode::EnvironmentBusy,
                 format!(
-                    "{} is undergoing another operation ({}, activity {activity}); wait for it \
-                     to finish",
+                    "{} is undergoing another operation ({}, activity {}); wait for it to finish",
                     e.name,
-                    kind.display()
+                    h.kind.display(),
+                    h.activity
                 ),
             )),
             None => Ok(()),
         }
     }
 
-    pub(crate) fn check_ready(e: &FoEnvironment) -> Result<(), SimError> {
-        Self::check_idle(e)?;
+    pub(crate) fn check_ready(&self, e: &FoEnvironment) -> Result<(), SimError> {
+        self.check_idle(e)?;
         if e.state != EnvironmentState::Deployed {
             return Err(Self::not_ready(e));
         }
@@ -398,16 +403,12 @@ impl Tenant {
         };
         let id = self.start_operation(work, &stages, None, now)?;
         let e = self.state.lcs.project_mut(project)?.environment_mut(env)?;
-        e.busy = Some((id, kind));
         e.history.push(HistoryEntry {
             activity: id,
             name,
             kind,
             started: now,
-            ended: None,
-            status: OpStatus::NotStarted,
             via_api: via == Via::Api,
-            error: None,
             source,
         });
         Ok(id)

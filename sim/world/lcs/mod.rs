@@ -14,8 +14,12 @@ mod database;
 mod effect;
 mod lifecycle;
 mod projects;
+#[cfg(test)]
+mod tests;
+mod view;
 
 pub(crate) use model::*;
+pub(crate) use view::{Activity, FoView};
 
 use super::identity::Upn;
 use crate::error::{ErrorCode, SimError};
@@ -295,15 +299,6 @@ impl Action {
         };
         std::iter::once(queued).chain(rest).collect()
     }
-
-    /// The status while stage `i` runs.
-    fn status_in_stage(&self, i: usize) -> OpStatus {
-        match (self, i) {
-            (_, 0) => OpStatus::NotStarted,
-            (Action::Package { .. }, 1) => OpStatus::PreparingEnvironment,
-            _ => OpStatus::InProgress,
-        }
-    }
 }
 
 /// The engine kind of each LCS operation (e.g. `lcs.databaseRefresh`).
@@ -392,7 +387,7 @@ fn lcs_ticks(t: Timestamp) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+mod throttle_tests {
     use super::*;
 
     fn budget(limit: usize, secs: i64) -> Budget {

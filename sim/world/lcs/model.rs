@@ -524,7 +524,8 @@ impl HistoryKind {
     }
 }
 
-/// One entry of an environment's history.
+/// One entry of an environment's history: the facts fixed when it started. Its status, end and
+/// error are its operation's (see `Activity`), never copied here.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
@@ -536,15 +537,9 @@ pub struct HistoryEntry {
     pub kind: HistoryKind,
     /// When it started.
     pub started: Timestamp,
-    /// When it ended.
-    pub ended: Option<Timestamp>,
-    /// Current status.
-    pub status: OpStatus,
     /// Whether it was started through the public API (counts and is blocked by the 3-per-24h
     /// rule) or the portal (counts, never blocked).
     pub via_api: bool,
-    /// Why it failed.
-    pub error: Option<String>,
     /// For a database refresh: the environment copied from.
     pub source: Option<EnvironmentId>,
 }
@@ -577,8 +572,6 @@ pub struct FoEnvironment {
     pub created: Timestamp,
     /// The database.
     pub database: Database,
-    /// The running LCS operation, if any.
-    pub busy: Option<(OperationId, HistoryKind)>,
     /// Every operation, oldest first.
     pub history: Vec<HistoryEntry>,
     /// Names of the packages applied, oldest first.
@@ -602,61 +595,6 @@ pub struct Integration {
 }
 
 impl FoEnvironment {
-    /// Whether the environment can take a new operation.
-    pub fn is_busy(&self) -> bool {
-        self.busy.is_some()
-    }
-
-    /// The history entry of an activity.
-    pub fn entry(&self, activity: OperationId) -> Option<&HistoryEntry> {
-        self.history.iter().rev().find(|h| h.activity == activity)
-    }
-
-    /// `DeploymentStatusDisplay`: what the portal shows as the environment's status.
-    pub fn status_display(&self) -> &'static str {
-        match self.busy.map(|(_, k)| k) {
-            Some(HistoryKind::Deploy) => "Deploying",
-            Some(HistoryKind::Start) => "Starting",
-            Some(HistoryKind::Stop) => "Stopping",
-            Some(HistoryKind::Deallocate) => "Deallocating",
-            Some(HistoryKind::Delete) => "Deleting",
-            Some(_) => "Servicing",
-            None => self.state.as_str(),
-        }
-    }
-
-    /// `DeploymentState`: the state of the most recent operation.
-    pub fn deployment_state(&self) -> &'static str {
-        if self.busy.is_some() {
-            return "InProgress";
-        }
-        match self.state {
-            EnvironmentState::Stopped | EnvironmentState::Deallocated => "Stopped",
-            EnvironmentState::Failed => "Failed",
-            _ => match self.history.last().map(|h| h.status) {
-                Some(OpStatus::Failed) => "Failed",
-                _ => "Finished",
-            },
-        }
-    }
-
-    /// Whether the API would start it now.
-    pub fn can_start(&self) -> bool {
-        self.infrastructure == Infrastructure::CustomerManaged
-            && self.busy.is_none()
-            && matches!(
-                self.state,
-                EnvironmentState::Stopped | EnvironmentState::Deallocated
-            )
-    }
-
-    /// Whether the API would stop it now.
-    pub fn can_stop(&self) -> bool {
-        self.infrastructure == Infrastructure::CustomerManaged
-            && self.busy.is_none()
-            && self.state == EnvironmentState::Deployed
-    }
-
     /// Database operations started in the 24 hours before `now`, oldest first.
     pub fn database_operations_since(&self, since: Timestamp) -> Vec<&HistoryEntry> {
         self.history

@@ -233,7 +233,6 @@ impl Tenant {
                 origin: DataOrigin::Deployment,
                 as_of: now,
             },
-            busy: None,
             history: Vec::new(),
             packages: Vec::new(),
             topology,
