@@ -514,7 +514,7 @@ impl<P> Ops<P> {
     }
 
     /// All operations, in the order they were started.
-    pub fn iter(&self) -> impl Iterator<Item = &Operation<P>> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Operation<P>> {
         self.ops.iter()
     }
 

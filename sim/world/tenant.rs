@@ -619,7 +619,7 @@ impl Tenant {
     }
 
     /// Every operation of the tenant, oldest first.
-    pub fn operations(&self) -> impl Iterator<Item = &Operation<Work>> {
+    pub fn operations(&self) -> impl DoubleEndedIterator<Item = &Operation<Work>> {
         self.ops.iter()
     }
 

@@ -67,7 +67,7 @@ pub(super) fn environment(t: &Tenant, e: &PpEnvironment, q: &PpQuery, now: Times
         "retentionPeriod": format!("P{}D", e.retention_days()),
         "lifecycleAuthority": "Environment",
         "states": {
-            "management": {"id": if e.busy.is_some() { "Running" } else if e.dataverse.is_some() { "Ready" } else { "NotSpecified" }},
+            "management": {"id": if e.busy(t.ops()).is_some() { "Running" } else if e.dataverse.is_some() { "Ready" } else { "NotSpecified" }},
             "runtime": {
                 "runtimeReasonCode": if e.admin_mode { "AdminMode" } else { "NotSpecified" },
                 "requestedBy": {"displayName": "SYSTEM", "type": "NotSpecified"},
@@ -184,7 +184,7 @@ fn stage_state(s: RunState) -> &'static str {
 
 pub(super) fn lifecycle_json(
     t: &Tenant,
-    lo: &LifecycleOp,
+    lo: LifecycleOp<'_>,
     op: &Operation<Work>,
     now: Timestamp,
 ) -> Value {

@@ -637,7 +637,7 @@ async fn env_operation(
     let id = parse_op(&op)?;
     let (actor, t, now) = open(&state, &caller)?;
     let (lo, o) = t.ppac_operation(&actor, id)?;
-    if lo.env != env {
+    if *lo.env != env {
         return Err(SimError::new(
             ErrorCode::OperationNotFound,
             format!("The operation '{op}' does not belong to environment {env}."),
@@ -674,7 +674,7 @@ async fn operations(
         .iter()
         .skip(skip)
         .take(limit)
-        .map(|(lo, o)| execution_result(&t, lo, o, now))
+        .map(|(lo, o)| execution_result(&t, *lo, o, now))
         .collect();
     let next = (skip + limit < all.len()).then(|| (skip + limit).to_string());
     Ok(Json(paged(page, next)).into_response())

@@ -81,12 +81,12 @@ fn step_status(s: RunState) -> &'static str {
 
 pub(super) fn execution_result(
     t: &Tenant,
-    lo: &LifecycleOp,
+    lo: LifecycleOp<'_>,
     op: &Operation<Work>,
     now: Timestamp,
 ) -> Value {
     let progress = op.progress(now);
-    let env = t.state.ppac.environments.iter().find(|e| e.id == lo.env);
+    let env = t.state.ppac.environments.iter().find(|e| &e.id == lo.env);
     let error = op
         .error()
         .map(|e| json!({"code": e.code, "message": e.message, "fieldErrors": {}}));

@@ -221,7 +221,7 @@ impl SetupEffect {
             linked_app: None,
             backups: Vec::new(),
             packages: Vec::new(),
-            busy: Some(op),
+            operations: vec![op],
             deleted_at: None,
         });
         if let Some(i) = fo_mut(state, self.project, self.env)?.integration.as_mut() {
@@ -320,7 +320,6 @@ impl SetupEffect {
                     url,
                 });
                 dv.provisioning = ProvisioningState::Succeeded;
-                dv.busy = None;
                 dv.modified_at = at;
                 Ok(())
             }
@@ -333,9 +332,8 @@ impl SetupEffect {
         }
         // A failed setup holds nothing: the Dataverse environment is free until Resume.
         if let Ok(dv) = self.dataverse(tenant)
-            && dv.busy == Some(op.id())
+            && dv.operations.last() == Some(&op.id())
         {
-            dv.busy = None;
             if dv.provisioning == ProvisioningState::Creating {
                 dv.provisioning = ProvisioningState::Failed;
             }

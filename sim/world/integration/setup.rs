@@ -206,7 +206,7 @@ impl Tenant {
         if let Some(id) = &existing
             && let Some(dv) = dv_mut(&mut self.state, id)
         {
-            dv.busy = Some(op);
+            dv.operations.push(op);
         }
         self.state
             .lcs
@@ -282,7 +282,7 @@ impl Tenant {
                 dv.sku.as_str()
             ));
         }
-        if dv.busy.is_some() || dv.provisioning != ProvisioningState::Succeeded {
+        if dv.busy(self.ops()).is_some() || dv.provisioning != ProvisioningState::Succeeded {
             return Err(dataverse_busy(&dv.id, "retry"));
         }
         Ok(dv.id.clone())
@@ -325,7 +325,7 @@ impl Tenant {
         }
         if let Some(id) = &i.dataverse
             && let Some(dv) = live_dv(&self.state, id)
-            && (dv.busy.is_some() || dv.provisioning == ProvisioningState::Deleting)
+            && (dv.busy(self.ops()).is_some() || dv.provisioning == ProvisioningState::Deleting)
         {
             return Err(dataverse_busy(&dv.id, "resume"));
         }
@@ -333,7 +333,7 @@ impl Tenant {
         if let Some(id) = &i.dataverse
             && let Some(dv) = dv_mut(&mut self.state, id)
         {
-            dv.busy = Some(i.setup);
+            dv.operations.push(i.setup);
             if dv.provisioning == ProvisioningState::Failed {
                 dv.provisioning = ProvisioningState::Creating;
             }

@@ -43,7 +43,7 @@ impl Tenant {
             linked_app: None,
             backups: Vec::new(),
             packages: Vec::new(),
-            busy: None,
+            operations: Vec::new(),
             deleted_at: None,
         });
         state.ppac.settings = default_settings();
@@ -176,7 +176,7 @@ impl Tenant {
     }
 
     pub(super) fn ppac_check_idle(&self, env: &PpEnvironment) -> Result<(), SimError> {
-        if env.busy.is_some() || env.provisioning != ProvisioningState::Succeeded {
+        if env.busy(self.ops()).is_some() || env.provisioning != ProvisioningState::Succeeded {
             return Err(SimError::new(
                 ErrorCode::OperationNotStartable,
                 format!(
@@ -352,6 +352,7 @@ impl Tenant {
             effect: Effect::Ppac(PpacEffect {
                 env: env.clone(),
                 action: action.clone(),
+                requested_by: actor.clone(),
             }),
         };
         let id = self.start_operation(work, &stages, None, now)?;
@@ -360,13 +361,7 @@ impl Tenant {
         e.modified_at = now;
         e.modified_by = actor.clone();
         if !is_install {
-            e.busy = Some(id);
-            self.state.ppac.operations.push(LifecycleOp {
-                id,
-                env: env.clone(),
-                op_type,
-                requested_by: actor.clone(),
-            });
+            e.operations.push(id);
         }
         Ok(id)
     }
@@ -376,7 +371,7 @@ impl Tenant {
         &self,
         actor: &Actor,
         id: OperationId,
-    ) -> Result<(&LifecycleOp, &Operation<Work>), SimError> {
+    ) -> Result<(LifecycleOp<'_>, &Operation<Work>), SimError> {
         let gone = || {
             SimError::new(
                 ErrorCode::OperationNotFound,
@@ -385,23 +380,12 @@ impl Tenant {
                 ),
             )
         };
-        let op = self
-            .state
-            .ppac
-            .operations
-            .iter()
-            .find(|o| o.id == id)
-            .ok_or_else(gone)?;
-        let visible = self
-            .state
-            .ppac
-            .environments
-            .iter()
-            .any(|e| e.id == op.env && e.live() && Self::ppac_may_see(actor, e));
-        if !visible {
+        let op = self.operation(id).map_err(|_| gone())?;
+        let lo = lifecycle_of(op).ok_or_else(gone)?;
+        if !self.ppac_visible(actor, lo.env) {
             return Err(gone());
         }
-        Ok((op, self.operation(id).map_err(|_| gone())?))
+        Ok((lo, op))
     }
 
     /// Lifecycle operations of an environment, newest first.
@@ -409,40 +393,41 @@ impl Tenant {
         &self,
         actor: &Actor,
         env: &PpEnvId,
-    ) -> Result<Vec<(&LifecycleOp, &Operation<Work>)>, SimError> {
-        self.ppac_environment(actor, env)?;
-        let mut list: Vec<_> = self
-            .state
-            .ppac
-            .operations
+    ) -> Result<Vec<(LifecycleOp<'_>, &Operation<Work>)>, SimError> {
+        let e = self.ppac_environment(actor, env)?;
+        Ok(e.operations
             .iter()
-            .filter(|o| &o.env == env)
-            .filter_map(|o| self.operation(o.id).ok().map(|x| (o, x)))
-            .collect();
-        list.reverse();
-        Ok(list)
+            .rev()
+            .filter_map(|id| self.operation(*id).ok())
+            .filter_map(|op| lifecycle_of(op).map(|lo| (lo, op)))
+            .collect())
     }
 
     /// Lifecycle operations of every environment the actor may see, newest first.
     pub fn ppac_all_operations<'a>(
         &'a self,
         actor: &'a Actor,
-    ) -> impl Iterator<Item = (&'a LifecycleOp, &'a Operation<Work>)> {
+    ) -> impl Iterator<Item = (LifecycleOp<'a>, &'a Operation<Work>)> {
+        self.operations().rev().filter_map(move |op| {
+            let lo = lifecycle_of(op)?;
+            self.ppac_visible(actor, lo.env).then_some((lo, op))
+        })
+    }
+
+    /// Whether the environment `id` is live and the actor may see it.
+    fn ppac_visible(&self, actor: &Actor, id: &PpEnvId) -> bool {
         self.state
             .ppac
-            .operations
+            .environments
             .iter()
-            .rev()
-            .filter_map(move |o| {
-                let visible = self
-                    .state
-                    .ppac
-                    .environments
-                    .iter()
-                    .any(|e| e.id == o.env && e.live() && Self::ppac_may_see(actor, e));
-                visible
-                    .then(|| self.operation(o.id).ok().map(|x| (o, x)))
-                    .flatten()
-            })
+            .any(|e| &e.id == id && e.live() && Self::ppac_may_see(actor, e))
+    }
+}
+
+/// The lifecycle operation `op` is, if it is one.
+fn lifecycle_of(op: &Operation<Work>) -> Option<LifecycleOp<'_>> {
+    match &op.payload.effect {
+        Effect::Ppac(effect) => effect.lifecycle(op.id()),
+        _ => None,
     }
 }

@@ -44,9 +44,6 @@ impl PpacEffect {
         let ok = op.state() == RunState::Succeeded;
         let mut blocked = None;
         if let Some(env) = env_mut(tenant, &self.env) {
-            if env.busy == Some(op.id()) {
-                env.busy = None;
-            }
             env.modified_at = at;
             match (&self.action, ok) {
                 (Action::Create { .. }, true) => env.provisioning = ProvisioningState::Succeeded,

@@ -139,7 +139,7 @@ impl Tenant {
             linked_app,
             backups: Vec::new(),
             packages,
-            busy: None,
+            operations: Vec::new(),
             deleted_at: None,
         });
         let action = Action::Create {
@@ -305,7 +305,7 @@ impl Tenant {
     ) -> Result<DeleteCheck, SimError> {
         let env = self.ppac_environment(actor, id)?;
         let refusal = refusal(env, OpType::Delete).or_else(|| {
-            env.busy.map(|_| Refusal {
+            env.busy(self.ops()).map(|_| Refusal {
                 reason: ReasonType::OperationInProgress,
                 code: ErrorCode::OperationNotStartable,
                 message: format!(

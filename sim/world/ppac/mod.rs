@@ -35,26 +35,23 @@ pub const DOMAIN_BLOCK: SignedDuration = SignedDuration::from_hours(24);
 pub struct Ppac {
     /// Environments, live and soft-deleted, in creation order.
     pub environments: Vec<PpEnvironment>,
-    /// Lifecycle operations, oldest first.
-    pub operations: Vec<LifecycleOp>,
     /// Domains of deleted environments and until when they stay blocked.
     pub blocked_domains: Vec<(String, Timestamp)>,
     /// Tenant settings other than the governance switch (which lives in the tenant).
     pub settings: Value,
 }
 
-/// A lifecycle operation as the Power Platform APIs list it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LifecycleOp {
+/// A lifecycle operation as the Power Platform APIs list it, read from its operation's effect.
+#[derive(Debug, Clone, Copy)]
+pub struct LifecycleOp<'a> {
     /// Id (the engine operation's id).
     pub id: OperationId,
     /// The environment it acts on.
-    pub env: PpEnvId,
+    pub env: &'a PpEnvId,
     /// What it does.
     pub op_type: OpType,
     /// Who asked.
-    pub requested_by: Actor,
+    pub requested_by: &'a Actor,
 }
 
 /// Why an operation is not allowed on an environment.
@@ -433,6 +430,20 @@ impl Action {
 pub struct PpacEffect {
     env: PpEnvId,
     action: Action,
+    requested_by: Actor,
+}
+
+impl PpacEffect {
+    /// The lifecycle operation this is, as operation `id`; an application package install is
+    /// not one.
+    pub(crate) fn lifecycle(&self, id: OperationId) -> Option<LifecycleOp<'_>> {
+        (!matches!(self.action, Action::Install { .. })).then(|| LifecycleOp {
+            id,
+            env: &self.env,
+            op_type: self.action.op_type(),
+            requested_by: &self.requested_by,
+        })
+    }
 }
 
 fn apply_patch(env: &mut PpEnvironment, patch: &EnvironmentPatch) {
@@ -724,7 +735,7 @@ mod tests {
             linked_app: None,
             backups: Vec::new(),
             packages: Vec::new(),
-            busy: None,
+            operations: Vec::new(),
             deleted_at: None,
         }
     }

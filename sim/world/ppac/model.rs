@@ -2,7 +2,7 @@
 //! API show. Wire names live here (they are the vocabulary of both APIs); shapes live in the API
 //! surfaces.
 
-use crate::ops::OperationId;
+use crate::ops::{OperationId, Ops, RunState};
 use crate::world::identity::ObjectId;
 use crate::world::wire::wire_enum;
 use jiff::Timestamp;
@@ -348,13 +348,23 @@ pub struct PpEnvironment {
     pub backups: Vec<Backup>,
     /// Application packages installed or being installed.
     pub packages: Vec<InstalledPackage>,
-    /// The running lifecycle operation, if any.
-    pub busy: Option<OperationId>,
+    /// The operations that took the environment (lifecycle operations and Power Platform
+    /// integration setup), in the order they took it; whether it is busy is read from the latest.
+    #[serde(default)]
+    pub operations: Vec<OperationId>,
     /// When it was (soft-)deleted; recoverable for 7 days.
     pub deleted_at: Option<Timestamp>,
 }
 
 impl PpEnvironment {
+    /// The operation holding the environment now, if any: the latest to take it, while it runs.
+    pub fn busy<P>(&self, ops: &Ops<P>) -> Option<OperationId> {
+        self.operations
+            .last()
+            .copied()
+            .filter(|id| ops.get(*id).is_some_and(|op| op.state() == RunState::Running))
+    }
+
     /// Whether this is the tenant's default environment.
     pub fn is_default(&self) -> bool {
         self.sku == Sku::Default
