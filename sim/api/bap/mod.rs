@@ -758,7 +758,7 @@ async fn operation(
     let (lo, o) = t.ppac_operation(&actor, id)?;
     let mut body = lifecycle_json(&t, lo, o, now);
     if lo.op_type == ppac::OpType::Provision
-        && let Ok(e) = t.ppac_environment(&actor, &lo.env)
+        && let Ok(e) = t.ppac_environment(&actor, lo.env)
     {
         // Terraform polls provisionInstance's Location expecting the environment itself.
         let mut env = environment(&t, e, &q, now);

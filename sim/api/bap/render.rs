@@ -218,7 +218,7 @@ pub(super) fn lifecycle_json(
         "createdDateTime": ts(op.started_at()),
         "lastActionDateTime": ts(op.finished_at().unwrap_or(now)),
     });
-    pp::put(&mut v, "requestedBy", actor_json(&lo.requested_by, t));
+    pp::put(&mut v, "requestedBy", actor_json(lo.requested_by, t));
     pp::put(&mut v, "stages", Value::Array(stages));
     if let Some(e) = op.error() {
         v["error"] = json!({"code": e.code, "message": e.message});

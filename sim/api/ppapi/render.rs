@@ -110,7 +110,7 @@ pub(super) fn execution_result(
             })
         })
         .collect();
-    pp::put(&mut v, "requestedBy", identity(&lo.requested_by, t));
+    pp::put(&mut v, "requestedBy", identity(lo.requested_by, t));
     pp::put(&mut v, "stageStatuses", Value::Array(stages));
     pp::put(&mut v, "errorDetail", error.unwrap_or(Value::Null));
     pp::put(

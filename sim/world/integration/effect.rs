@@ -330,13 +330,13 @@ impl SetupEffect {
         if op.state() != RunState::Failed {
             return;
         }
-        // A failed setup holds nothing: the Dataverse environment is free until Resume.
+        // A failed setup holds nothing (its operation no longer runs, so the Dataverse
+        // environment is free until Resume); one it was creating shows the failure.
         if let Ok(dv) = self.dataverse(tenant)
             && dv.operations.last() == Some(&op.id())
+            && dv.provisioning == ProvisioningState::Creating
         {
-            if dv.provisioning == ProvisioningState::Creating {
-                dv.provisioning = ProvisioningState::Failed;
-            }
+            dv.provisioning = ProvisioningState::Failed;
         }
     }
 }

@@ -359,10 +359,10 @@ pub struct PpEnvironment {
 impl PpEnvironment {
     /// The operation holding the environment now, if any: the latest to take it, while it runs.
     pub fn busy<P>(&self, ops: &Ops<P>) -> Option<OperationId> {
-        self.operations
-            .last()
-            .copied()
-            .filter(|id| ops.get(*id).is_some_and(|op| op.state() == RunState::Running))
+        self.operations.last().copied().filter(|id| {
+            ops.get(*id)
+                .is_some_and(|op| op.state() == RunState::Running)
+        })
     }
 
     /// Whether this is the tenant's default environment.
