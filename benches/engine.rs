@@ -19,7 +19,13 @@ const N: u128 = 100_000;
 struct NoHooks;
 
 impl Hooks<u32> for NoHooks {
-    fn stage_ended(&mut self, _: &Operation<u32>, _: usize, _: Timestamp) -> Result<(), OpError> {
+    fn stage_ended(
+        &mut self,
+        _: &Ops<u32>,
+        _: &Operation<u32>,
+        _: usize,
+        _: Timestamp,
+    ) -> Result<(), OpError> {
         Ok(())
     }
     fn finished(&mut self, _: &Operation<u32>, _: Timestamp) {}

@@ -370,9 +370,11 @@ fn percent_of(part: SignedDuration, whole: SignedDuration) -> u8 {
 /// in deadline order across all operations.
 pub trait Hooks<P> {
     /// Stage `stage` of `op` has run its time at `at`. Return an error to fail the operation
-    /// there (e.g. a prerequisite check); `Ok` lets the next stage start at `at`.
+    /// there (e.g. a prerequisite check); `Ok` lets the next stage start at `at`. `ops` shows
+    /// every operation as it stands at `at`, so a check can read another operation's state.
     fn stage_ended(
         &mut self,
+        ops: &Ops<P>,
         op: &Operation<P>,
         stage: usize,
         at: Timestamp,
@@ -530,12 +532,13 @@ impl<P> Ops<P> {
             let Some(&i) = self.index.get(&id) else {
                 continue;
             };
-            let op = &mut self.ops[i];
-            let stage = op.current;
-            let verdict = match op.planned_failure.take_if(|f| f.stage == stage) {
+            let stage = self.ops[i].current;
+            let planned = self.ops[i].planned_failure.take_if(|f| f.stage == stage);
+            let verdict = match planned {
                 Some(planned) => Err(planned.error),
-                None => hooks.stage_ended(op, stage, at),
+                None => hooks.stage_ended(self, &self.ops[i], stage, at),
             };
+            let op = &mut self.ops[i];
             let record = &mut op.stages[stage];
             record.ended_at = Some(at);
             match verdict {
@@ -653,6 +656,7 @@ mod tests {
     impl Hooks<&'static str> for Recorder {
         fn stage_ended(
             &mut self,
+            _ops: &Ops<&'static str>,
             op: &Operation<&'static str>,
             stage: usize,
             at: Timestamp,

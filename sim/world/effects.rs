@@ -4,7 +4,7 @@
 
 use super::operations::{Effect, Work};
 use super::tenant::TenantState;
-use crate::ops::{OpError, Operation};
+use crate::ops::{OpError, Operation, Ops};
 use jiff::Timestamp;
 
 impl Effect {
@@ -13,13 +13,14 @@ impl Effect {
     pub(crate) fn stage_ended(
         &self,
         tenant: &mut TenantState,
+        ops: &Ops<Work>,
         op: &Operation<Work>,
         stage: usize,
         at: Timestamp,
     ) -> Result<(), OpError> {
         match self {
             Effect::Lcs(e) => e.stage_ended(tenant, op, stage, at),
-            Effect::Ppac(e) => e.stage_ended(tenant, op, stage, at),
+            Effect::Ppac(e) => e.stage_ended(tenant, ops, op, stage, at),
             Effect::Integration(e) => e.stage_ended(tenant, op, stage, at),
             #[cfg(test)]
             Effect::Probe(e) => e.stage_ended(tenant, op, stage, at),

@@ -640,11 +640,12 @@ struct Apply<'a>(&'a mut TenantState);
 impl Hooks<Work> for Apply<'_> {
     fn stage_ended(
         &mut self,
+        ops: &Ops<Work>,
         op: &Operation<Work>,
         stage: usize,
         at: Timestamp,
     ) -> Result<(), OpError> {
-        op.payload.effect.stage_ended(self.0, op, stage, at)
+        op.payload.effect.stage_ended(self.0, ops, op, stage, at)
     }
 
     fn finished(&mut self, op: &Operation<Work>, at: Timestamp) {

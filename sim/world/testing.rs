@@ -76,3 +76,53 @@ pub(crate) fn deployed(
     let at = finish(t, op)?;
     Ok((env, at))
 }
+
+/// The default admin as the Power Platform side sees them.
+pub(crate) fn pp_admin(t: &Tenant) -> Result<crate::world::ppac::Actor, SimError> {
+    let id = admin(t)?;
+    t.ppac_actor(Some(id), None)
+}
+
+/// Starts Power Platform integration setup of `env` with a new Dataverse environment.
+pub(crate) fn start_setup(
+    t: &mut Tenant,
+    project: ProjectId,
+    env: EnvironmentId,
+    now: Timestamp,
+) -> Result<OperationId, SimError> {
+    let actor = admin(t)?;
+    let request = crate::world::integration::SetupRequest {
+        accept_terms: true,
+        existing: None,
+    };
+    t.setup_integration(project, actor, env, request, now)
+}
+
+/// A deployed F&O sandbox linked to a new Dataverse environment, setup run to its end: the
+/// project, the F&O environment, the Dataverse environment and the moment setup ended.
+pub(crate) fn linked_pair(
+    t: &mut Tenant,
+) -> Result<
+    (
+        ProjectId,
+        EnvironmentId,
+        crate::world::ppac::PpEnvId,
+        Timestamp,
+    ),
+    SimError,
+> {
+    let p = project(t)?;
+    let (env, at) = deployed(t, p, "uat", EnvironmentType::Sandbox)?;
+    let setup = start_setup(t, p, env, at)?;
+    let done = finish(t, setup)?;
+    let dv = t
+        .state
+        .lcs
+        .project(p)?
+        .environment(env)?
+        .integration
+        .as_ref()
+        .and_then(|i| i.dataverse.clone())
+        .ok_or_else(|| SimError::internal("setup linked no Dataverse environment"))?;
+    Ok((p, env, dv, done))
+}

@@ -234,7 +234,8 @@ pub struct AddinDto {
     unique_name: &'static str,
     state: &'static str,
     settings: serde_json::Map<String, serde_json::Value>,
-    operation_id: OperationId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation_id: Option<OperationId>,
     requested_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -246,7 +247,7 @@ impl From<&AddinView<'_>> for AddinDto {
         AddinDto {
             name: a.addin.name,
             unique_name: a.addin.package,
-            state: match p.state {
+            state: match a.state {
                 PackageState::Installed => "Installed",
                 PackageState::InstallFailed => "Failed",
                 PackageState::None => "NotInstalled",
@@ -259,7 +260,7 @@ impl From<&AddinView<'_>> for AddinDto {
                 .collect(),
             operation_id: p.operation,
             requested_at: p.requested_at,
-            error: p.error.clone(),
+            error: a.error.map(str::to_string),
         }
     }
 }

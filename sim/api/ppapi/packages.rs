@@ -9,6 +9,7 @@ use crate::error::SimError;
 use crate::ops::RunState;
 use crate::state::AppState;
 use crate::world::ppac::{self, InstalledPackage, PACKAGES, PackageState};
+use crate::world::tenant::Tenant;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -39,12 +40,20 @@ pub(super) async fn catalogue(_: Caller) -> Answer {
     Ok(Json(pp::wrap("value", value)).into_response())
 }
 
-fn package_json(p: &ppac::CatalogPackage, installed: Option<&InstalledPackage>) -> Value {
+fn package_json(
+    t: &Tenant,
+    p: &ppac::CatalogPackage,
+    installed: Option<&InstalledPackage>,
+) -> Value {
     let mut v = catalogue_entry(p);
     v["id"] = json!(installed.map_or(Uuid::nil(), |i| i.instance_id));
     v["version"] = json!(p.version);
     v["instancePackageId"] = json!(installed.map(|i| i.instance_id));
-    v["state"] = json!(installed.map_or(PackageState::None, |i| i.state).as_str());
+    v["state"] = json!(
+        installed
+            .map_or(PackageState::None, |i| i.state(t.ops()))
+            .as_str()
+    );
     v["singlePageApplicationUrl"] = json!(null);
     v["customHandleUpgrade"] = json!(false);
     v["platformMinVersion"] = json!("9.1");
@@ -54,7 +63,7 @@ fn package_json(p: &ppac::CatalogPackage, installed: Option<&InstalledPackage>) 
     v["supportedCountries"] = json!([]);
     v["lastError"] = json!(
         installed
-            .and_then(|i| i.error.as_ref())
+            .and_then(|i| i.error(t.ops()))
             .map(|m| json!({"message": m}))
     );
     v
@@ -84,11 +93,11 @@ pub(super) async fn env_packages(
             )
         })
         .filter(|(_, i)| match filter.as_str() {
-            "installed" => i.is_some_and(|i| i.state == PackageState::Installed),
-            "notinstalled" => i.is_none_or(|i| i.state != PackageState::Installed),
+            "installed" => i.is_some_and(|i| i.state(t.ops()) == PackageState::Installed),
+            "notinstalled" => i.is_none_or(|i| i.state(t.ops()) != PackageState::Installed),
             _ => true,
         })
-        .map(|(p, i)| package_json(p, i))
+        .map(|(p, i)| package_json(&t, p, i))
         .collect();
     Ok(Json(pp::wrap("value", value)).into_response())
 }
@@ -118,7 +127,7 @@ pub(super) async fn install(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let record = t.ppac_install(&actor, &id, &name, now)?;
+    let (op, record) = t.ppac_install(&actor, &id, &name, now)?;
     let p = ppac::package(&record.unique_name)
         .ok_or_else(|| SimError::internal("installed package left the catalogue"))?;
     let body = json!({
@@ -139,7 +148,7 @@ pub(super) async fn install(
         "customHandleUpgrade": false,
         "termsOfServiceBlobUris": [],
         "lastOperation": {
-            "operationId": record.operation.0,
+            "operationId": op.0,
             "state": "InstallRequested",
             "createdOn": ts(now),
             "modifiedOn": ts(now),
@@ -148,15 +157,8 @@ pub(super) async fn install(
             "instancePackageId": record.instance_id,
         },
     });
-    let url = op_url(&base, "appmanagement", &id, record.operation, &q);
-    Ok(pp::accepted(
-        &state,
-        &t,
-        &url,
-        record.operation,
-        now,
-        Some(body),
-    ))
+    let url = op_url(&base, "appmanagement", &id, op, &q);
+    Ok(pp::accepted(&state, &t, &url, op, now, Some(body)))
 }
 
 pub(super) async fn install_status(

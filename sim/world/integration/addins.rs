@@ -71,9 +71,9 @@ impl Tenant {
             kind: ADDIN_KIND.to_string(),
             env,
         };
-        let record =
+        let (op, _) =
             self.ppac_install_from(&actor, &dv, addin.package, settings, Some(origin), now)?;
-        Ok(record.operation)
+        Ok(op)
     }
 
     /// Enables the dual-write application from the LCS environment details.
@@ -90,7 +90,7 @@ impl Tenant {
             kind: DUAL_WRITE_KIND.to_string(),
             env,
         };
-        let record = self.ppac_install_from(
+        let (op, _) = self.ppac_install_from(
             &actor,
             &dv,
             DUAL_WRITE_PACKAGE,
@@ -98,7 +98,7 @@ impl Tenant {
             Some(origin),
             now,
         )?;
-        Ok(record.operation)
+        Ok(op)
     }
 
     pub(super) fn refuse_reinstall(
@@ -118,7 +118,7 @@ impl Tenant {
                     .iter()
                     .find(|p| p.unique_name.eq_ignore_ascii_case(package))
             })
-            .map(|p| p.state);
+            .map(|p| p.state(self.ops()));
         match state {
             Some(PackageState::Installed) => Err(SimError::new(
                 ErrorCode::AddinAlreadyInstalled,

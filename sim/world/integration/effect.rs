@@ -7,8 +7,8 @@ use crate::world::identity::{Role, UNIFIED_OPERATIONS_PLAN, User, random_uuid};
 use crate::world::lcs::{EnvironmentId, EnvironmentType, FoEnvironment, ProjectId};
 use crate::world::operations::Work;
 use crate::world::ppac::{
-    self, Actor, Dataverse, InstalledPackage, LinkedApp, LinkedAppKind, PackageState, PpEnvId,
-    PpEnvironment, ProvisioningState, REQUIRED_FREE_MB, Sku,
+    self, Actor, Dataverse, InstalledPackage, LinkedApp, LinkedAppKind, PpEnvId, PpEnvironment,
+    ProvisioningState, REQUIRED_FREE_MB, Sku,
 };
 use crate::world::tenant::TenantState;
 use jiff::Timestamp;
@@ -301,10 +301,8 @@ impl SetupEffect {
                     dv.packages.push(InstalledPackage {
                         unique_name: (*name).into(),
                         instance_id,
-                        state: PackageState::Installed,
-                        operation: op.id(),
+                        operation: None,
                         requested_at: at,
-                        error: None,
                         settings: Vec::new(),
                     });
                 }

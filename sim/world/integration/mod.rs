@@ -197,8 +197,8 @@ wire_enum! {
 }
 
 impl DualWriteState {
-    fn of(package: Option<&InstalledPackage>) -> DualWriteState {
-        match package.map(|p| p.state) {
+    fn of(package: Option<PackageState>) -> DualWriteState {
+        match package {
             None | Some(PackageState::None) => DualWriteState::NotEnabled,
             Some(PackageState::InstallRequested | PackageState::Installing) => {
                 DualWriteState::Enabling
@@ -427,7 +427,7 @@ fn type_warnings(fo: &FoEnvironment, dv: &PpEnvironment) -> Vec<Warning> {
 }
 
 #[cfg(test)]
-mod tests {
+mod term_tests {
     use super::effect::geography_of;
     use super::*;
 

@@ -118,11 +118,15 @@ impl Tenant {
         };
         let completed = state == IntegrationState::Completed;
         let dual_write = if completed {
-            DualWriteState::of(dataverse.and_then(|d| {
-                d.packages
-                    .iter()
-                    .find(|p| p.unique_name.eq_ignore_ascii_case(DUAL_WRITE_PACKAGE))
-            }))
+            DualWriteState::of(
+                dataverse
+                    .and_then(|d| {
+                        d.packages
+                            .iter()
+                            .find(|p| p.unique_name.eq_ignore_ascii_case(DUAL_WRITE_PACKAGE))
+                    })
+                    .map(|p| p.state(self.ops())),
+            )
         } else {
             DualWriteState::NotAvailable
         };
@@ -134,7 +138,12 @@ impl Tenant {
                         ADDINS
                             .iter()
                             .find(|a| a.package.eq_ignore_ascii_case(&p.unique_name))
-                            .map(|addin| AddinView { addin, package: p })
+                            .map(|addin| AddinView {
+                                addin,
+                                package: p,
+                                state: p.state(self.ops()),
+                                error: p.error(self.ops()),
+                            })
                     })
                     .collect()
             })

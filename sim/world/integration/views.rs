@@ -14,8 +14,12 @@ use std::collections::HashMap;
 pub struct AddinView<'a> {
     /// The catalogue entry.
     pub addin: &'static Addin,
-    /// Its package in the linked Dataverse environment (state, settings, operation).
+    /// Its package in the linked Dataverse environment (settings, operation).
     pub package: &'a InstalledPackage,
+    /// Where its install stands, read from the install operation.
+    pub state: PackageState,
+    /// Why the latest install failed, while it has.
+    pub error: Option<&'a str>,
 }
 
 /// The "Power Platform integration" section of an F&O environment's details.

@@ -3,7 +3,7 @@
 use super::*;
 use crate::clock;
 use crate::error::ErrorCode;
-use crate::ops::{OpError, Operation, RunState};
+use crate::ops::{OpError, Operation, Ops, RunState};
 use crate::world::operations::Work;
 use crate::world::tenant::TenantState;
 use jiff::Timestamp;
@@ -16,7 +16,8 @@ impl PpacEffect {
     pub(crate) fn stage_ended(
         &self,
         tenant: &mut TenantState,
-        op: &Operation<Work>,
+        ops: &Ops<Work>,
+        _op: &Operation<Work>,
         stage: usize,
         _at: Timestamp,
     ) -> Result<(), OpError> {
@@ -27,15 +28,9 @@ impl PpacEffect {
             ));
         };
         if let (Action::Install { unique_name, .. }, 0) = (&self.action, stage) {
-            let check = install_check(env, unique_name);
-            if let Some(p) = env.packages.iter_mut().find(|p| p.operation == op.id()) {
-                p.state = if check.is_ok() {
-                    PackageState::Installing
-                } else {
-                    PackageState::InstallFailed
-                };
-            }
-            check.map_err(|m| OpError::new("InstallFailed", m))?;
+            // The package's state follows this operation: installing once this check passes,
+            // failed if it does not.
+            install_check(env, ops, unique_name).map_err(|m| OpError::new("InstallFailed", m))?;
         }
         Ok(())
     }
@@ -103,16 +98,6 @@ impl PpacEffect {
                 (Action::Recover, false) => {
                     env.deleted_at = Some(op.started_at());
                     env.provisioning = ProvisioningState::Succeeded;
-                }
-                (Action::Install { .. }, _) => {
-                    if let Some(p) = env.packages.iter_mut().find(|p| p.operation == op.id()) {
-                        p.state = if ok {
-                            PackageState::Installed
-                        } else {
-                            PackageState::InstallFailed
-                        };
-                        p.error = op.error().map(|e| e.message.clone());
-                    }
                 }
                 _ => {}
             }

@@ -6,7 +6,6 @@ use crate::ops::OperationId;
 use crate::world::identity::random_uuid;
 use crate::world::tenant::Tenant;
 use jiff::Timestamp;
-use uuid::Uuid;
 
 impl Tenant {
     /// Creates an environment (with a Dataverse database when asked).
@@ -112,10 +111,8 @@ impl Tenant {
                 packages.push(InstalledPackage {
                     unique_name: name.into(),
                     instance_id: random_uuid(&mut self.state.rng),
-                    state: PackageState::Installed,
-                    operation: OperationId(Uuid::nil()),
+                    operation: None,
                     requested_at: now,
-                    error: None,
                     settings: Vec::new(),
                 });
             }

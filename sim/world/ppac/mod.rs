@@ -15,11 +15,13 @@ mod copies;
 mod effect;
 mod lifecycle;
 mod packages;
+#[cfg(test)]
+mod tests;
 
 pub use model::*;
 
 use crate::error::{ErrorCode, SimError};
-use crate::ops::{OperationId, StageSpec};
+use crate::ops::{OperationId, Ops, StageSpec};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -470,16 +472,16 @@ fn apply_patch(env: &mut PpEnvironment, patch: &EnvironmentPatch) {
 }
 
 /// Whether `unique_name` can be installed into `env` now; the message says why not.
-fn install_check(env: &PpEnvironment, unique_name: &str) -> Result<(), String> {
+fn install_check<P>(env: &PpEnvironment, ops: &Ops<P>, unique_name: &str) -> Result<(), String> {
     let Some(pkg) = package(unique_name) else {
         return Err(format!(
             "The application package '{unique_name}' does not exist."
         ));
     };
     let installed = |name: &str| {
-        env.packages
-            .iter()
-            .any(|p| p.unique_name.eq_ignore_ascii_case(name) && p.state == PackageState::Installed)
+        env.packages.iter().any(|p| {
+            p.unique_name.eq_ignore_ascii_case(name) && p.state(ops) == PackageState::Installed
+        })
     };
     if pkg.unique_name == PROVISIONING_APP {
         if !installed(PLATFORM_TOOLS) {
@@ -705,7 +707,7 @@ fn default_settings() -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+mod rule_tests {
     use super::*;
     use crate::world::identity::ObjectId;
 

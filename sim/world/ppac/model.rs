@@ -296,16 +296,39 @@ pub struct InstalledPackage {
     pub unique_name: String,
     /// Instance package id.
     pub instance_id: Uuid,
-    /// Where it stands.
-    pub state: PackageState,
-    /// The latest install operation.
-    pub operation: OperationId,
+    /// The latest install operation, whose state the package's follows; none for a package
+    /// installed with its environment (at creation or by Power Platform integration setup).
+    pub operation: Option<OperationId>,
     /// When the latest install was requested.
     pub requested_at: Timestamp,
-    /// Why the latest install failed.
-    pub error: Option<String>,
     /// Settings given with the install (add-ins installed from LCS), in the order given.
     pub settings: Vec<(String, String)>,
+}
+
+impl InstalledPackage {
+    /// Where it stands, read from its install operation: requested while the install is
+    /// queued, installing while it runs, then installed or failed as the operation ended. A
+    /// package installed with its environment (or whose operation is gone) is installed.
+    pub fn state<P>(&self, ops: &Ops<P>) -> PackageState {
+        let Some(op) = self.operation.and_then(|id| ops.get(id)) else {
+            return PackageState::Installed;
+        };
+        match (op.state(), op.current_stage()) {
+            (RunState::Succeeded, _) => PackageState::Installed,
+            (RunState::Failed, _) => PackageState::InstallFailed,
+            (_, None | Some(0)) => PackageState::InstallRequested,
+            _ => PackageState::Installing,
+        }
+    }
+
+    /// Why the latest install failed, while it has.
+    pub fn error<'a, P>(&self, ops: &'a Ops<P>) -> Option<&'a str> {
+        self.operation
+            .and_then(|id| ops.get(id))
+            .filter(|op| op.state() == RunState::Failed)
+            .and_then(|op| op.error())
+            .map(|e| e.message.as_str())
+    }
 }
 
 /// A Power Platform environment.

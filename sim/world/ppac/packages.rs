@@ -17,7 +17,7 @@ impl Tenant {
         id: &PpEnvId,
         unique_name: &str,
         now: Timestamp,
-    ) -> Result<InstalledPackage, SimError> {
+    ) -> Result<(OperationId, InstalledPackage), SimError> {
         self.ppac_install_from(actor, id, unique_name, Vec::new(), None, now)
     }
 
@@ -31,7 +31,7 @@ impl Tenant {
         settings: Vec<(String, String)>,
         origin: Option<LcsOrigin>,
         now: Timestamp,
-    ) -> Result<InstalledPackage, SimError> {
+    ) -> Result<(OperationId, InstalledPackage), SimError> {
         let env = self.ppac_environment(actor, id)?;
         let pkg = package(unique_name).ok_or_else(|| {
             SimError::new(
@@ -54,7 +54,7 @@ impl Tenant {
         if env.packages.iter().any(|p| {
             p.unique_name.eq_ignore_ascii_case(pkg.unique_name)
                 && matches!(
-                    p.state,
+                    p.state(self.ops()),
                     PackageState::InstallRequested | PackageState::Installing
                 )
         }) {
@@ -79,17 +79,15 @@ impl Tenant {
         let record = InstalledPackage {
             unique_name: pkg.unique_name.into(),
             instance_id,
-            state: PackageState::InstallRequested,
-            operation: op,
+            operation: Some(op),
             requested_at: now,
-            error: None,
             settings,
         };
         let env = self.ppac_env_mut(id)?;
         env.packages
             .retain(|p| !p.unique_name.eq_ignore_ascii_case(pkg.unique_name));
         env.packages.push(record.clone());
-        Ok(record)
+        Ok((op, record))
     }
 
     /// The package install with this operation id in an environment.
@@ -103,7 +101,7 @@ impl Tenant {
         let p = env
             .packages
             .iter()
-            .find(|p| p.operation == op)
+            .find(|p| p.operation == Some(op))
             .ok_or_else(|| {
                 SimError::new(
                     ErrorCode::OperationNotFound,

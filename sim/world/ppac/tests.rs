@@ -1,0 +1,75 @@
+//! Power Platform rules without HTTP: a package's state and error are read from its install
+//! operation, and an install's prerequisite check reads the other installs as they stand.
+
+use super::*;
+use crate::error::SimError;
+use crate::world::tenant::Tenant;
+use crate::world::testing::*;
+
+fn default_env(t: &Tenant) -> PpEnvId {
+    PpEnvId::default_for(t.state.id.0)
+}
+
+fn package_state(t: &Tenant, env: &PpEnvId, name: &str) -> Option<PackageState> {
+    let e = t.state.ppac.environments.iter().find(|e| &e.id == env)?;
+    let p = e.packages.iter().find(|p| p.unique_name == name)?;
+    Some(p.state(t.ops()))
+}
+
+fn first_stage_end(t: &Tenant, op: OperationId) -> Result<Timestamp, SimError> {
+    t.operation(op)?.progress(START).stages[0]
+        .ends_at
+        .ok_or_else(|| SimError::internal("no first stage end"))
+}
+
+#[test]
+fn a_package_is_requested_then_installing_then_installed_as_its_operation_runs()
+-> Result<(), SimError> {
+    let mut t = tenant()?;
+    let env = default_env(&t);
+    let actor = pp_admin(&t)?;
+    let (op, _) = t.ppac_install(&actor, &env, PLATFORM_TOOLS, START)?;
+    let state = |t: &Tenant| package_state(t, &env, PLATFORM_TOOLS);
+    assert_eq!(state(&t), Some(PackageState::InstallRequested));
+    t.settle_at(first_stage_end(&t, op)?);
+    assert_eq!(state(&t), Some(PackageState::Installing));
+    finish(&mut t, op)?;
+    assert_eq!(state(&t), Some(PackageState::Installed));
+    // An install is not a lifecycle operation and does not hold the environment.
+    assert_eq!(t.ppac_operations_of(&actor, &env)?.len(), 0);
+    Ok(())
+}
+
+#[test]
+fn the_provisioning_app_fails_until_platform_tools_are_installed() -> Result<(), SimError> {
+    let mut t = tenant()?;
+    let env = default_env(&t);
+    // The Provisioning App needs Dynamics 365 apps in the database.
+    if let Some(d) = t.state.ppac.environments[0].dataverse.as_mut() {
+        d.templates.push("D365_Sales".into());
+    }
+    let actor = pp_admin(&t)?;
+    // Both at once: the app's check (at its first stage end) finds the tools still installing.
+    let (tools, _) = t.ppac_install(&actor, &env, PLATFORM_TOOLS, START)?;
+    let (app, _) = t.ppac_install(&actor, &env, PROVISIONING_APP, START)?;
+    let failed_at = finish(&mut t, app)?;
+    assert_eq!(
+        package_state(&t, &env, PROVISIONING_APP),
+        Some(PackageState::InstallFailed)
+    );
+    let e = t.ppac_environment(&actor, &env)?;
+    let error = e
+        .packages
+        .iter()
+        .find(|p| p.unique_name == PROVISIONING_APP)
+        .and_then(|p| p.error(t.ops()));
+    assert!(error.is_some_and(|m| m.contains("Platform Tools")));
+    let at = finish(&mut t, tools)?.max(failed_at);
+    let (again, _) = t.ppac_install(&actor, &env, PROVISIONING_APP, at)?;
+    finish(&mut t, again)?;
+    assert_eq!(
+        package_state(&t, &env, PROVISIONING_APP),
+        Some(PackageState::Installed)
+    );
+    Ok(())
+}
