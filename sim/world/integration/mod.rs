@@ -18,6 +18,8 @@ use jiff::SignedDuration;
 mod addins;
 pub(crate) mod effect;
 mod setup;
+#[cfg(test)]
+mod tests;
 pub mod views;
 
 /// Engine kind of the setup operation.
