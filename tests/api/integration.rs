@@ -553,6 +553,40 @@ async fn a_capacity_shortfall_fails_at_reserve_capacity_and_resumes_from_there_o
 }
 
 #[tokio::test]
+async fn the_tenant_states_the_setup_prerequisites_its_stages_check() {
+    let nw = Nw::new().await;
+    let (_, t) = nw.app.get(&format!("/_sim/tenants/{}", nw.tenant)).await;
+    let p = &t["integrationPrerequisites"];
+    assert_eq!(p["license"], LICENSE, "{t}");
+    assert_eq!(
+        p["adminRoles"],
+        json!(["Global admin", "Dynamics 365 admin", "Power Platform admin"])
+    );
+    // The capacity figure is the rule's own boundary: exactly that much free passes the
+    // capacity stage, one MB less fails it.
+    let needed = p["freeDatabaseMb"].as_f64().unwrap();
+    assert_eq!(needed, 1024.0);
+    let used = nw.used_database_mb().await;
+    let path = format!("/_sim/tenants/{}/capacity", nw.tenant);
+    let set = async |mb: f64| {
+        let (status, body) = nw.app.patch(&path, json!({"databaseMb": mb as u64})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    };
+    set(used + needed - 1.0).await;
+    nw.setup(UAT, json!({"acceptTerms": true})).await;
+    nw.app.advance("10m").await;
+    let i = nw.integration(UAT).await;
+    assert_eq!(i["error"]["code"], "InsufficientCapacity", "{i}");
+    set(used + needed).await;
+    let r = nw.resume(UAT).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    nw.app.advance("10m").await;
+    let i = nw.integration(UAT).await;
+    assert!(i.get("error").is_none(), "{i}");
+    assert_ne!(i["state"], "Failed", "{i}");
+}
+
+#[tokio::test]
 async fn an_unlicensed_administrator_fails_validation_and_resume_succeeds_once_licensed() {
     let nw = Nw::with(Spec {
         fo_admin_licensed: false,

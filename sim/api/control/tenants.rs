@@ -7,7 +7,10 @@ use crate::input::tenant::{
     CreateTenant, CreateUser, SetDuration, UpdateCapacity, UpdateGovernance, UpdateUser,
 };
 use crate::state::AppState;
-use crate::world::identity::{Application, License, ObjectId, Role, TenantId, User};
+use crate::world::identity::{
+    Application, License, ObjectId, Role, TenantId, UNIFIED_OPERATIONS_PLAN, User,
+};
+use crate::world::ppac::REQUIRED_FREE_MB;
 use crate::world::tenant::{Capacity, Governance, Tenant};
 use axum::Json;
 use axum::extract::State;
@@ -36,6 +39,31 @@ pub(super) struct TenantDto {
     power_platform_environments: Vec<PpEnvironmentSummary>,
     /// LCS projects with their environments (ids to use with the LCS API).
     lcs_projects: Vec<ProjectSummary>,
+    /// What Power Platform integration setup checks, as its stages check it.
+    integration_prerequisites: PrerequisitesDto,
+}
+
+/// The setup prerequisites of `domain.md`, from the rules that check them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PrerequisitesDto {
+    /// Free Dataverse database capacity setup needs, MB.
+    free_database_mb: f64,
+    /// The license the F&O environment administrator must hold.
+    license: &'static str,
+    /// Under restricted governance, a new Dataverse environment needs its administrator to hold
+    /// one of these roles.
+    admin_roles: [Role; 3],
+}
+
+impl PrerequisitesDto {
+    fn new() -> Self {
+        PrerequisitesDto {
+            free_database_mb: REQUIRED_FREE_MB,
+            license: UNIFIED_OPERATIONS_PLAN,
+            admin_roles: Role::ALL,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -175,6 +203,7 @@ pub(super) fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
             .iter()
             .map(|p| ProjectSummary::new(tenant, p))
             .collect(),
+        integration_prerequisites: PrerequisitesDto::new(),
     }
 }
 

@@ -8,13 +8,10 @@
 
 const PAGE = (location.pathname.replace(/^\/_ui\/?/, '').split('/')[0]) || 'lcs';
 const params = new URLSearchParams(location.search);
-const LICENSE = 'Dynamics 365 Unified Operations Plan';
-const ADMIN_ROLES = ['Global admin', 'Dynamics 365 admin', 'Power Platform admin'];
 const BAP = '/providers/Microsoft.BusinessAppPlatform';
 const API_VERSION = 'api-version=2021-04-01';
 // The client id of a well-known public client (Azure PowerShell), as tools sign in with it.
 const CLIENT_ID = '1950a258-227b-4e31-a9cf-717495945fc2';
-const FREE_CAPACITY_NEEDED_MB = 1024;
 
 const state = {
   clock: null,
@@ -414,15 +411,21 @@ function subject() {
   return users.find((u) => u.upn.toLowerCase() === String(upn).toLowerCase());
 }
 
+/** What integration setup checks (capacity, license, admin roles), as the tenant states it. */
+function prerequisites() {
+  return state.tenant.integrationPrerequisites;
+}
+
 function switches() {
   const t = state.tenant;
   if (!t) return {};
   const free = t.capacity.databaseMb - t.capacityUsed.databaseMb;
   const user = subject();
+  const { freeDatabaseMb, license, adminRoles } = prerequisites();
   return {
-    capacity: { on: free < FREE_CAPACITY_NEEDED_MB, detail: `${(free / 1024).toFixed(1)} GB database capacity free` },
-    license: { on: !!user && !user.licenses.includes(LICENSE), detail: user ? `${user.upn}: ${user.licenses.includes(LICENSE) ? 'licensed' : 'no license'}` : '' },
-    roles: { on: !!user && !user.roles.some((r) => ADMIN_ROLES.includes(r)), detail: user ? `roles: ${user.roles.join(', ') || 'none'}` : '' },
+    capacity: { on: free < freeDatabaseMb, detail: `${(free / 1024).toFixed(1)} GB database capacity free` },
+    license: { on: !!user && !user.licenses.includes(license), detail: user ? `${user.upn}: ${user.licenses.includes(license) ? 'licensed' : 'no license'}` : '' },
+    roles: { on: !!user && !user.roles.some((r) => adminRoles.includes(r)), detail: user ? `roles: ${user.roles.join(', ') || 'none'}` : '' },
     governance: { on: !!t.governance.restrictEnvironmentCreationToAdmins, detail: t.governance.restrictEnvironmentCreationToAdmins ? 'only admins may create environments' : 'everyone may create environments' },
   };
 }
@@ -438,6 +441,7 @@ async function toggle(name) {
   const t = state.tenant;
   const now = switches()[name];
   const user = subject();
+  const { license, adminRoles } = prerequisites();
   const path = `/tenants/${t.id}`;
   const users = user ? `${path}/users/${encodeURIComponent(user.upn)}` : null;
   await act(SWITCH_LABELS[name][now.on ? 1 : 0], async () => {
@@ -451,13 +455,13 @@ async function toggle(name) {
       }
     } else if (name === 'license') {
       if (!users) throw new Refusal(0, 'NoUser', 'This tenant has no user to take the license from.');
-      const licenses = now.on ? [...user.licenses, LICENSE] : user.licenses.filter((l) => l !== LICENSE);
+      const licenses = now.on ? [...user.licenses, license] : user.licenses.filter((l) => l !== license);
       await sim('PATCH', users, { licenses });
     } else if (name === 'roles') {
       if (!users) throw new Refusal(0, 'NoUser', 'This tenant has no user to take the roles from.');
       if (!now.on) {
-        remember(`roles.${user.upn}`, user.roles.filter((r) => ADMIN_ROLES.includes(r)));
-        await sim('PATCH', users, { roles: user.roles.filter((r) => !ADMIN_ROLES.includes(r)) });
+        remember(`roles.${user.upn}`, user.roles.filter((r) => adminRoles.includes(r)));
+        await sim('PATCH', users, { roles: user.roles.filter((r) => !adminRoles.includes(r)) });
       } else {
         const back = remembered(`roles.${user.upn}`);
         await sim('PATCH', users, { roles: [...user.roles, ...(back && back.length ? back : ['Power Platform admin'])] });
