@@ -4,7 +4,9 @@
 //!
 //! Every LCS operation (deploy, database refresh/export/import, point-in-time restore, package
 //! deployment, start, stop, deallocate, delete) is an operation of the tenant's engine: its
-//! status and the environment's history follow the virtual clock through `settle`.
+//! status and the environment's history follow the virtual clock through `settle`. Whether an
+//! environment is busy, what its status reads and how each history entry stands are read from
+//! its operations (`view.rs`), never copied into the environment.
 
 pub mod files;
 pub(crate) mod model;

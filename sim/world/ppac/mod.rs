@@ -1,7 +1,9 @@
 //! The Power Platform half: environments, their Dataverse databases, lifecycle operations
 //! (create, add Dataverse, edit, convert, delete, copy, backup, restore, reset, recover),
 //! application packages, capacity accounting and tenant settings. Both the BAP admin API and the
-//! Power Platform API render this one model.
+//! Power Platform API render this one model. An environment's busy state, its lifecycle
+//! operations and its packages' states are read from the operations that acted on it, never
+//! copied into it.
 //!
 //! Rules live in one place, [`refusal`], which both enforces them and feeds
 //! `lifecycleOperationsEnforcement`, so a client can see *why* an operation is not allowed before
