@@ -35,8 +35,10 @@ pub fn open<'a>(
     let tenant = caller.tenant.settled(state.clock.now());
     let now = tenant.now();
     let actor = match caller.principal {
-        Principal::User(id) => tenant.ppac_actor(Some(id), None)?,
-        Principal::Application { object_id, .. } => tenant.ppac_actor(None, Some(object_id))?,
+        Principal::User(id) => crate::world::ppac::Actor::of(&tenant.state, Some(id), None)?,
+        Principal::Application { object_id, .. } => {
+            crate::world::ppac::Actor::of(&tenant.state, None, Some(object_id))?
+        }
     };
     Ok((actor, tenant, now))
 }

@@ -135,7 +135,7 @@ impl Tenant {
     }
 
     fn declare_ppac(&mut self, env: &PpacEnvironmentSpec, now: Timestamp) -> Result<(), SimError> {
-        let actor = self.ppac_actor(Some(self.load_admin()?), None)?;
+        let actor = crate::world::ppac::Actor::of(&self.state, Some(self.load_admin()?), None)?;
         let spec = NewEnvironment {
             display_name: env.name.clone(),
             description: env.description.clone(),
@@ -148,7 +148,8 @@ impl Tenant {
             dataverse: env.dataverse.clone(),
         };
         let (_, op) = self
-            .ppac_create(&actor, spec, now)
+            .ppac_mut(&actor)
+            .create(spec, now)
             .map_err(|e| e.respelled(scenario_field))?;
         self.finish_at_load(op, now)
     }
@@ -260,9 +261,10 @@ impl Tenant {
                 .linked_dataverse(fo)
                 .map(|e| e.id.clone())
                 .ok_or_else(|| SimError::internal("a completed setup has no Dataverse half"))?;
-            let actor = self.ppac_actor(Some(self.load_admin()?), None)?;
+            let actor = crate::world::ppac::Actor::of(&self.state, Some(self.load_admin()?), None)?;
             let op = self
-                .ppac_modify_sku(&actor, &dv, sku, now)
+                .ppac_mut(&actor)
+                .modify_sku(&dv, sku, now)
                 .map_err(|e| e.at("convertedTo"))?;
             self.finish_at_load(op, now)
                 .map_err(|e| e.at("convertedTo"))?;

@@ -80,7 +80,7 @@ pub(crate) fn deployed(
 /// The default admin as the Power Platform side sees them.
 pub(crate) fn pp_admin(t: &Tenant) -> Result<crate::world::ppac::Actor, SimError> {
     let id = admin(t)?;
-    t.ppac_actor(Some(id), None)
+    crate::world::ppac::Actor::of(&t.state, Some(id), None)
 }
 
 /// Starts Power Platform integration setup of `env` with a new Dataverse environment.

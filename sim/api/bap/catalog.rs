@@ -91,7 +91,7 @@ pub(super) async fn templates(
                     "isCustomerEngagement": !tp.fin_ops,
                     "isSupportedForResetOperation": !tp.fin_ops,
                 });
-                if !t.ppac_entitled(tp) {
+                if !crate::world::ppac::tenancy::entitled(&t.state, tp) {
                     props["isDisabled"] = json!(true);
                     props["disabledReason"] = json!({
                         "code": "DynamicsEntitlementMissing",

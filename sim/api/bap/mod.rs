@@ -321,7 +321,8 @@ fn wire_field(field: &str) -> String {
 async fn list(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
     let (actor, t, now) = open(&state, &caller)?;
     let value: Vec<Value> = t
-        .ppac_environments(&actor)
+        .ppac(&actor)
+        .environments()
         .map(|e| environment(&t, e, &q, now))
         .collect();
     Ok(Json(pp::wrap("value", value)).into_response())
@@ -335,7 +336,7 @@ async fn get_one(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, t, now) = open(&state, &caller)?;
-    let e = t.ppac_environment(&actor, &id)?;
+    let e = t.ppac(&actor).environment(&id)?;
     Ok(Json(environment(&t, e, &q, now)).into_response())
 }
 
@@ -349,10 +350,12 @@ async fn create(
     let spec = new_environment(&body).map_err(|e| e.respelled(wire_field))?;
     let (actor, mut t, now) = open(&state, &caller)?;
     let (id, op) = t
-        .ppac_create(&actor, spec, now)
+        .ppac_mut(&actor)
+        .create(spec, now)
         .map_err(|e| e.respelled(wire_field))?;
     let body = t
-        .ppac_environment(&actor, &id)
+        .ppac(&actor)
+        .environment(&id)
         .map(|e| environment(&t, e, &q, now))
         .ok();
     Ok(accepted(&state, &t, &base, &q, op, now, body))
@@ -374,7 +377,8 @@ async fn validate_details(
 ) -> Answer {
     let (_, t, now) = open(&state, &caller)?;
     let except = body.environmentname.as_deref().map(env_id).transpose()?;
-    t.ppac_check_domain(
+    crate::world::ppac::capacity::check_domain(
+        &t.state,
         body.domainname.as_deref().unwrap_or(""),
         except.as_ref(),
         now,
@@ -393,9 +397,10 @@ async fn provision_instance(
     let id = env_id(&env)?;
     let spec = new_dataverse(&body)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_provision_instance(&actor, &id, spec, now)?;
+    let op = t.ppac_mut(&actor).provision_instance(&id, spec, now)?;
     let body = t
-        .ppac_environment(&actor, &id)
+        .ppac(&actor)
+        .environment(&id)
         .map(|e| environment(&t, e, &q, now))
         .ok();
     Ok(accepted(&state, &t, &base, &q, op, now, body))
@@ -486,7 +491,8 @@ async fn update(
     };
     let (actor, mut t, now) = open(&state, &caller)?;
     match t
-        .ppac_update(&actor, &id, patch, now)
+        .ppac_mut(&actor)
+        .update(&id, patch, now)
         .map_err(|e| e.respelled(wire_field))?
     {
         None => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -518,7 +524,7 @@ async fn modify_sku(
     };
     let (actor, mut t, now) = open(&state, &caller)?;
     let warning = t.linked_convert_warning(&id, target);
-    let op = t.ppac_modify_sku(&actor, &id, target, now)?;
+    let op = t.ppac_mut(&actor).modify_sku(&id, target, now)?;
     Ok(pp::with_warning(
         accepted(&state, &t, &base, &q, op, now, None),
         warning,
@@ -532,7 +538,7 @@ async fn validate_delete(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, t, _) = open(&state, &caller)?;
-    let check = t.ppac_validate_delete(&actor, &id)?;
+    let check = t.ppac(&actor).validate_delete(&id)?;
     let mut v = json!({
         "canInitiateDelete": check.can_delete,
         "resourcesToBeDeleted": check.resources.iter().map(|(k, n)| json!({"type": k, "name": n})).collect::<Vec<_>>(),
@@ -561,7 +567,7 @@ async fn remove(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    match t.ppac_delete(&actor, &id, now) {
+    match t.ppac_mut(&actor).delete(&id, now) {
         Ok(op) => Ok(accepted(&state, &t, &base, &q, op, now, None)),
         // The real service answers a conflicting DELETE with 409 and no body at all.
         Err(e) if e.code == ErrorCode::OperationNotStartable => Ok(e.bodiless()),
@@ -611,7 +617,7 @@ async fn copy_to(
         )?,
     };
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_copy(&actor, &target, req, now)?;
+    let op = t.ppac_mut(&actor).copy(&target, req, now)?;
     Ok(accepted(&state, &t, &base, &q, op, now, None))
 }
 
@@ -630,7 +636,9 @@ async fn backup(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let b = t.ppac_backup(&actor, &id, body.label, body.notes, now)?;
+    let b = t
+        .ppac_mut(&actor)
+        .backup(&id, body.label, body.notes, now)?;
     Ok(Json(backup_json(&t, &b)).into_response())
 }
 
@@ -642,7 +650,8 @@ async fn backups(
     let id = env_id(&env)?;
     let (actor, t, now) = open(&state, &caller)?;
     let list: Vec<Value> = t
-        .ppac_backups(&actor, &id, now)?
+        .ppac(&actor)
+        .backups(&id, now)?
         .into_iter()
         .map(|b| backup_json(&t, b))
         .collect();
@@ -657,7 +666,7 @@ async fn delete_backup(
     let id = env_id(&env)?;
     let backup = pp::backup_id(&backup)?;
     let (actor, mut t, _) = open(&state, &caller)?;
-    t.ppac_delete_backup(&actor, &id, backup)?;
+    t.ppac_mut(&actor).delete_backup(&id, backup)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -698,7 +707,7 @@ async fn restore_to(
         )?,
     };
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_restore(&actor, &target, req, now)?;
+    let op = t.ppac_mut(&actor).restore(&target, req, now)?;
     Ok(accepted(&state, &t, &base, &q, op, now, None))
 }
 
@@ -732,8 +741,7 @@ async fn reset(
         security_group: pp::guid_field(body.securitygroupid.as_deref(), "SecurityGroupId")?,
     };
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_reset(
-        &actor,
+    let op = t.ppac_mut(&actor).reset(
         &id,
         body.friendlyname.filter(|n| !n.trim().is_empty()),
         spec,
@@ -755,10 +763,10 @@ async fn operation(
         )
     })?;
     let (actor, t, now) = open(&state, &caller)?;
-    let (lo, o) = t.ppac_operation(&actor, id)?;
+    let (lo, o) = t.ppac(&actor).operation(id)?;
     let mut body = lifecycle_json(&t, lo, o, now);
     if lo.op_type == ppac::OpType::Provision
-        && let Ok(e) = t.ppac_environment(&actor, lo.env)
+        && let Ok(e) = t.ppac(&actor).environment(lo.env)
     {
         // Terraform polls provisionInstance's Location expecting the environment itself.
         let mut env = environment(&t, e, &q, now);
@@ -777,12 +785,14 @@ async fn operations(State(state): State<Arc<AppState>>, caller: Caller, q: PpQue
         .transpose()?;
     let list: Vec<Value> = match filter {
         Some(env) => t
-            .ppac_operations_of(&actor, &env)?
+            .ppac(&actor)
+            .operations_of(&env)?
             .into_iter()
             .map(|(lo, o)| lifecycle_json(&t, lo, o, now))
             .collect(),
         None => t
-            .ppac_all_operations(&actor)
+            .ppac(&actor)
+            .all_operations()
             .map(|(lo, o)| lifecycle_json(&t, lo, o, now))
             .collect(),
     };
@@ -792,7 +802,8 @@ async fn operations(State(state): State<Arc<AppState>>, caller: Caller, q: PpQue
 async fn deleted(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
     let (actor, t, now) = open(&state, &caller)?;
     let value: Vec<Value> = t
-        .ppac_deleted(&actor, now)
+        .ppac(&actor)
+        .deleted(now)
         .map(|e| environment(&t, e, &q, now))
         .collect();
     Ok(Json(pp::wrap("value", value)).into_response())
@@ -807,7 +818,7 @@ async fn recover(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_recover(&actor, &id, now)?;
+    let op = t.ppac_mut(&actor).recover(&id, now)?;
     Ok(accepted(&state, &t, &base, &q, op, now, None))
 }
 
@@ -828,7 +839,7 @@ async fn tenant(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
 
 async fn settings(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
     let (_, t, _) = open(&state, &caller)?;
-    Ok(Json(t.ppac_settings()).into_response())
+    Ok(Json(crate::world::ppac::tenancy::settings(&t.state)).into_response())
 }
 
 async fn update_settings(
@@ -853,5 +864,9 @@ async fn update_settings(
             "Only Global admins, Dynamics 365 admins and Power Platform admins can change tenant settings.",
         ));
     }
-    Ok(Json(t.ppac_update_settings(&patch)?).into_response())
+    Ok(Json(crate::world::ppac::tenancy::update_settings(
+        &mut t.state,
+        &patch,
+    )?)
+    .into_response())
 }

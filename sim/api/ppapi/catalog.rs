@@ -50,7 +50,7 @@ pub(super) async fn templates(
     let list: Vec<Value> = TEMPLATES
         .iter()
         .map(|tp| {
-            let entitled = t.ppac_entitled(tp);
+            let entitled = crate::world::ppac::tenancy::entitled(&t.state, tp);
             json!({
                 "name": tp.name,
                 "displayName": tp.display_name,

@@ -301,7 +301,8 @@ fn wire_field(field: &str) -> String {
 async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
     let (actor, t, now) = open(&state, &caller)?;
     let value: Vec<Value> = t
-        .ppac_environments(&actor)
+        .ppac(&actor)
+        .environments()
         .map(|e| environment(&t, e, now))
         .collect();
     Ok(Json(pp::wrap("value", value)).into_response())
@@ -314,7 +315,7 @@ async fn get_one(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, t, now) = open(&state, &caller)?;
-    Ok(Json(environment(&t, t.ppac_environment(&actor, &id)?, now)).into_response())
+    Ok(Json(environment(&t, t.ppac(&actor).environment(&id)?, now)).into_response())
 }
 
 async fn create(
@@ -327,9 +328,10 @@ async fn create(
     let spec = new_environment(b).map_err(|e| e.respelled(wire_field))?;
     let (actor, mut t, now) = open(&state, &caller)?;
     let (id, op) = t
-        .ppac_create(&actor, spec, now)
+        .ppac_mut(&actor)
+        .create(spec, now)
         .map_err(|e| e.respelled(wire_field))?;
-    let (lo, o) = t.ppac_operation(&actor, op)?;
+    let (lo, o) = t.ppac(&actor).operation(op)?;
     let body = execution_result(&t, lo, o, now);
     let url = op_url(&base, "environmentmanagement", &id, op, &q);
     Ok(pp::accepted(&state, &t, &url, op, now, Some(body)))
@@ -346,7 +348,7 @@ async fn link(
     let id = env_id(&env)?;
     let spec = b.dataverse()?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_provision_instance(&actor, &id, spec, now)?;
+    let op = t.ppac_mut(&actor).provision_instance(&id, spec, now)?;
     Ok(env_accepted(&state, &t, &base, &q, &id, op, now))
 }
 
@@ -399,7 +401,7 @@ async fn copy(
         )?,
     };
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_copy(&actor, &target, req, now)?;
+    let op = t.ppac_mut(&actor).copy(&target, req, now)?;
     Ok(env_accepted(&state, &t, &base, &q, &target, op, now))
 }
 
@@ -412,7 +414,7 @@ async fn candidates(
     let id = env_id(&env)?;
     let (actor, t, _) = open(&state, &caller)?;
     let list: Vec<Value> = t
-        .ppac_copy_candidates(&actor, &id)?
+        .ppac(&actor).copy_candidates(&id)?
         .map(|e| json!({"environmentId": e.id.as_str(), "displayName": e.display_name, "dataverseOrganizationUrl": e.instance_url()}))
         .collect();
     Ok(Json(paged(list, None)).into_response())
@@ -448,8 +450,7 @@ async fn reset(
         security_group: pp::guid_field(b.securitygroupid.as_deref(), "securityGroupId")?,
     };
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_reset(
-        &actor,
+    let op = t.ppac_mut(&actor).reset(
         &id,
         b.displayname.filter(|n| !n.trim().is_empty()),
         spec,
@@ -503,7 +504,7 @@ async fn restore(
         )?,
     };
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_restore(&actor, &target, req, now)?;
+    let op = t.ppac_mut(&actor).restore(&target, req, now)?;
     Ok(env_accepted(&state, &t, &base, &q, &target, op, now))
 }
 
@@ -521,7 +522,7 @@ async fn backup(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let backup = t.ppac_backup(&actor, &id, b.label, None, now)?;
+    let backup = t.ppac_mut(&actor).backup(&id, b.label, None, now)?;
     Ok((StatusCode::CREATED, Json(backup_json(&t, &backup))).into_response())
 }
 
@@ -533,7 +534,8 @@ async fn backups(
     let id = env_id(&env)?;
     let (actor, t, now) = open(&state, &caller)?;
     let list: Vec<Value> = t
-        .ppac_backups(&actor, &id, now)?
+        .ppac(&actor)
+        .backups(&id, now)?
         .into_iter()
         .map(|b| backup_json(&t, b))
         .collect();
@@ -548,7 +550,7 @@ async fn delete_backup(
     let id = env_id(&env)?;
     let backup = pp::backup_id(&backup)?;
     let (actor, mut t, _) = open(&state, &caller)?;
-    t.ppac_delete_backup(&actor, &id, backup)?;
+    t.ppac_mut(&actor).delete_backup(&id, backup)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -576,7 +578,7 @@ async fn modify_sku(
     };
     let (actor, mut t, now) = open(&state, &caller)?;
     let warning = t.linked_convert_warning(&id, target);
-    let op = t.ppac_modify_sku(&actor, &id, target, now)?;
+    let op = t.ppac_mut(&actor).modify_sku(&id, target, now)?;
     Ok(pp::with_warning(
         env_accepted(&state, &t, &base, &q, &id, op, now),
         warning,
@@ -592,7 +594,7 @@ async fn recover(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_recover(&actor, &id, now)?;
+    let op = t.ppac_mut(&actor).recover(&id, now)?;
     Ok(env_accepted(&state, &t, &base, &q, &id, op, now))
 }
 
@@ -605,7 +607,7 @@ async fn remove(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let op = t.ppac_delete(&actor, &id, now)?;
+    let op = t.ppac_mut(&actor).delete(&id, now)?;
     Ok(env_accepted(&state, &t, &base, &q, &id, op, now))
 }
 
@@ -617,7 +619,7 @@ async fn operation(
 ) -> Answer {
     let id = parse_op(&op)?;
     let (actor, t, now) = open(&state, &caller)?;
-    let (lo, o) = t.ppac_operation(&actor, id)?;
+    let (lo, o) = t.ppac(&actor).operation(id)?;
     Ok(pp::poll_answer(
         &state,
         &q,
@@ -636,7 +638,7 @@ async fn env_operation(
     let env = env_id(&env)?;
     let id = parse_op(&op)?;
     let (actor, t, now) = open(&state, &caller)?;
-    let (lo, o) = t.ppac_operation(&actor, id)?;
+    let (lo, o) = t.ppac(&actor).operation(id)?;
     if *lo.env != env {
         return Err(SimError::new(
             ErrorCode::OperationNotFound,
@@ -660,7 +662,7 @@ async fn operations(
 ) -> Answer {
     let env = env_id(&env)?;
     let (actor, t, now) = open(&state, &caller)?;
-    let all = t.ppac_operations_of(&actor, &env)?;
+    let all = t.ppac(&actor).operations_of(&env)?;
     let skip: usize = q
         .get("continuationtoken")
         .and_then(|c| c.parse().ok())

@@ -77,7 +77,7 @@ pub(super) async fn env_packages(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, t, _) = open(&state, &caller)?;
-    let e = t.ppac_environment(&actor, &id)?;
+    let e = t.ppac(&actor).environment(&id)?;
     let filter = q
         .get("appinstallstate")
         .unwrap_or("All")
@@ -127,7 +127,7 @@ pub(super) async fn install(
 ) -> Answer {
     let id = env_id(&env)?;
     let (actor, mut t, now) = open(&state, &caller)?;
-    let (op, record) = t.ppac_install(&actor, &id, &name, now)?;
+    let (op, record) = t.ppac_mut(&actor).install(&id, &name, now)?;
     let p = ppac::package(&record.unique_name)
         .ok_or_else(|| SimError::internal("installed package left the catalogue"))?;
     let body = json!({
@@ -170,7 +170,7 @@ pub(super) async fn install_status(
     let id = env_id(&env)?;
     let op = parse_op(&op)?;
     let (actor, t, now) = open(&state, &caller)?;
-    let (p, o) = t.ppac_install_operation(&actor, &id, op)?;
+    let (p, o) = t.ppac(&actor).install_operation(&id, op)?;
     let error = o.error().map(|e| {
         json!({
             "errorName": e.code, "errorCode": 0, "message": e.message,

@@ -72,7 +72,8 @@ impl Tenant {
             env,
         };
         let (op, _) =
-            self.ppac_install_from(&actor, &dv, addin.package, settings, Some(origin), now)?;
+            self.ppac_mut(&actor)
+                .install_from(&dv, addin.package, settings, Some(origin), now)?;
         Ok(op)
     }
 
@@ -90,8 +91,7 @@ impl Tenant {
             kind: DUAL_WRITE_KIND.to_string(),
             env,
         };
-        let (op, _) = self.ppac_install_from(
-            &actor,
+        let (op, _) = self.ppac_mut(&actor).install_from(
             &dv,
             DUAL_WRITE_PACKAGE,
             Vec::new(),

@@ -379,7 +379,7 @@ impl Tenant {
             }
         };
         self.check_ready(fo)?;
-        let actor = self.ppac_actor(Some(user), None)?;
+        let actor = crate::world::ppac::Actor::of(&self.state, Some(user), None)?;
         Ok((id, actor))
     }
 }

@@ -44,10 +44,12 @@ fn reset_and_delete_of_a_linked_dataverse_environment_are_refused_and_change_not
     let (_, _, id, at) = linked_pair(&mut t)?;
     let actor = pp_admin(&t)?;
     let before = t.operations().count();
-    let reset = t.ppac_reset(&actor, &id, None, NewDataverse::default(), at);
+    let reset = t
+        .ppac_mut(&actor)
+        .reset(&id, None, NewDataverse::default(), at);
     let linked = Some(ErrorCode::OperationNotSupportedForLinkedFinOpsEnvironment);
     assert_eq!(code(reset), linked);
-    let delete = t.ppac_delete(&actor, &id, at).err();
+    let delete = t.ppac_mut(&actor).delete(&id, at).err();
     assert_eq!(delete.as_ref().map(|e| e.code), linked);
     assert!(delete.is_some_and(|e| e.message.contains("Delete the finance and operations")));
     assert_eq!(t.operations().count(), before, "no operation started");
@@ -234,15 +236,15 @@ fn a_dataverse_environment_being_created_by_setup_is_busy_until_linked() -> Resu
     assert_eq!(dv(&t, &id)?.busy(t.ops()), Some(setup));
     let actor = pp_admin(&t)?;
     assert_eq!(
-        code(t.ppac_modify_sku(&actor, &id, Sku::Production, mid)),
+        code(t.ppac_mut(&actor).modify_sku(&id, Sku::Production, mid)),
         Some(ErrorCode::OperationNotStartable)
     );
     let done = finish(&mut t, setup)?;
     assert_eq!(dv(&t, &id)?.busy(t.ops()), None);
     // The setup is not a Power Platform lifecycle operation: the environment lists none.
-    assert_eq!(t.ppac_operations_of(&actor, &id)?.len(), 0);
-    let convert = t.ppac_modify_sku(&actor, &id, Sku::Production, done)?;
-    let listed = t.ppac_operations_of(&actor, &id)?;
+    assert_eq!(t.ppac(&actor).operations_of(&id)?.len(), 0);
+    let convert = t.ppac_mut(&actor).modify_sku(&id, Sku::Production, done)?;
+    let listed = t.ppac(&actor).operations_of(&id)?;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].0.id, convert);
     assert_eq!(listed[0].0.op_type, crate::world::ppac::OpType::Convert);
@@ -258,7 +260,7 @@ fn converting_a_linked_dataverse_environment_is_allowed_with_a_warning_and_fo_ke
     let warning = t.linked_convert_warning(&id, Sku::Production);
     assert!(warning.is_some_and(|w| w.contains("not recommended")));
     let actor = pp_admin(&t)?;
-    let convert = t.ppac_modify_sku(&actor, &id, Sku::Production, at)?;
+    let convert = t.ppac_mut(&actor).modify_sku(&id, Sku::Production, at)?;
     finish(&mut t, convert)?;
     assert_eq!(dv(&t, &id)?.sku, Sku::Production);
     assert_eq!(

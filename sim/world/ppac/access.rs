@@ -1,12 +1,13 @@
 //! Who sees which Dataverse environment, and the checks every PPAC command starts with.
 
+use super::handle::{Pp, PpMut};
 use super::*;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{Operation, OperationId};
 use crate::world::identity::{ObjectId, Role, random_uuid};
 use crate::world::operations::{Effect, Portal, Target, Work};
-use crate::world::ppac::capacity::{check_domain, consumption, free_domain};
+use crate::world::ppac::capacity::{consumption, free_domain};
 use crate::world::tenant::{Tenant, TenantState};
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -48,15 +49,17 @@ impl Tenant {
         });
         state.ppac.settings = default_settings();
     }
+}
 
+impl Actor {
     /// The actor behind a user or service principal of this tenant.
-    pub fn ppac_actor(
-        &self,
+    pub fn of(
+        state: &TenantState,
         user: Option<ObjectId>,
         app: Option<ObjectId>,
     ) -> Result<Actor, SimError> {
         if let Some(id) = user {
-            let u = self.state.user_by_id(id).ok_or_else(|| {
+            let u = state.user_by_id(id).ok_or_else(|| {
                 SimError::new(
                     ErrorCode::UserNotFound,
                     format!("user {id} no longer exists"),
@@ -71,7 +74,7 @@ impl Tenant {
         }
         let id =
             app.ok_or_else(|| SimError::internal("an actor needs a user or an application"))?;
-        let a = self.state.application_by_id(id).ok_or_else(|| {
+        let a = state.application_by_id(id).ok_or_else(|| {
             SimError::new(
                 ErrorCode::ApplicationNotFound,
                 format!("application {id} no longer exists"),
@@ -84,82 +87,63 @@ impl Tenant {
             admin: true,
         })
     }
+}
 
-    pub(super) fn ppac_may_see(actor: &Actor, env: &PpEnvironment) -> bool {
+impl<'a> Pp<'a> {
+    pub(crate) fn may_see(actor: &Actor, env: &PpEnvironment) -> bool {
         actor.admin || env.is_default() || env.created_by.id == actor.id
     }
 
     /// Live environments the actor may see, in creation order.
-    pub fn ppac_environments<'a>(
-        &'a self,
-        actor: &'a Actor,
-    ) -> impl Iterator<Item = &'a PpEnvironment> {
-        self.state
+    pub fn environments(self) -> impl Iterator<Item = &'a PpEnvironment> {
+        let actor = self.actor;
+        self.tenant
+            .state
             .ppac
             .environments
             .iter()
-            .filter(move |e| e.live() && Self::ppac_may_see(actor, e))
+            .filter(move |e| e.live() && Self::may_see(actor, e))
     }
 
-    pub(super) fn ppac_not_found(&self, id: &str) -> SimError {
+    pub(super) fn not_found(self, id: &str) -> SimError {
         SimError::new(
             ErrorCode::EnvironmentNotFound,
             format!(
                 "The environment '{id}' could not be found in the tenant '{}'.",
-                self.state.id
+                self.tenant.state.id
             ),
         )
     }
 
     /// A live environment the actor may see; 404 otherwise.
-    pub fn ppac_environment(
-        &self,
-        actor: &Actor,
-        id: &PpEnvId,
-    ) -> Result<&PpEnvironment, SimError> {
-        self.state
+    pub fn environment(self, id: &PpEnvId) -> Result<&'a PpEnvironment, SimError> {
+        let actor = self.actor;
+        self.tenant
+            .state
             .ppac
             .environments
             .iter()
-            .find(|e| &e.id == id && e.live() && Self::ppac_may_see(actor, e))
-            .ok_or_else(|| self.ppac_not_found(id.as_str()))
-    }
-
-    pub(super) fn ppac_env_mut(&mut self, id: &PpEnvId) -> Result<&mut PpEnvironment, SimError> {
-        let err = self.ppac_not_found(id.as_str());
-        self.state
-            .ppac
-            .environments
-            .iter_mut()
-            .find(|e| &e.id == id)
-            .ok_or(err)
+            .find(|e| &e.id == id && e.live() && Self::may_see(actor, e))
+            .ok_or_else(|| self.not_found(id.as_str()))
     }
 
     /// Environments deleted within the recovery window.
-    pub fn ppac_deleted<'a>(
-        &'a self,
-        actor: &'a Actor,
-        now: Timestamp,
-    ) -> impl Iterator<Item = &'a PpEnvironment> {
-        self.state.ppac.environments.iter().filter(move |e| {
-            Self::ppac_may_see(actor, e)
+    pub fn deleted(self, now: Timestamp) -> impl Iterator<Item = &'a PpEnvironment> {
+        let actor = self.actor;
+        self.tenant.state.ppac.environments.iter().filter(move |e| {
+            Self::may_see(actor, e)
                 && e.deleted_at
                     .is_some_and(|d| clock::saturating_add(d, RECOVERY_WINDOW) > now)
         })
     }
 
-    /// What the tenant's live environments consume.
-    pub fn ppac_consumption(&self) -> Consumption {
-        consumption(&self.state)
-    }
-
     /// Free database capacity, MB (negative when over).
-    pub fn ppac_free_database_mb(&self) -> f64 {
-        self.state.capacity.database_mb as f64 - self.ppac_consumption().database_mb
+    pub fn free_database_mb(self) -> f64 {
+        self.tenant.state.capacity.database_mb as f64 - consumption(&self.tenant.state).database_mb
     }
 
-    pub(super) fn ppac_require_capacity(&self, what: &str) -> Result<(), SimError> {
-        let free = self.ppac_free_database_mb();
+    pub(super) fn require_capacity(self, what: &str) -> Result<(), SimError> {
+        let free = self.free_database_mb();
         if free < REQUIRED_FREE_MB {
             return Err(SimError::new(
                 ErrorCode::InsufficientCapacity,
@@ -168,15 +152,16 @@ impl Tenant {
                      GB of database capacity. Free database capacity is {:.0} MB of {} MB; free \
                      some by deleting environments, or add capacity.",
                     free.max(0.0),
-                    self.state.capacity.database_mb
+                    self.tenant.state.capacity.database_mb
                 ),
             ));
         }
         Ok(())
     }
 
-    pub(super) fn ppac_check_idle(&self, env: &PpEnvironment) -> Result<(), SimError> {
-        if env.busy(self.ops()).is_some() || env.provisioning != ProvisioningState::Succeeded {
+    pub(super) fn check_idle(self, env: &PpEnvironment) -> Result<(), SimError> {
+        if env.busy(self.tenant.ops()).is_some() || env.provisioning != ProvisioningState::Succeeded
+        {
             return Err(SimError::new(
                 ErrorCode::OperationNotStartable,
                 format!(
@@ -189,40 +174,81 @@ impl Tenant {
         Ok(())
     }
 
-    pub(super) fn ppac_check_allowed(
-        &self,
-        env: &PpEnvironment,
-        op: OpType,
-    ) -> Result<(), SimError> {
-        self.ppac_check_idle(env)?;
+    pub(super) fn check_allowed(self, env: &PpEnvironment, op: OpType) -> Result<(), SimError> {
+        self.check_idle(env)?;
         match refusal(env, op) {
             Some(r) => Err(r.error()),
             None => Ok(()),
         }
     }
 
-    /// Whether the tenant holds a licence for the template.
-    pub fn ppac_entitled(&self, t: &Template) -> bool {
-        t.licenses.is_empty()
-            || self
-                .state
-                .users
-                .iter()
-                .any(|u| t.licenses.iter().any(|l| u.has_license(l)))
+    /// A lifecycle operation and its engine record; 404 when it or its environment is gone.
+    pub fn operation(
+        self,
+        id: OperationId,
+    ) -> Result<(LifecycleOp<'a>, &'a Operation<Work>), SimError> {
+        let gone = || {
+            SimError::new(
+                ErrorCode::OperationNotFound,
+                format!(
+                    "The lifecycle operation '{id}' could not be found (or its environment no longer exists)."
+                ),
+            )
+        };
+        let op = self.tenant.operation(id).map_err(|_| gone())?;
+        let lo = lifecycle_of(op).ok_or_else(gone)?;
+        if !self.visible(lo.env) {
+            return Err(gone());
+        }
+        Ok((lo, op))
     }
 
-    /// Checks a domain's form and that no live environment uses it and no recent delete blocks
-    /// it. `except` is the environment that may keep its own domain.
-    pub fn ppac_check_domain(
-        &self,
-        domain: &str,
-        except: Option<&PpEnvId>,
-        now: Timestamp,
-    ) -> Result<String, SimError> {
-        check_domain(&self.state, domain, except, now)
+    /// Lifecycle operations of an environment, newest first.
+    pub fn operations_of(
+        self,
+        env: &PpEnvId,
+    ) -> Result<Vec<(LifecycleOp<'a>, &'a Operation<Work>)>, SimError> {
+        let e = self.environment(env)?;
+        Ok(e.operations
+            .iter()
+            .rev()
+            .filter_map(|id| self.tenant.operation(*id).ok())
+            .filter_map(|op| lifecycle_of(op).map(|lo| (lo, op)))
+            .collect())
     }
 
-    pub(super) fn ppac_new_dataverse(
+    /// Lifecycle operations of every environment the actor may see, newest first.
+    pub fn all_operations(self) -> impl Iterator<Item = (LifecycleOp<'a>, &'a Operation<Work>)> {
+        self.tenant.operations().rev().filter_map(move |op| {
+            let lo = lifecycle_of(op)?;
+            self.visible(lo.env).then_some((lo, op))
+        })
+    }
+
+    /// Whether the environment `id` is live and the actor may see it.
+    fn visible(self, id: &PpEnvId) -> bool {
+        let actor = self.actor;
+        self.tenant
+            .state
+            .ppac
+            .environments
+            .iter()
+            .any(|e| &e.id == id && e.live() && Self::may_see(actor, e))
+    }
+}
+
+impl PpMut<'_> {
+    pub(super) fn env_mut(&mut self, id: &PpEnvId) -> Result<&mut PpEnvironment, SimError> {
+        let err = self.read().not_found(id.as_str());
+        self.state
+            .ppac
+            .environments
+            .iter_mut()
+            .find(|e| &e.id == id)
+            .ok_or(err)
+    }
+
+    pub(super) fn new_dataverse(
         &mut self,
         spec: &NewDataverse,
         display_name: &str,
@@ -231,7 +257,9 @@ impl Tenant {
         now: Timestamp,
     ) -> Result<(Dataverse, bool), SimError> {
         let domain = match &spec.domain {
-            Some(d) if !d.trim().is_empty() => self.ppac_check_domain(d, except, now)?,
+            Some(d) if !d.trim().is_empty() => {
+                super::capacity::check_domain(&self.state, d, except, now)?
+            }
             _ => free_domain(&self.state, display_name, now),
         };
         let language = spec.language.unwrap_or(1033);
@@ -273,7 +301,7 @@ impl Tenant {
                 )
                 .at("templates")
             })?;
-            if !self.ppac_entitled(t) {
+            if !super::tenancy::entitled(&self.state, t) {
                 return Err(SimError::new(
                     ErrorCode::DynamicsEntitlementMissing,
                     format!(
@@ -312,13 +340,13 @@ impl Tenant {
         ))
     }
 
-    pub(super) fn ppac_start(
+    pub(super) fn start(
         &mut self,
         env: &PpEnvId,
         action: Action,
-        actor: &Actor,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
+        let actor = self.actor;
         let op_type = action.op_type();
         let (kind, portal, target) = match &action {
             Action::Install {
@@ -357,70 +385,13 @@ impl Tenant {
         };
         let id = self.start_operation(work, &stages, None, now)?;
         let is_install = matches!(action, Action::Install { .. });
-        let e = self.ppac_env_mut(env)?;
+        let e = self.env_mut(env)?;
         e.modified_at = now;
         e.modified_by = actor.clone();
         if !is_install {
             e.operations.push(id);
         }
         Ok(id)
-    }
-
-    /// A lifecycle operation and its engine record; 404 when it or its environment is gone.
-    pub fn ppac_operation(
-        &self,
-        actor: &Actor,
-        id: OperationId,
-    ) -> Result<(LifecycleOp<'_>, &Operation<Work>), SimError> {
-        let gone = || {
-            SimError::new(
-                ErrorCode::OperationNotFound,
-                format!(
-                    "The lifecycle operation '{id}' could not be found (or its environment no longer exists)."
-                ),
-            )
-        };
-        let op = self.operation(id).map_err(|_| gone())?;
-        let lo = lifecycle_of(op).ok_or_else(gone)?;
-        if !self.ppac_visible(actor, lo.env) {
-            return Err(gone());
-        }
-        Ok((lo, op))
-    }
-
-    /// Lifecycle operations of an environment, newest first.
-    pub fn ppac_operations_of(
-        &self,
-        actor: &Actor,
-        env: &PpEnvId,
-    ) -> Result<Vec<(LifecycleOp<'_>, &Operation<Work>)>, SimError> {
-        let e = self.ppac_environment(actor, env)?;
-        Ok(e.operations
-            .iter()
-            .rev()
-            .filter_map(|id| self.operation(*id).ok())
-            .filter_map(|op| lifecycle_of(op).map(|lo| (lo, op)))
-            .collect())
-    }
-
-    /// Lifecycle operations of every environment the actor may see, newest first.
-    pub fn ppac_all_operations<'a>(
-        &'a self,
-        actor: &'a Actor,
-    ) -> impl Iterator<Item = (LifecycleOp<'a>, &'a Operation<Work>)> {
-        self.operations().rev().filter_map(move |op| {
-            let lo = lifecycle_of(op)?;
-            self.ppac_visible(actor, lo.env).then_some((lo, op))
-        })
-    }
-
-    /// Whether the environment `id` is live and the actor may see it.
-    fn ppac_visible(&self, actor: &Actor, id: &PpEnvId) -> bool {
-        self.state
-            .ppac
-            .environments
-            .iter()
-            .any(|e| &e.id == id && e.live() && Self::ppac_may_see(actor, e))
     }
 }
 

@@ -1,23 +1,22 @@
 //! Copies, backups, restores and resets of Dataverse environments.
 
+use super::handle::{Pp, PpMut};
 use super::*;
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;
 use crate::world::identity::random_uuid;
-use crate::world::tenant::Tenant;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-impl Tenant {
-    pub(super) fn ppac_copy_source(
-        &self,
-        actor: &Actor,
+impl<'a> Pp<'a> {
+    pub(super) fn copy_source(
+        self,
         source: &PpEnvId,
         target: &PpEnvId,
-    ) -> Result<(&PpEnvironment, &PpEnvironment), SimError> {
-        let s = self.ppac_environment(actor, source)?;
-        let t = self.ppac_environment(actor, target)?;
+    ) -> Result<(&'a PpEnvironment, &'a PpEnvironment), SimError> {
+        let s = self.environment(source)?;
+        let t = self.environment(target)?;
         if s.id == t.id {
             return Err(SimError::new(
                 ErrorCode::LifecycleOperationNotAllowed,
@@ -58,17 +57,37 @@ impl Tenant {
         Ok((s, t))
     }
 
+    /// Unexpired manual backups, newest first.
+    pub fn backups(self, id: &PpEnvId, now: Timestamp) -> Result<Vec<&'a Backup>, SimError> {
+        let env = self.environment(id)?;
+        let mut list: Vec<&Backup> = env.backups.iter().filter(|b| b.expires > now).collect();
+        list.reverse();
+        Ok(list)
+    }
+
+    /// Environments `target` can be copied or restored from (same rules as a copy).
+    pub fn copy_candidates(
+        self,
+        target: &'a PpEnvId,
+    ) -> Result<impl Iterator<Item = &'a PpEnvironment>, SimError> {
+        self.environment(target)?;
+        Ok(self
+            .environments()
+            .filter(move |e| self.copy_source(&e.id, target).is_ok()))
+    }
+}
+
+impl PpMut<'_> {
     /// Copies `req.source` over `target` (a sandbox).
-    pub fn ppac_copy(
+    pub fn copy(
         &mut self,
-        actor: &Actor,
         target: &PpEnvId,
         req: CopyRequest,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let (s, t) = self.ppac_copy_source(actor, &req.source, target)?;
-        self.ppac_check_allowed(t, OpType::Copy)?;
-        self.ppac_require_capacity("copied")?;
+        let (s, t) = self.read().copy_source(&req.source, target)?;
+        self.read().check_allowed(t, OpType::Copy)?;
+        self.read().require_capacity("copied")?;
         let (Some(src), Some(dst)) = (&s.dataverse, &t.dataverse) else {
             return Err(SimError::internal(
                 "copy between environments without Dataverse",
@@ -86,27 +105,26 @@ impl Tenant {
         if !req.full {
             data.database_mb = NEW_DATABASE_MB.min(src.database_mb);
         }
-        self.ppac_start(
+        self.start(
             target,
             Action::Copy {
                 data: Box::new(data),
                 name: req.name,
             },
-            actor,
             now,
         )
     }
 
     /// Takes a manual backup (immediate; does not consume capacity).
-    pub fn ppac_backup(
+    pub fn backup(
         &mut self,
-        actor: &Actor,
         id: &PpEnvId,
         label: Option<String>,
         notes: Option<String>,
         now: Timestamp,
     ) -> Result<Backup, SimError> {
-        let env = self.ppac_environment(actor, id)?;
+        let actor = self.actor;
+        let env = self.read().environment(id)?;
         if let Some(r) = refusal(env, OpType::Backup) {
             return Err(r.error());
         }
@@ -124,32 +142,14 @@ impl Tenant {
             created_by: actor.clone(),
             data,
         };
-        self.ppac_env_mut(id)?.backups.push(backup.clone());
+        self.env_mut(id)?.backups.push(backup.clone());
         Ok(backup)
     }
 
-    /// Unexpired manual backups, newest first.
-    pub fn ppac_backups(
-        &self,
-        actor: &Actor,
-        id: &PpEnvId,
-        now: Timestamp,
-    ) -> Result<Vec<&Backup>, SimError> {
-        let env = self.ppac_environment(actor, id)?;
-        let mut list: Vec<&Backup> = env.backups.iter().filter(|b| b.expires > now).collect();
-        list.reverse();
-        Ok(list)
-    }
-
     /// Deletes a manual backup.
-    pub fn ppac_delete_backup(
-        &mut self,
-        actor: &Actor,
-        id: &PpEnvId,
-        backup: Uuid,
-    ) -> Result<(), SimError> {
-        self.ppac_environment(actor, id)?;
-        let env = self.ppac_env_mut(id)?;
+    pub fn delete_backup(&mut self, id: &PpEnvId, backup: Uuid) -> Result<(), SimError> {
+        self.read().environment(id)?;
+        let env = self.env_mut(id)?;
         let before = env.backups.len();
         env.backups.retain(|b| b.id != backup);
         if env.backups.len() == before {
@@ -164,20 +164,19 @@ impl Tenant {
     }
 
     /// Restores a backup (or a point in time within retention) of `req.source` over `target`.
-    pub fn ppac_restore(
+    pub fn restore(
         &mut self,
-        actor: &Actor,
         target: &PpEnvId,
         req: RestoreRequest,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
         let (s, t) = if req.source == *target {
-            let t = self.ppac_environment(actor, target)?;
+            let t = self.read().environment(target)?;
             (t, t)
         } else {
-            self.ppac_copy_source(actor, &req.source, target)?
+            self.read().copy_source(&req.source, target)?
         };
-        self.ppac_check_allowed(t, OpType::Restore)?;
+        self.read().check_allowed(t, OpType::Restore)?;
         let Some(dst) = t.dataverse.clone() else {
             return Err(SimError::internal(
                 "restore into an environment without Dataverse",
@@ -236,35 +235,33 @@ impl Tenant {
             }
         };
         if req.source != *target {
-            self.ppac_require_capacity("restored")?;
+            self.read().require_capacity("restored")?;
         }
         let mut data = data;
         data.org_id = dst.org_id;
         data.unique_name = dst.unique_name.clone();
         data.domain = dst.domain.clone();
         data.security_group = req.security_group.or(dst.security_group);
-        self.ppac_start(
+        self.start(
             target,
             Action::Restore {
                 data: Box::new(data),
                 name: req.name,
             },
-            actor,
             now,
         )
     }
 
     /// Resets a sandbox to a fresh database.
-    pub fn ppac_reset(
+    pub fn reset(
         &mut self,
-        actor: &Actor,
         id: &PpEnvId,
         name: Option<String>,
         spec: NewDataverse,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let env = self.ppac_environment(actor, id)?;
-        self.ppac_check_allowed(env, OpType::Reset)?;
+        let env = self.read().environment(id)?;
+        self.read().check_allowed(env, OpType::Reset)?;
         let (display, sku) = (
             name.clone().unwrap_or_else(|| env.display_name.clone()),
             env.sku,
@@ -274,27 +271,14 @@ impl Tenant {
         if spec.domain.as_deref().is_none_or(|d| d.trim().is_empty()) {
             spec.domain = keep_domain;
         }
-        let (data, _) = self.ppac_new_dataverse(&spec, &display, sku, Some(id), now)?;
-        self.ppac_start(
+        let (data, _) = self.new_dataverse(&spec, &display, sku, Some(id), now)?;
+        self.start(
             id,
             Action::Reset {
                 data: Box::new(data),
                 name,
             },
-            actor,
             now,
         )
-    }
-
-    /// Environments `target` can be copied or restored from (same rules as a copy).
-    pub fn ppac_copy_candidates<'a>(
-        &'a self,
-        actor: &'a Actor,
-        target: &'a PpEnvId,
-    ) -> Result<impl Iterator<Item = &'a PpEnvironment>, SimError> {
-        self.ppac_environment(actor, target)?;
-        Ok(self
-            .ppac_environments(actor)
-            .filter(move |e| self.ppac_copy_source(actor, &e.id, target).is_ok()))
     }
 }

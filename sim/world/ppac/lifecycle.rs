@@ -1,20 +1,53 @@
 //! Dataverse environments created, provisioned, updated, converted, deleted and recovered.
 
+use super::handle::{Pp, PpMut};
 use super::*;
 use crate::error::{ErrorCode, SimError};
 use crate::ops::OperationId;
 use crate::world::identity::random_uuid;
-use crate::world::tenant::Tenant;
 use jiff::Timestamp;
 
-impl Tenant {
+impl<'a> Pp<'a> {
+    /// Whether the environment can be deleted, and what goes with it.
+    pub fn validate_delete(self, id: &PpEnvId) -> Result<DeleteCheck, SimError> {
+        let env = self.environment(id)?;
+        let refusal = refusal(env, OpType::Delete).or_else(|| {
+            env.busy(self.tenant.ops()).map(|_| Refusal {
+                reason: ReasonType::OperationInProgress,
+                code: ErrorCode::OperationNotStartable,
+                message: format!(
+                    "There is an active lifecycle operation on the environment {}; retry when it \
+                     has finished.",
+                    env.id
+                ),
+            })
+        });
+        let mut resources = vec![(
+            "Microsoft.BusinessAppPlatform/environments",
+            env.display_name.clone(),
+        )];
+        if let Some(d) = &env.dataverse {
+            resources.push((
+                "Microsoft.CommonDataService/instances",
+                d.unique_name.clone(),
+            ));
+        }
+        Ok(DeleteCheck {
+            can_delete: refusal.is_none(),
+            resources,
+            refusal,
+        })
+    }
+}
+
+impl PpMut<'_> {
     /// Creates an environment (with a Dataverse database when asked).
-    pub fn ppac_create(
+    pub fn create(
         &mut self,
-        actor: &Actor,
         spec: NewEnvironment,
         now: Timestamp,
     ) -> Result<(PpEnvId, OperationId), SimError> {
+        let actor = self.actor;
         if self
             .state
             .governance
@@ -87,11 +120,11 @@ impl Tenant {
             }
             _ => loc.regions[0].to_string(),
         };
-        self.ppac_require_capacity("created")?;
+        self.read().require_capacity("created")?;
         let id = PpEnvId::from_uuid(random_uuid(&mut self.state.rng));
         let (dataverse, fin_ops) = match &spec.dataverse {
             Some(d) => {
-                let (data, fin_ops) = self.ppac_new_dataverse(d, &name, sku, None, now)?;
+                let (data, fin_ops) = self.new_dataverse(d, &name, sku, None, now)?;
                 (Some(data), fin_ops)
             }
             None => (None, false),
@@ -143,7 +176,7 @@ impl Tenant {
             dataverse: has_dataverse,
             fin_ops,
         };
-        match self.ppac_start(&id, action, actor, now) {
+        match self.start(&id, action, now) {
             Ok(op) => Ok((id, op)),
             Err(e) => {
                 self.state.ppac.environments.retain(|x| x.id != id);
@@ -153,39 +186,36 @@ impl Tenant {
     }
 
     /// Adds a Dataverse database to an environment without one.
-    pub fn ppac_provision_instance(
+    pub fn provision_instance(
         &mut self,
-        actor: &Actor,
         id: &PpEnvId,
         spec: NewDataverse,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let env = self.ppac_environment(actor, id)?;
-        self.ppac_check_allowed(env, OpType::Provision)?;
+        let env = self.read().environment(id)?;
+        self.read().check_allowed(env, OpType::Provision)?;
         let (name, sku) = (env.display_name.clone(), env.sku);
-        self.ppac_require_capacity("provisioned")?;
-        let (data, _) = self.ppac_new_dataverse(&spec, &name, sku, Some(id), now)?;
-        let op = self.ppac_start(
+        self.read().require_capacity("provisioned")?;
+        let (data, _) = self.new_dataverse(&spec, &name, sku, Some(id), now)?;
+        let op = self.start(
             id,
             Action::Provision {
                 data: Box::new(data),
             },
-            actor,
             now,
         )?;
-        self.ppac_env_mut(id)?.provisioning = ProvisioningState::LinkedDatabaseProvisioning;
+        self.env_mut(id)?.provisioning = ProvisioningState::LinkedDatabaseProvisioning;
         Ok(op)
     }
 
     /// Changes properties; `None` when nothing would change (the API answers 204).
-    pub fn ppac_update(
+    pub fn update(
         &mut self,
-        actor: &Actor,
         id: &PpEnvId,
         mut patch: EnvironmentPatch,
         now: Timestamp,
     ) -> Result<Option<OperationId>, SimError> {
-        let env = self.ppac_environment(actor, id)?;
+        let env = self.read().environment(id)?;
         if let Some(name) = &patch.display_name
             && (name.trim().is_empty() || name.len() > 100)
         {
@@ -222,7 +252,7 @@ impl Tenant {
         if patch == EnvironmentPatch::default() {
             return Ok(None);
         }
-        self.ppac_check_allowed(env, OpType::Edit)?;
+        self.read().check_allowed(env, OpType::Edit)?;
         if patch.background_operations.is_some() && d.is_none() {
             return Err(SimError::new(
                 ErrorCode::LifecycleOperationNotAllowed,
@@ -258,22 +288,25 @@ impl Tenant {
                 )
                 .at("domainName"));
             }
-            patch.domain = Some(self.ppac_check_domain(domain, Some(id), now)?);
+            patch.domain = Some(super::capacity::check_domain(
+                &self.state,
+                domain,
+                Some(id),
+                now,
+            )?);
         }
-        self.ppac_start(id, Action::Edit(patch), actor, now)
-            .map(Some)
+        self.start(id, Action::Edit(patch), now).map(Some)
     }
 
     /// Converts between production and sandbox.
-    pub fn ppac_modify_sku(
+    pub fn modify_sku(
         &mut self,
-        actor: &Actor,
         id: &PpEnvId,
         sku: Sku,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let env = self.ppac_environment(actor, id)?;
-        self.ppac_check_allowed(env, OpType::Convert)?;
+        let env = self.read().environment(id)?;
+        self.read().check_allowed(env, OpType::Convert)?;
         if !matches!(sku, Sku::Production | Sku::Sandbox) {
             return Err(SimError::new(
                 ErrorCode::InvalidEnvironmentRequest,
@@ -291,67 +324,23 @@ impl Tenant {
             )
             .at("environmentSku"));
         }
-        self.ppac_start(id, Action::Convert(sku), actor, now)
-    }
-
-    /// Whether the environment can be deleted, and what goes with it.
-    pub fn ppac_validate_delete(
-        &self,
-        actor: &Actor,
-        id: &PpEnvId,
-    ) -> Result<DeleteCheck, SimError> {
-        let env = self.ppac_environment(actor, id)?;
-        let refusal = refusal(env, OpType::Delete).or_else(|| {
-            env.busy(self.ops()).map(|_| Refusal {
-                reason: ReasonType::OperationInProgress,
-                code: ErrorCode::OperationNotStartable,
-                message: format!(
-                    "There is an active lifecycle operation on the environment {}; retry when it \
-                     has finished.",
-                    env.id
-                ),
-            })
-        });
-        let mut resources = vec![(
-            "Microsoft.BusinessAppPlatform/environments",
-            env.display_name.clone(),
-        )];
-        if let Some(d) = &env.dataverse {
-            resources.push((
-                "Microsoft.CommonDataService/instances",
-                d.unique_name.clone(),
-            ));
-        }
-        Ok(DeleteCheck {
-            can_delete: refusal.is_none(),
-            resources,
-            refusal,
-        })
+        self.start(id, Action::Convert(sku), now)
     }
 
     /// Deletes an environment (soft: recoverable for 7 days).
-    pub fn ppac_delete(
-        &mut self,
-        actor: &Actor,
-        id: &PpEnvId,
-        now: Timestamp,
-    ) -> Result<OperationId, SimError> {
-        let env = self.ppac_environment(actor, id)?;
-        self.ppac_check_allowed(env, OpType::Delete)?;
-        let op = self.ppac_start(id, Action::Delete, actor, now)?;
-        self.ppac_env_mut(id)?.provisioning = ProvisioningState::Deleting;
+    pub fn delete(&mut self, id: &PpEnvId, now: Timestamp) -> Result<OperationId, SimError> {
+        let env = self.read().environment(id)?;
+        self.read().check_allowed(env, OpType::Delete)?;
+        let op = self.start(id, Action::Delete, now)?;
+        self.env_mut(id)?.provisioning = ProvisioningState::Deleting;
         Ok(op)
     }
 
     /// Recovers a deleted environment.
-    pub fn ppac_recover(
-        &mut self,
-        actor: &Actor,
-        id: &PpEnvId,
-        now: Timestamp,
-    ) -> Result<OperationId, SimError> {
+    pub fn recover(&mut self, id: &PpEnvId, now: Timestamp) -> Result<OperationId, SimError> {
         let found = self
-            .ppac_deleted(actor, now)
+            .read()
+            .deleted(now)
             .find(|e| &e.id == id)
             .map(|e| e.dataverse.as_ref().map(|d| d.domain.clone()));
         let Some(domain) = found else {
@@ -365,7 +354,7 @@ impl Tenant {
                 ),
             ));
         };
-        self.ppac_require_capacity("recovered")?;
+        self.read().require_capacity("recovered")?;
         if let Some(d) = &domain {
             let taken = self
                 .state
@@ -384,8 +373,8 @@ impl Tenant {
             self.state.ppac.blocked_domains.retain(|(b, _)| b != d);
         }
         // Recovery runs on a live record so that polling works; it shows Creating meanwhile.
-        let op = self.ppac_start(id, Action::Recover, actor, now)?;
-        let e = self.ppac_env_mut(id)?;
+        let op = self.start(id, Action::Recover, now)?;
+        let e = self.env_mut(id)?;
         e.deleted_at = None;
         e.provisioning = ProvisioningState::Creating;
         Ok(op)

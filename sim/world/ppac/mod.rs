@@ -1,7 +1,8 @@
 //! The Power Platform half: environments, their Dataverse databases, lifecycle operations
 //! (create, add Dataverse, edit, convert, delete, copy, backup, restore, reset, recover),
 //! application packages, capacity accounting and tenant settings. Both the BAP admin API and the
-//! Power Platform API render this one model. An environment's busy state, its lifecycle
+//! Power Platform API render this one model. Callers reach it through a handle per actor
+//! (`tenant.ppac(&actor)` to read, `tenant.ppac_mut(&actor)` to act; see `handle.rs`). An environment's busy state, its lifecycle
 //! operations and its packages' states are read from the operations that acted on it, never
 //! copied into it.
 //!
@@ -15,8 +16,10 @@ mod access;
 pub(crate) mod capacity;
 mod copies;
 mod effect;
+mod handle;
 mod lifecycle;
 mod packages;
+pub(crate) mod tenancy;
 #[cfg(test)]
 mod tests;
 

@@ -28,7 +28,7 @@ fn a_package_is_requested_then_installing_then_installed_as_its_operation_runs()
     let mut t = tenant()?;
     let env = default_env(&t);
     let actor = pp_admin(&t)?;
-    let (op, _) = t.ppac_install(&actor, &env, PLATFORM_TOOLS, START)?;
+    let (op, _) = t.ppac_mut(&actor).install(&env, PLATFORM_TOOLS, START)?;
     let state = |t: &Tenant| package_state(t, &env, PLATFORM_TOOLS);
     assert_eq!(state(&t), Some(PackageState::InstallRequested));
     t.settle_at(first_stage_end(&t, op)?);
@@ -36,7 +36,7 @@ fn a_package_is_requested_then_installing_then_installed_as_its_operation_runs()
     finish(&mut t, op)?;
     assert_eq!(state(&t), Some(PackageState::Installed));
     // An install is not a lifecycle operation and does not hold the environment.
-    assert_eq!(t.ppac_operations_of(&actor, &env)?.len(), 0);
+    assert_eq!(t.ppac(&actor).operations_of(&env)?.len(), 0);
     Ok(())
 }
 
@@ -50,14 +50,14 @@ fn the_provisioning_app_fails_until_platform_tools_are_installed() -> Result<(),
     }
     let actor = pp_admin(&t)?;
     // Both at once: the app's check (at its first stage end) finds the tools still installing.
-    let (tools, _) = t.ppac_install(&actor, &env, PLATFORM_TOOLS, START)?;
-    let (app, _) = t.ppac_install(&actor, &env, PROVISIONING_APP, START)?;
+    let (tools, _) = t.ppac_mut(&actor).install(&env, PLATFORM_TOOLS, START)?;
+    let (app, _) = t.ppac_mut(&actor).install(&env, PROVISIONING_APP, START)?;
     let failed_at = finish(&mut t, app)?;
     assert_eq!(
         package_state(&t, &env, PROVISIONING_APP),
         Some(PackageState::InstallFailed)
     );
-    let e = t.ppac_environment(&actor, &env)?;
+    let e = t.ppac(&actor).environment(&env)?;
     let error = e
         .packages
         .iter()
@@ -65,7 +65,7 @@ fn the_provisioning_app_fails_until_platform_tools_are_installed() -> Result<(),
         .and_then(|p| p.error(t.ops()));
     assert!(error.is_some_and(|m| m.contains("Platform Tools")));
     let at = finish(&mut t, tools)?.max(failed_at);
-    let (again, _) = t.ppac_install(&actor, &env, PROVISIONING_APP, at)?;
+    let (again, _) = t.ppac_mut(&actor).install(&env, PROVISIONING_APP, at)?;
     finish(&mut t, again)?;
     assert_eq!(
         package_state(&t, &env, PROVISIONING_APP),
