@@ -220,7 +220,7 @@ pub(super) async fn validation_status(
     let project = ProjectId::parse(&project)?;
     let asset = query.asset()?;
     let (user, tenant, now) = open(&state, &caller)?;
-    let p = tenant.lcs_project_for(project, user)?;
+    let p = tenant.project_for(project, user)?;
     let validation = Tenant::live_asset(p, asset, now)?.validation(now);
     let message = match &validation {
         Validation::Invalid(why) => Some(why.clone()),
@@ -241,7 +241,7 @@ pub(super) async fn list_assets(
     let project = ProjectId::parse(&project)?;
     let file_type = query.file_type()?;
     let (user, tenant, now) = open(&state, &caller)?;
-    let p = tenant.lcs_project_for(project, user)?;
+    let p = tenant.project_for(project, user)?;
     let items: Vec<Value> = p
         .assets
         .iter()
@@ -275,7 +275,7 @@ pub(super) async fn get_asset(
     let project = ProjectId::parse(&project)?;
     let asset = query.asset()?;
     let (user, tenant, now) = open(&state, &caller)?;
-    let p = tenant.lcs_project_for(project, user)?;
+    let p = tenant.project_for(project, user)?;
     let fields = match SharedAsset::find(asset.0) {
         Some(shared) => {
             let mut m = shared_item(shared);

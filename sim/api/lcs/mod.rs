@@ -250,7 +250,7 @@ async fn backups(
 ) -> Result<Json<Value>, SimError> {
     let project = ProjectId::parse(&project)?;
     let (user, tenant, now) = open(&state, &caller)?;
-    let p = tenant.lcs_project_for(project, user)?;
+    let p = tenant.project_for(project, user)?;
     let assets: Vec<Value> = p
         .assets
         .iter()
@@ -338,7 +338,7 @@ async fn fetch_status(
     let project = ProjectId::parse(&project)?;
     let env = env_id(&env)?;
     let (user, tenant, _) = open(&state, &caller)?;
-    let h = tenant.lcs_activity(project, user, env, &activity)?;
+    let h = tenant.activity(project, user, env, &activity)?;
     let (fields, error) = status_fields(project, env, h);
     let mut answer = ok(state.trace_id(), fields);
     if let Some(error) = error {
@@ -428,7 +428,7 @@ async fn metadata(
         .map(|v| env_id(v).map_err(|e| e.at("environmentId")))
         .transpose()?;
     let (user, mut tenant, now) = open(&state, &caller)?;
-    tenant.lcs_project_for(project, user)?;
+    tenant.project_for(project, user)?;
     throttle(
         &state,
         &mut tenant,
@@ -441,7 +441,7 @@ async fn metadata(
         "environmentinfo/v1/detail",
         now,
     )?;
-    let p = tenant.lcs_project_for(project, user)?;
+    let p = tenant.project_for(project, user)?;
     let name = query
         .environment_name
         .as_deref()
@@ -475,7 +475,7 @@ async fn history(
     let env = env_id(&env)?;
     let page = page_number(query.page.as_deref())?;
     let (user, mut tenant, now) = open(&state, &caller)?;
-    tenant.lcs_project_for(project, user)?.environment(env)?;
+    tenant.project_for(project, user)?.environment(env)?;
     throttle(
         &state,
         &mut tenant,
@@ -496,7 +496,7 @@ async fn history(
         "environmentinfo/v1/history",
         now,
     )?;
-    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let e = tenant.project_for(project, user)?.environment(env)?;
     let render = |a: Activity<'_, Work>| {
         let h = a.entry;
         json!({
@@ -527,7 +527,7 @@ async fn rsat(
     let project = ProjectId::parse(&project)?;
     let env = env_id(&env)?;
     let (user, mut tenant, now) = open(&state, &caller)?;
-    tenant.lcs_project_for(project, user)?.environment(env)?;
+    tenant.project_for(project, user)?.environment(env)?;
     throttle(
         &state,
         &mut tenant,
@@ -549,7 +549,7 @@ async fn rsat(
             })
             .collect()
     };
-    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let e = tenant.project_for(project, user)?.environment(env)?;
     let thumbprint: String = format!(
         "{:032X}{:08X}",
         e.id.0.as_u128() ^ 0x5a5a,
@@ -601,7 +601,7 @@ async fn start(
     let project = ProjectId::parse(&project)?;
     let env = env_id(&env)?;
     let (user, mut tenant, now) = open(&state, &caller)?;
-    tenant.lcs_project_for(project, user)?.environment(env)?;
+    tenant.project_for(project, user)?.environment(env)?;
     throttle(
         &state,
         &mut tenant,
@@ -624,7 +624,7 @@ async fn stop(
     let project = ProjectId::parse(&project)?;
     let env = env_id(&env)?;
     let (user, mut tenant, now) = open(&state, &caller)?;
-    tenant.lcs_project_for(project, user)?.environment(env)?;
+    tenant.project_for(project, user)?.environment(env)?;
     throttle(
         &state,
         &mut tenant,

@@ -83,7 +83,7 @@ pub(super) fn throttle(
     now: Timestamp,
 ) -> Result<(), SimError> {
     if state.config.lcs_throttling {
-        tenant.lcs_throttle(budgets, api, now)
+        tenant.throttle(budgets, api, now)
     } else {
         Ok(())
     }

@@ -460,7 +460,7 @@ async fn projects_list(
     let user = caller.user()?;
     let tenant = caller.tenant.settled(state.clock.now());
     let projects = tenant
-        .lcs_projects_of(user)
+        .projects_of(user)
         .into_iter()
         .map(|p| project_dto(&tenant, p))
         .collect();
@@ -495,7 +495,7 @@ async fn project_get(
     let user = caller.user()?;
     let project = project_id(&project)?;
     let tenant = caller.tenant.settled(state.clock.now());
-    let p = tenant.lcs_project_for(project, user)?;
+    let p = tenant.project_for(project, user)?;
     Ok(Json(project_dto(&tenant, p)))
 }
 
@@ -535,7 +535,7 @@ async fn environments_list(
     let project = project_id(&project)?;
     let tenant = caller.tenant.settled(state.clock.now());
     let now = tenant.now();
-    let p = tenant.lcs_project_for(project, user)?;
+    let p = tenant.project_for(project, user)?;
     let environments = p
         .environments
         .iter()
@@ -575,7 +575,7 @@ async fn environment_get(
     let (project, env) = (project_id(&project)?, environment_id(&env)?);
     let tenant = caller.tenant.settled(state.clock.now());
     let now = tenant.now();
-    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let e = tenant.project_for(project, user)?.environment(env)?;
     Ok(Json(environment_dto(&tenant, project, e, now)))
 }
 
@@ -599,7 +599,7 @@ async fn environment_patch(
     if let Some(wanted) = &body.env_type {
         tenant.change_environment_type(project, user, env, wanted)?;
     }
-    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let e = tenant.project_for(project, user)?.environment(env)?;
     Ok(Json(environment_dto(&tenant, project, e, now)))
 }
 
@@ -715,7 +715,7 @@ async fn integration_get(
     let (project, env) = (project_id(&project)?, environment_id(&env)?);
     let tenant = caller.tenant.settled(state.clock.now());
     let now = tenant.now();
-    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let e = tenant.project_for(project, user)?.environment(env)?;
     Ok(Json(integration_dto(&tenant, e, now)))
 }
 
@@ -800,7 +800,7 @@ async fn addins_list(
     let user = caller.user()?;
     let (project, env) = (project_id(&project)?, environment_id(&env)?);
     let tenant = caller.tenant.settled(state.clock.now());
-    let e = tenant.lcs_project_for(project, user)?.environment(env)?;
+    let e = tenant.project_for(project, user)?.environment(env)?;
     let installed = tenant
         .integration_of(e)
         .addins

@@ -18,7 +18,7 @@ impl Tenant {
         actor: crate::world::identity::ObjectId,
         env: EnvironmentId,
     ) -> Result<&FoEnvironment, SimError> {
-        self.lcs_project_for(project, actor)?.environment(env)
+        self.project_for(project, actor)?.environment(env)
     }
 
     /// The live Dataverse environment linked to `fo`, if any.

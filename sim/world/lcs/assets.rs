@@ -17,7 +17,7 @@ impl Tenant {
         spec: AssetSpec,
         now: Timestamp,
     ) -> Result<&Asset, SimError> {
-        self.lcs_project_for(project, actor)?;
+        self.project_for(project, actor)?;
         for (field, value, max) in [
             ("Name", &spec.name, 200),
             ("FileName", &spec.file_name, 250),
@@ -64,7 +64,7 @@ impl Tenant {
         asset: AssetId,
         now: Timestamp,
     ) -> Result<(), SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         let a = Self::live_asset(p, asset, now)?;
         if a.is_committed() {
             return Ok(());
@@ -106,7 +106,7 @@ impl Tenant {
         asset: AssetId,
         now: Timestamp,
     ) -> Result<(), SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         let blob = Self::live_asset(p, asset, now)?.blob.clone();
         self.state.blobs.delete(ASSET_CONTAINER, &blob);
         self.state

@@ -19,7 +19,7 @@ impl Tenant {
         via: Via,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         if source == target {
             return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
@@ -123,7 +123,7 @@ impl Tenant {
         backup_name: &str,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         let e = p.environment(env)?;
         let name = backup_name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.contains(['/', '\\']) {
@@ -179,7 +179,7 @@ impl Tenant {
         backup: AssetId,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         let e = p.environment(env)?;
         let a = Self::live_asset(p, backup, now)?;
         if a.file_type != FileType::BACKUP || a.validation(now) != Validation::Valid {
@@ -229,7 +229,7 @@ impl Tenant {
         point: Timestamp,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         let e = p.environment(env)?;
         let s = match source {
             Some(id) if id != env => p.environment(id)?,

@@ -20,7 +20,7 @@ impl Tenant {
         env: EnvironmentId,
         now: Timestamp,
     ) -> Result<Option<OperationId>, SimError> {
-        let e = self.lcs_project_for(project, actor)?.environment(env)?;
+        let e = self.project_for(project, actor)?.environment(env)?;
         self.check_start_stop(e, "started")?;
         match e.state {
             EnvironmentState::Deployed => Ok(None),
@@ -46,7 +46,7 @@ impl Tenant {
         env: EnvironmentId,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let e = self.lcs_project_for(project, actor)?.environment(env)?;
+        let e = self.project_for(project, actor)?.environment(env)?;
         self.check_start_stop(e, "stopped")?;
         match e.state {
             EnvironmentState::Deployed => self.begin(
@@ -89,7 +89,7 @@ impl Tenant {
         update_name: Option<&str>,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         let e = p.environment(env)?;
         let a = Self::live_asset(p, asset, now)?;
         if a.file_type != FileType::PACKAGE {
@@ -169,7 +169,7 @@ impl Tenant {
         env: EnvironmentId,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let e = self.lcs_project_for(project, actor)?.environment(env)?;
+        let e = self.project_for(project, actor)?.environment(env)?;
         if e.infrastructure != Infrastructure::CustomerManaged {
             return Err(SimError::new(
                 ErrorCode::OperationNotAllowed,
@@ -203,7 +203,7 @@ impl Tenant {
         env: EnvironmentId,
         now: Timestamp,
     ) -> Result<OperationId, SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         let e = p.environment(env)?;
         self.check_idle(e)?;
         if let Some(target) = p.environments.iter().find(|t| {
@@ -273,7 +273,7 @@ impl Tenant {
         env: EnvironmentId,
         wanted: &str,
     ) -> Result<(), SimError> {
-        let e = self.lcs_project_for(project, actor)?.environment(env)?;
+        let e = self.project_for(project, actor)?.environment(env)?;
         Err(SimError::new(
             ErrorCode::EnvironmentTypeImmutable,
             format!(
@@ -286,14 +286,14 @@ impl Tenant {
     }
 
     /// The history entry of an activity on an environment.
-    pub fn lcs_activity(
+    pub fn activity(
         &self,
         project: ProjectId,
         actor: ObjectId,
         env: EnvironmentId,
         activity: &str,
     ) -> Result<Activity<'_, Work>, SimError> {
-        let e = self.lcs_project_for(project, actor)?.environment(env)?;
+        let e = self.project_for(project, actor)?.environment(env)?;
         OperationId::parse(activity)
             .ok()
             .and_then(|id| self.fo(e).entry(id))

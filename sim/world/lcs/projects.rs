@@ -290,7 +290,7 @@ impl Tenant {
     }
 
     /// The projects a user is a member of.
-    pub fn lcs_projects_of(&self, user: ObjectId) -> Vec<&Project> {
+    pub fn projects_of(&self, user: ObjectId) -> Vec<&Project> {
         self.state
             .lcs
             .projects
@@ -300,11 +300,7 @@ impl Tenant {
     }
 
     /// The project, if `user` may act in it (project owner or environment manager).
-    pub fn lcs_project_for(
-        &self,
-        project: ProjectId,
-        user: ObjectId,
-    ) -> Result<&Project, SimError> {
+    pub fn project_for(&self, project: ProjectId, user: ObjectId) -> Result<&Project, SimError> {
         let p = self.state.lcs.project(project)?;
         match p.member(user) {
             Some(m) if m.role.may_manage() => Ok(p),
@@ -327,7 +323,7 @@ impl Tenant {
     }
 
     /// Records a call against throttled budgets (see [`Throttles::admit`]).
-    pub fn lcs_throttle(
+    pub fn throttle(
         &mut self,
         budgets: &[Budget],
         api: &str,
@@ -374,7 +370,7 @@ impl Tenant {
         upn: &str,
         role: ProjectRole,
     ) -> Result<(), SimError> {
-        let p = self.lcs_project_for(project, actor)?;
+        let p = self.project_for(project, actor)?;
         if p.member(actor).map(|m| m.role) != Some(ProjectRole::Owner) {
             return Err(SimError::new(
                 ErrorCode::ProjectAccessDenied,
@@ -398,7 +394,7 @@ impl Tenant {
         spec: &EnvironmentSpec,
         now: Timestamp,
     ) -> Result<(EnvironmentId, OperationId), SimError> {
-        self.lcs_project_for(project, actor)?;
+        self.project_for(project, actor)?;
         let env = Self::new_environment(&mut self.state, project, spec, Some(actor), now)?;
         let id = env.id;
         self.state.lcs.project_mut(project)?.environments.push(env);
