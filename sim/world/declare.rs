@@ -212,7 +212,7 @@ impl Tenant {
         let wanted = r.0.trim();
         self.state
             .ppac
-            .environments
+            .environments()
             .iter()
             .find(|e| {
                 e.live() && (e.display_name.eq_ignore_ascii_case(wanted) || e.id.as_str() == wanted)

@@ -299,11 +299,7 @@ impl World {
         clock_now: Timestamp,
     ) -> bool {
         self.elsewhere(owner, clock_now, |t| {
-            t.state
-                .ppac
-                .environments
-                .iter()
-                .any(|e| &e.id == id && e.live())
+            t.state.ppac.get(id).is_some_and(|e| e.live())
         })
     }
 

@@ -7,8 +7,8 @@
 
 use super::blob::BlobStore;
 use super::identity::{
-    Application, ClientId, Domain, License, ObjectId, Role, TenantId, UNIFIED_OPERATIONS_PLAN, Upn,
-    User, display_name_from, random_secret,
+    Application, ClientId, Domain, License, ObjectId, PpEnvId, Role, TenantId,
+    UNIFIED_OPERATIONS_PLAN, Upn, User, display_name_from, random_secret,
 };
 use super::lcs::Lcs;
 use super::operations::Work;
@@ -78,10 +78,10 @@ impl TenantState {
             .and_then(|id| self.lcs.find_environment(id))
             .map(|(_, env)| env.id.to_string());
         fo.or_else(|| {
-            self.ppac
-                .environments
-                .iter()
-                .find(|e| e.live() && e.id.as_str().eq_ignore_ascii_case(id.trim()))
+            PpEnvId::parse(id)
+                .ok()
+                .and_then(|id| self.ppac.get(&id))
+                .filter(|e| e.live())
                 .map(|e| e.id.as_str().to_string())
         })
     }
@@ -361,6 +361,7 @@ impl Tenant {
     ) -> Result<Tenant, SimError> {
         let offset = snap.now.duration_since(clock_now);
         let mut state = snap.state.clone();
+        state.ppac.reindex();
         state.id = id;
         state.clock_offset = offset;
         let mut ops = snap.operations.clone();
@@ -682,7 +683,7 @@ mod tests {
             Some("operation.target")
         );
         assert!(t.state.operation_faults.list().is_empty(), "nothing added");
-        let default_env = t.state.ppac.environments[0].id.as_str().to_string();
+        let default_env = t.state.ppac.environments()[0].id.as_str().to_string();
         let added = t.add_operation_fault(rule(&default_env.to_uppercase()))?;
         assert_eq!(added.target.as_deref(), Some(default_env.as_str()));
         Ok(())

@@ -186,7 +186,7 @@ pub(super) fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
         governance: s.governance.into(),
         power_platform_environments: s
             .ppac
-            .environments
+            .environments()
             .iter()
             .filter(|e| e.live())
             .map(|e| PpEnvironmentSummary {

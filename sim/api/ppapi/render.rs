@@ -86,7 +86,7 @@ pub(super) fn execution_result(
     now: Timestamp,
 ) -> Value {
     let progress = op.progress(now);
-    let env = t.state.ppac.environments.iter().find(|e| &e.id == lo.env);
+    let env = t.state.ppac.get(lo.env);
     let error = op
         .error()
         .map(|e| json!({"code": e.code, "message": e.message, "fieldErrors": {}}));

@@ -110,9 +110,7 @@ impl Tenant {
         let state = self
             .state
             .ppac
-            .environments
-            .iter()
-            .find(|e| &e.id == dv)
+            .get(dv)
             .and_then(|e| {
                 e.packages
                     .iter()

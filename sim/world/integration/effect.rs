@@ -33,22 +33,14 @@ pub(super) fn fo_mut(
 }
 
 pub(super) fn live_dv<'a>(state: &'a TenantState, id: &PpEnvId) -> Option<&'a PpEnvironment> {
-    state
-        .ppac
-        .environments
-        .iter()
-        .find(|e| &e.id == id && e.live())
+    state.ppac.get(id).filter(|e| e.live())
 }
 
 pub(super) fn dv_mut<'a>(
     state: &'a mut TenantState,
     id: &PpEnvId,
 ) -> Option<&'a mut PpEnvironment> {
-    state
-        .ppac
-        .environments
-        .iter_mut()
-        .find(|e| &e.id == id && e.live())
+    state.ppac.get_mut(id).filter(|e| e.live())
 }
 
 pub(super) fn op_error(code: ErrorCode, message: String) -> OpError {
@@ -193,7 +185,7 @@ impl SetupEffect {
         let domain = ppac::capacity::free_domain(state, &name, at);
         let id = PpEnvId::from_uuid(random_uuid(&mut state.rng));
         let org_id = random_uuid(&mut state.rng);
-        state.ppac.environments.push(PpEnvironment {
+        state.ppac.insert(PpEnvironment {
             id: id.clone(),
             display_name: name,
             description: String::new(),
@@ -341,7 +333,7 @@ impl SetupEffect {
 
 /// Removes the link of a deleted F&O environment: its Dataverse environment stays, unlinked.
 pub(crate) fn unlink(state: &mut TenantState, env: EnvironmentId, at: Timestamp) {
-    for dv in state.ppac.environments.iter_mut() {
+    for dv in state.ppac.environments_mut() {
         if dv
             .linked_app
             .as_ref()

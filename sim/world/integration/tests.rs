@@ -20,9 +20,7 @@ fn code<T>(r: Result<T, SimError>) -> Option<ErrorCode> {
 fn dv<'a>(t: &'a Tenant, id: &PpEnvId) -> Result<&'a PpEnvironment, SimError> {
     t.state
         .ppac
-        .environments
-        .iter()
-        .find(|e| &e.id == id)
+        .get(id)
         .ok_or_else(|| SimError::internal(format!("no Dataverse environment {id}")))
 }
 

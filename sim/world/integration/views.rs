@@ -63,7 +63,7 @@ pub struct Conceptual<'a> {
 impl Tenant {
     /// The warning PPAC gives when converting a Dataverse environment linked to F&O.
     pub fn linked_convert_warning(&self, id: &PpEnvId, to: Sku) -> Option<String> {
-        let dv = self.state.ppac.environments.iter().find(|e| &e.id == id)?;
+        let dv = self.state.ppac.get(id)?;
         let link = dv.linked_app.as_ref()?;
         if link.kind != LinkedAppKind::Linked {
             return None;
@@ -149,7 +149,7 @@ impl Tenant {
                 });
             }
         }
-        for d in self.state.ppac.environments.iter().filter(|d| d.live()) {
+        for d in self.state.ppac.environments().iter().filter(|d| d.live()) {
             if joined.contains(&&d.id) {
                 continue;
             }

@@ -25,7 +25,7 @@ impl Tenant {
         let org_id = random_uuid(&mut state.rng);
         let unique_name = format!("unq{}", random_uuid(&mut state.rng).simple());
         let dataverse = Dataverse::fresh(org_id, unique_name, domain, now);
-        state.ppac.environments.push(PpEnvironment {
+        state.ppac.insert(PpEnvironment {
             id: PpEnvId::default_for(state.id.0),
             display_name: format!("{} (default)", state.display_name),
             description: String::new(),
@@ -121,9 +121,8 @@ impl<'a> Pp<'a> {
         self.tenant
             .state
             .ppac
-            .environments
-            .iter()
-            .find(|e| &e.id == id && e.live() && Self::may_see(actor, e))
+            .get(id)
+            .filter(|e| e.live() && Self::may_see(actor, e))
             .ok_or_else(|| self.not_found(id.as_str()))
     }
 
@@ -231,21 +230,15 @@ impl<'a> Pp<'a> {
         self.tenant
             .state
             .ppac
-            .environments
-            .iter()
-            .any(|e| &e.id == id && e.live() && Self::may_see(actor, e))
+            .get(id)
+            .is_some_and(|e| e.live() && Self::may_see(actor, e))
     }
 }
 
 impl PpMut<'_> {
     pub(super) fn env_mut(&mut self, id: &PpEnvId) -> Result<&mut PpEnvironment, SimError> {
         let err = self.read().not_found(id.as_str());
-        self.state
-            .ppac
-            .environments
-            .iter_mut()
-            .find(|e| &e.id == id)
-            .ok_or(err)
+        self.state.ppac.get_mut(id).ok_or(err)
     }
 
     pub(super) fn new_dataverse(

@@ -9,7 +9,7 @@ use crate::world::tenant::TenantState;
 use jiff::Timestamp;
 
 fn env_mut<'a>(state: &'a mut TenantState, id: &PpEnvId) -> Option<&'a mut PpEnvironment> {
-    state.ppac.environments.iter_mut().find(|e| &e.id == id)
+    state.ppac.get_mut(id)
 }
 
 impl PpacEffect {

@@ -150,7 +150,7 @@ impl PpMut<'_> {
                 });
             }
         }
-        self.state.ppac.environments.push(PpEnvironment {
+        self.state.ppac.insert(PpEnvironment {
             id: id.clone(),
             display_name: name,
             description: spec.description,
@@ -179,7 +179,7 @@ impl PpMut<'_> {
         match self.start(&id, action, now) {
             Ok(op) => Ok((id, op)),
             Err(e) => {
-                self.state.ppac.environments.retain(|x| x.id != id);
+                self.state.ppac.remove(&id);
                 Err(e)
             }
         }

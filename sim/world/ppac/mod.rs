@@ -29,6 +29,7 @@ use crate::error::{ErrorCode, SimError};
 use crate::ops::{OperationId, Ops, StageSpec};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// How long a deleted environment stays recoverable.
@@ -41,11 +42,58 @@ pub const DOMAIN_BLOCK: SignedDuration = SignedDuration::from_hours(24);
 #[serde(rename_all = "camelCase")]
 pub struct Ppac {
     /// Environments, live and soft-deleted, in creation order.
-    pub environments: Vec<PpEnvironment>,
+    environments: Vec<PpEnvironment>,
+    /// Position of each environment in `environments`, by id (rebuilt when loaded).
+    #[serde(skip)]
+    index: HashMap<PpEnvId, usize>,
     /// Domains of deleted environments and until when they stay blocked.
     pub blocked_domains: Vec<(String, Timestamp)>,
     /// Tenant settings other than the governance switch (which lives in the tenant).
     pub settings: Value,
+}
+
+impl Ppac {
+    /// Every environment, live and soft-deleted, in creation order.
+    pub fn environments(&self) -> &[PpEnvironment] {
+        &self.environments
+    }
+
+    /// Every environment, to change in place (ids stay as they are).
+    pub fn environments_mut(&mut self) -> impl Iterator<Item = &mut PpEnvironment> {
+        self.environments.iter_mut()
+    }
+
+    /// The environment with this id, live or soft-deleted; O(1).
+    pub fn get(&self, id: &PpEnvId) -> Option<&PpEnvironment> {
+        self.index.get(id).map(|&i| &self.environments[i])
+    }
+
+    /// The environment with this id, to change; O(1).
+    pub fn get_mut(&mut self, id: &PpEnvId) -> Option<&mut PpEnvironment> {
+        self.index.get(id).map(|&i| &mut self.environments[i])
+    }
+
+    /// Adds an environment (its id is new: ids are drawn fresh or checked unique first).
+    pub fn insert(&mut self, env: PpEnvironment) {
+        self.index.insert(env.id.clone(), self.environments.len());
+        self.environments.push(env);
+    }
+
+    /// Forgets an environment entirely (a create that could not start); O(n).
+    pub fn remove(&mut self, id: &PpEnvId) {
+        self.environments.retain(|e| &e.id != id);
+        self.reindex();
+    }
+
+    /// Rebuilds the id index (after loading a snapshot).
+    pub fn reindex(&mut self) {
+        self.index = self
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id.clone(), i))
+            .collect();
+    }
 }
 
 /// A lifecycle operation as the Power Platform APIs list it, read from its operation's effect.

@@ -73,3 +73,35 @@ fn the_provisioning_app_fails_until_platform_tools_are_installed() -> Result<(),
     );
     Ok(())
 }
+
+#[test]
+fn environments_are_found_by_id_through_removals_and_a_snapshot_load() -> Result<(), SimError> {
+    let mut t = tenant()?;
+    let actor = pp_admin(&t)?;
+    let spec = |name: &str| NewEnvironment {
+        display_name: name.into(),
+        sku: Some(Sku::Sandbox),
+        location: "unitedstates".into(),
+        ..NewEnvironment::default()
+    };
+    let (a, _) = t.ppac_mut(&actor).create(spec("A"), START)?;
+    let (b, _) = t.ppac_mut(&actor).create(spec("B"), START)?;
+    let name = |p: &Ppac, id: &PpEnvId| p.get(id).map(|e| e.display_name.clone());
+    assert_eq!(name(&t.state.ppac, &b).as_deref(), Some("B"));
+    // Removing one moves the others; the index follows.
+    t.state.ppac.remove(&a);
+    assert_eq!(name(&t.state.ppac, &a), None);
+    assert_eq!(name(&t.state.ppac, &b).as_deref(), Some("B"));
+    // A snapshot carries no index; loading rebuilds it.
+    let text =
+        serde_json::to_string(&t.state.ppac).map_err(|e| SimError::internal(e.to_string()))?;
+    let mut loaded: Ppac =
+        serde_json::from_str(&text).map_err(|e| SimError::internal(e.to_string()))?;
+    loaded.reindex();
+    assert_eq!(name(&loaded, &b).as_deref(), Some("B"));
+    assert_eq!(
+        loaded.environments().len(),
+        t.state.ppac.environments().len()
+    );
+    Ok(())
+}
