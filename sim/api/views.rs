@@ -99,7 +99,7 @@ impl ProjectSummary {
             id: p.id.0,
             name: p.name.clone(),
             environments: p
-                .environments
+                .environments()
                 .iter()
                 .map(|e| EnvironmentSummary {
                     id: e.id,

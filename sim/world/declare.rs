@@ -177,7 +177,7 @@ impl Tenant {
     fn find_fo(&self, r: &EnvRef) -> Result<(ProjectId, EnvironmentId, ObjectId), SimError> {
         let wanted = r.0.trim();
         for p in &self.state.lcs.projects {
-            for e in &p.environments {
+            for e in p.environments() {
                 if e.name.eq_ignore_ascii_case(wanted) || e.id.to_string() == wanted {
                     let manager = p
                         .members

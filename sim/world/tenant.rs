@@ -362,6 +362,7 @@ impl Tenant {
         let offset = snap.now.duration_since(clock_now);
         let mut state = snap.state.clone();
         state.ppac.reindex();
+        state.lcs.reindex();
         state.id = id;
         state.clock_offset = offset;
         let mut ops = snap.operations.clone();

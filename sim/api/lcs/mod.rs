@@ -448,7 +448,7 @@ async fn metadata(
         .map(str::trim)
         .filter(|n| !n.is_empty());
     let items = p
-        .environments
+        .environments()
         .iter()
         .filter(|e| wanted_id.is_none_or(|id| e.id == id))
         .filter(|e| name.is_none_or(|n| e.name.eq_ignore_ascii_case(n)));

@@ -537,7 +537,7 @@ async fn environments_list(
     let now = tenant.now();
     let p = tenant.project_for(project, user)?;
     let environments = p
-        .environments
+        .environments()
         .iter()
         .map(|e| environment_dto(&tenant, project, e, now))
         .collect();

@@ -115,7 +115,7 @@ impl Tenant {
         let mut out = Vec::new();
         let mut joined: Vec<&PpEnvId> = Vec::new();
         for p in &self.state.lcs.projects {
-            for fo in &p.environments {
+            for fo in p.environments() {
                 let dv = self.linked_dataverse(fo);
                 let link = match fo
                     .integration

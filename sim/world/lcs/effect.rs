@@ -78,7 +78,7 @@ impl LcsEffect {
             && matches!(self.action, Action::Delete)
             && let Ok(project) = tenant.lcs.project_mut(self.project)
         {
-            project.environments.retain(|e| e.id != self.env);
+            project.remove(self.env);
         }
         if let Some((backup_name, source, data)) = new_asset {
             let id = AssetId(random_uuid(&mut tenant.rng));

@@ -206,7 +206,7 @@ impl Tenant {
         let p = self.project_for(project, actor)?;
         let e = p.environment(env)?;
         self.check_idle(e)?;
-        if let Some(target) = p.environments.iter().find(|t| {
+        if let Some(target) = p.environments().iter().find(|t| {
             self.fo(t)
                 .running()
                 .is_some_and(|h| h.kind == HistoryKind::Refresh && h.source == Some(env))

@@ -55,6 +55,11 @@ pub struct Lcs {
 }
 
 impl Lcs {
+    /// Rebuilds every project's environment index (after loading a snapshot).
+    pub fn reindex(&mut self) {
+        self.projects.iter_mut().for_each(Project::reindex);
+    }
+
     /// The project with this id.
     pub fn project(&self, id: ProjectId) -> Result<&Project, SimError> {
         self.projects
@@ -75,7 +80,7 @@ impl Lcs {
     pub fn find_environment(&self, id: EnvironmentId) -> Option<(&Project, &FoEnvironment)> {
         self.projects
             .iter()
-            .find_map(|p| p.environments.iter().find(|e| e.id == id).map(|e| (p, e)))
+            .find_map(|p| p.environments().iter().find(|e| e.id == id).map(|e| (p, e)))
     }
 }
 

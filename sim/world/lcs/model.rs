@@ -8,6 +8,7 @@ use crate::world::identity::PpEnvId;
 use crate::world::wire::wire_enum;
 use jiff::Timestamp;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt;
 use uuid::Uuid;
 
@@ -802,12 +803,55 @@ pub struct Project {
     /// Members.
     pub members: Vec<Member>,
     /// Environments, in creation order.
-    pub environments: Vec<FoEnvironment>,
+    environments: Vec<FoEnvironment>,
+    /// Position of each environment in `environments`, by id (rebuilt when loaded).
+    #[serde(skip)]
+    index: HashMap<EnvironmentId, usize>,
     /// The asset library, in creation order.
     pub assets: Vec<Asset>,
 }
 
 impl Project {
+    /// An empty project.
+    pub fn new(id: ProjectId, name: String, created: Timestamp, members: Vec<Member>) -> Project {
+        Project {
+            id,
+            name,
+            created,
+            members,
+            environments: Vec::new(),
+            index: HashMap::new(),
+            assets: Vec::new(),
+        }
+    }
+
+    /// Its environments, in creation order.
+    pub fn environments(&self) -> &[FoEnvironment] {
+        &self.environments
+    }
+
+    /// Adds an environment (its id is new: drawn fresh or checked unique first).
+    pub fn insert(&mut self, env: FoEnvironment) {
+        self.index.insert(env.id, self.environments.len());
+        self.environments.push(env);
+    }
+
+    /// Removes a deleted environment; O(n).
+    pub fn remove(&mut self, id: EnvironmentId) {
+        self.environments.retain(|e| e.id != id);
+        self.reindex();
+    }
+
+    /// Rebuilds the id index (after loading a snapshot).
+    pub fn reindex(&mut self) {
+        self.index = self
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id, i))
+            .collect();
+    }
+
     /// The member record of a user.
     pub fn member(&self, user: ObjectId) -> Option<&Member> {
         self.members.iter().find(|m| m.user == user)
@@ -815,16 +859,19 @@ impl Project {
 
     /// The environment with this id.
     pub fn environment(&self, id: EnvironmentId) -> Result<&FoEnvironment, SimError> {
-        self.environments
-            .iter()
-            .find(|e| e.id == id)
+        self.index
+            .get(&id)
+            .map(|&i| &self.environments[i])
             .ok_or_else(|| self.no_environment(id))
     }
 
     /// The environment with this id, mutably.
     pub fn environment_mut(&mut self, id: EnvironmentId) -> Result<&mut FoEnvironment, SimError> {
         let err = self.no_environment(id);
-        self.environments.iter_mut().find(|e| e.id == id).ok_or(err)
+        match self.index.get(&id) {
+            Some(&i) => Ok(&mut self.environments[i]),
+            None => Err(err),
+        }
     }
 
     fn no_environment(&self, id: EnvironmentId) -> SimError {

@@ -63,14 +63,10 @@ impl Tenant {
             .find(|m| m.role == ProjectRole::Owner)
             .or(members.first())
             .map(|m| m.user);
-        state.lcs.projects.push(Project {
-            id,
-            name: spec.name.clone(),
-            created: now,
-            members,
-            environments: Vec::new(),
-            assets: Vec::new(),
-        });
+        state
+            .lcs
+            .projects
+            .push(Project::new(id, spec.name.clone(), now, members));
         for (i, env) in spec.environments.iter().enumerate() {
             let mut environment = Self::new_environment(state, id, env, fallback_admin, now)
                 .map_err(|e| e.within(format!("environments[{i}]")))?;
@@ -94,7 +90,7 @@ impl Tenant {
                 }
             };
             environment.deployed_on = Some(now);
-            state.lcs.project_mut(id)?.environments.push(environment);
+            state.lcs.project_mut(id)?.insert(environment);
         }
         Ok(())
     }
@@ -131,7 +127,7 @@ impl Tenant {
     ) -> Result<FoEnvironment, SimError> {
         check_name(&spec.name, "environment name", 50)?;
         let p = state.lcs.project(project)?;
-        if p.environments
+        if p.environments()
             .iter()
             .any(|e| e.name.eq_ignore_ascii_case(&spec.name))
         {
@@ -270,7 +266,7 @@ impl Tenant {
                 .lcs
                 .projects
                 .iter()
-                .flat_map(|p| &p.environments)
+                .flat_map(|p| p.environments())
                 .any(|e| e.url == url);
             if !taken {
                 return url;
@@ -348,17 +344,14 @@ impl Tenant {
             .at("name"));
         }
         let id = Self::new_project_id(&mut self.state, None)?;
-        self.state.lcs.projects.push(Project {
-            id,
-            name: name.to_string(),
-            created: now,
-            members: vec![Member {
-                user: owner,
-                role: ProjectRole::Owner,
-            }],
-            environments: Vec::new(),
-            assets: Vec::new(),
-        });
+        let members = vec![Member {
+            user: owner,
+            role: ProjectRole::Owner,
+        }];
+        self.state
+            .lcs
+            .projects
+            .push(Project::new(id, name.to_string(), now, members));
         Ok(id)
     }
 
@@ -397,7 +390,7 @@ impl Tenant {
         self.project_for(project, actor)?;
         let env = Self::new_environment(&mut self.state, project, spec, Some(actor), now)?;
         let id = env.id;
-        self.state.lcs.project_mut(project)?.environments.push(env);
+        self.state.lcs.project_mut(project)?.insert(env);
         let op = self.begin(
             project,
             id,

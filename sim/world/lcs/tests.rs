@@ -163,3 +163,29 @@ fn the_source_of_a_running_refresh_cannot_be_deleted() -> Result<(), SimError> {
     t.delete_environment(p, actor, source, done)?;
     Ok(())
 }
+
+#[test]
+fn environments_are_found_by_id_through_a_delete_and_a_snapshot_load() -> Result<(), SimError> {
+    let mut t = tenant()?;
+    let p = project(&mut t)?;
+    let (a, _) = deployed(&mut t, p, "dev-a", EnvironmentType::DevTestDev)?;
+    let (b, at) = deployed(&mut t, p, "dev-b", EnvironmentType::DevTestDev)?;
+    let actor = admin(&t)?;
+    let stop = t.stop_environment(p, actor, a, at)?;
+    let at = finish(&mut t, stop)?;
+    let delete = t.delete_environment(p, actor, a, at)?;
+    finish(&mut t, delete)?;
+    assert_eq!(
+        code(env_of(&t, p, a).map(|_| ())),
+        Some(ErrorCode::EnvironmentNotFound)
+    );
+    assert_eq!(env_of(&t, p, b)?.name, "dev-b");
+    // A snapshot carries no index; loading rebuilds it.
+    let text =
+        serde_json::to_string(&t.state.lcs).map_err(|e| SimError::internal(e.to_string()))?;
+    let mut loaded: Lcs =
+        serde_json::from_str(&text).map_err(|e| SimError::internal(e.to_string()))?;
+    loaded.reindex();
+    assert_eq!(loaded.project(p)?.environment(b)?.name, "dev-b");
+    Ok(())
+}
