@@ -36,10 +36,7 @@ pub(super) fn live_dv<'a>(state: &'a TenantState, id: &PpEnvId) -> Option<&'a Pp
     state.ppac.get(id).filter(|e| e.live())
 }
 
-pub(super) fn dv_mut<'a>(
-    state: &'a mut TenantState,
-    id: &PpEnvId,
-) -> Option<&'a mut PpEnvironment> {
+pub(super) fn dv_mut<'a>(state: &'a mut TenantState, id: &PpEnvId) -> Option<ppac::EnvMut<'a>> {
     state.ppac.get_mut(id).filter(|e| e.live())
 }
 
@@ -222,7 +219,7 @@ impl SetupEffect {
         Ok(())
     }
 
-    fn dataverse<'a>(&self, state: &'a mut TenantState) -> Result<&'a mut PpEnvironment, OpError> {
+    fn dataverse<'a>(&self, state: &'a mut TenantState) -> Result<ppac::EnvMut<'a>, OpError> {
         let id = fo_mut(state, self.project, self.env)?
             .integration
             .as_ref()
@@ -259,7 +256,7 @@ impl SetupEffect {
             Step::Validate => self.validate(tenant),
             Step::ReserveCapacity => self.reserve(tenant, op.id(), at),
             Step::Provision => {
-                let dv = self.dataverse(tenant)?;
+                let mut dv = self.dataverse(tenant)?;
                 dv.provisioning = ProvisioningState::Succeeded;
                 dv.modified_at = at;
                 Ok(())
@@ -286,7 +283,7 @@ impl SetupEffect {
                     .iter()
                     .map(|_| random_uuid(&mut tenant.rng))
                     .collect();
-                let dv = self.dataverse(tenant)?;
+                let mut dv = self.dataverse(tenant)?;
                 dv.packages
                     .retain(|p| !PLATFORM_COMPONENTS.contains(&p.unique_name.as_str()));
                 for (name, instance_id) in PLATFORM_COMPONENTS.iter().zip(ids) {
@@ -303,7 +300,7 @@ impl SetupEffect {
             }
             Step::Link => {
                 let url = fo_mut(tenant, self.project, self.env)?.url.clone();
-                let dv = self.dataverse(tenant)?;
+                let mut dv = self.dataverse(tenant)?;
                 dv.linked_app = Some(LinkedApp {
                     kind: LinkedAppKind::Linked,
                     id: self.env.0,
@@ -322,7 +319,7 @@ impl SetupEffect {
         }
         // A failed setup holds nothing (its operation no longer runs, so the Dataverse
         // environment is free until Resume); one it was creating shows the failure.
-        if let Ok(dv) = self.dataverse(tenant)
+        if let Ok(mut dv) = self.dataverse(tenant)
             && dv.operations.last() == Some(&op.id())
             && dv.provisioning == ProvisioningState::Creating
         {
@@ -333,7 +330,7 @@ impl SetupEffect {
 
 /// Removes the link of a deleted F&O environment: its Dataverse environment stays, unlinked.
 pub(crate) fn unlink(state: &mut TenantState, env: EnvironmentId, at: Timestamp) {
-    for dv in state.ppac.environments_mut() {
+    for dv in state.ppac.environments_mut().iter_mut() {
         if dv
             .linked_app
             .as_ref()

@@ -213,7 +213,7 @@ impl Tenant {
         let specs: Vec<StageSpec> = steps(existing.is_some()).iter().map(|s| s.spec()).collect();
         let op = self.start_operation(work, &specs, None, now)?;
         if let Some(id) = &existing
-            && let Some(dv) = dv_mut(&mut self.state, id)
+            && let Some(mut dv) = dv_mut(&mut self.state, id)
         {
             dv.operations.push(op);
         }
@@ -340,7 +340,7 @@ impl Tenant {
         }
         self.resume_operation(i.setup, now)?;
         if let Some(id) = &i.dataverse
-            && let Some(dv) = dv_mut(&mut self.state, id)
+            && let Some(mut dv) = dv_mut(&mut self.state, id)
         {
             dv.operations.push(i.setup);
             if dv.provisioning == ProvisioningState::Failed {

@@ -236,7 +236,7 @@ impl<'a> Pp<'a> {
 }
 
 impl PpMut<'_> {
-    pub(super) fn env_mut(&mut self, id: &PpEnvId) -> Result<&mut PpEnvironment, SimError> {
+    pub(super) fn env_mut(&mut self, id: &PpEnvId) -> Result<EnvMut<'_>, SimError> {
         let err = self.read().not_found(id.as_str());
         self.state.ppac.get_mut(id).ok_or(err)
     }
@@ -378,7 +378,7 @@ impl PpMut<'_> {
         };
         let id = self.start_operation(work, &stages, None, now)?;
         let is_install = matches!(action, Action::Install { .. });
-        let e = self.env_mut(env)?;
+        let mut e = self.env_mut(env)?;
         e.modified_at = now;
         e.modified_by = actor.clone();
         if !is_install {

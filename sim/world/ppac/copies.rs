@@ -149,7 +149,7 @@ impl PpMut<'_> {
     /// Deletes a manual backup.
     pub fn delete_backup(&mut self, id: &PpEnvId, backup: Uuid) -> Result<(), SimError> {
         self.read().environment(id)?;
-        let env = self.env_mut(id)?;
+        let mut env = self.env_mut(id)?;
         let before = env.backups.len();
         env.backups.retain(|b| b.id != backup);
         if env.backups.len() == before {

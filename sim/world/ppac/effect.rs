@@ -8,7 +8,7 @@ use crate::world::operations::Work;
 use crate::world::tenant::TenantState;
 use jiff::Timestamp;
 
-fn env_mut<'a>(state: &'a mut TenantState, id: &PpEnvId) -> Option<&'a mut PpEnvironment> {
+fn env_mut<'a>(state: &'a mut TenantState, id: &PpEnvId) -> Option<EnvMut<'a>> {
     state.ppac.get_mut(id)
 }
 
@@ -30,7 +30,7 @@ impl PpacEffect {
         if let (Action::Install { unique_name, .. }, 0) = (&self.action, stage) {
             // The package's state follows this operation: installing once this check passes,
             // failed if it does not.
-            install_check(env, ops, unique_name).map_err(|m| OpError::new("InstallFailed", m))?;
+            install_check(&env, ops, unique_name).map_err(|m| OpError::new("InstallFailed", m))?;
         }
         Ok(())
     }
@@ -38,7 +38,7 @@ impl PpacEffect {
     pub(crate) fn finished(&self, tenant: &mut TenantState, op: &Operation<Work>, at: Timestamp) {
         let ok = op.state() == RunState::Succeeded;
         let mut blocked = None;
-        if let Some(env) = env_mut(tenant, &self.env) {
+        if let Some(mut env) = env_mut(tenant, &self.env) {
             env.modified_at = at;
             match (&self.action, ok) {
                 (Action::Create { .. }, true) => env.provisioning = ProvisioningState::Succeeded,
@@ -50,7 +50,7 @@ impl PpacEffect {
                 (Action::Provision { .. }, false) => {
                     env.provisioning = ProvisioningState::Succeeded;
                 }
-                (Action::Edit(patch), true) => apply_patch(env, patch),
+                (Action::Edit(patch), true) => apply_patch(&mut env, patch),
                 (Action::Convert(sku), true) => env.sku = *sku,
                 (Action::Delete, true) => {
                     env.deleted_at = Some(at);

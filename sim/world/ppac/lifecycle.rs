@@ -374,7 +374,7 @@ impl PpMut<'_> {
         }
         // Recovery runs on a live record so that polling works; it shows Creating meanwhile.
         let op = self.start(id, Action::Recover, now)?;
-        let e = self.env_mut(id)?;
+        let mut e = self.env_mut(id)?;
         e.deleted_at = None;
         e.provisioning = ProvisioningState::Creating;
         Ok(op)

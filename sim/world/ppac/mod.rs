@@ -46,6 +46,10 @@ pub struct Ppac {
     /// Position of each environment in `environments`, by id (rebuilt when loaded).
     #[serde(skip)]
     index: HashMap<PpEnvId, usize>,
+    /// What the live environments' databases use, in KB (database, file, log): the sum of
+    /// every environment's [`share`], kept as environments change (rebuilt when loaded).
+    #[serde(skip)]
+    used: [i64; 3],
     /// Domains of deleted environments and until when they stay blocked.
     pub blocked_domains: Vec<(String, Timestamp)>,
     /// Tenant settings other than the governance switch (which lives in the tenant).
@@ -58,9 +62,10 @@ impl Ppac {
         &self.environments
     }
 
-    /// Every environment, to change in place (ids stay as they are).
-    pub fn environments_mut(&mut self) -> impl Iterator<Item = &mut PpEnvironment> {
-        self.environments.iter_mut()
+    /// Every environment, to change in place (ids stay as they are); what they use is summed
+    /// again when the guard is dropped, O(n).
+    pub fn environments_mut(&mut self) -> EnvsMut<'_> {
+        EnvsMut { ppac: self }
     }
 
     /// The environment with this id, live or soft-deleted; O(1).
@@ -68,13 +73,19 @@ impl Ppac {
         self.index.get(id).map(|&i| &self.environments[i])
     }
 
-    /// The environment with this id, to change; O(1).
-    pub fn get_mut(&mut self, id: &PpEnvId) -> Option<&mut PpEnvironment> {
-        self.index.get(id).map(|&i| &mut self.environments[i])
+    /// The environment with this id, to change; O(1). What it uses is counted again when the
+    /// guard is dropped.
+    pub fn get_mut(&mut self, id: &PpEnvId) -> Option<EnvMut<'_>> {
+        let &i = self.index.get(id)?;
+        let env = &mut self.environments[i];
+        let used = &mut self.used;
+        add(used, share(env), -1);
+        Some(EnvMut { env, used })
     }
 
     /// Adds an environment (its id is new: ids are drawn fresh or checked unique first).
     pub fn insert(&mut self, env: PpEnvironment) {
+        add(&mut self.used, share(&env), 1);
         self.index.insert(env.id.clone(), self.environments.len());
         self.environments.push(env);
     }
@@ -85,7 +96,7 @@ impl Ppac {
         self.reindex();
     }
 
-    /// Rebuilds the id index (after loading a snapshot).
+    /// Rebuilds the id index and the sum of what environments use (after loading a snapshot).
     pub fn reindex(&mut self) {
         self.index = self
             .environments
@@ -93,6 +104,82 @@ impl Ppac {
             .enumerate()
             .map(|(i, e)| (e.id.clone(), i))
             .collect();
+        self.used = [0; 3];
+        for e in &self.environments {
+            add(&mut self.used, share(e), 1);
+        }
+    }
+
+    /// What the tenant's live environments consume; O(1).
+    pub fn consumption(&self) -> Consumption {
+        let mb = |kb: i64| kb as f64 / 1024.0;
+        Consumption {
+            database_mb: mb(self.used[0]),
+            file_mb: mb(self.used[1]),
+            log_mb: mb(self.used[2]),
+        }
+    }
+}
+
+/// What one environment adds to the tenant's consumption, in KB: its Dataverse database's
+/// database, file and log sizes while it is live, nothing otherwise.
+fn share(e: &PpEnvironment) -> [i64; 3] {
+    let kb = |mb: f64| (mb * 1024.0).round() as i64;
+    match (&e.dataverse, e.live()) {
+        (Some(d), true) => [kb(d.database_mb), kb(d.file_mb), kb(d.log_mb)],
+        _ => [0; 3],
+    }
+}
+
+fn add(used: &mut [i64; 3], share: [i64; 3], sign: i64) {
+    for (u, s) in used.iter_mut().zip(share) {
+        *u += sign * s;
+    }
+}
+
+/// One environment being changed; its share of the consumption is counted again on drop.
+#[derive(Debug)]
+pub struct EnvMut<'a> {
+    env: &'a mut PpEnvironment,
+    used: &'a mut [i64; 3],
+}
+
+impl std::ops::Deref for EnvMut<'_> {
+    type Target = PpEnvironment;
+
+    fn deref(&self) -> &PpEnvironment {
+        self.env
+    }
+}
+
+impl std::ops::DerefMut for EnvMut<'_> {
+    fn deref_mut(&mut self) -> &mut PpEnvironment {
+        self.env
+    }
+}
+
+impl Drop for EnvMut<'_> {
+    fn drop(&mut self) {
+        add(self.used, share(self.env), 1);
+    }
+}
+
+/// Every environment being changed; the consumption is summed again on drop.
+#[derive(Debug)]
+pub struct EnvsMut<'a> {
+    ppac: &'a mut Ppac,
+}
+
+impl EnvsMut<'_> {
+    /// The environments, to change in place.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, PpEnvironment> {
+        self.ppac.environments.iter_mut()
+    }
+}
+
+impl Drop for EnvsMut<'_> {
+    fn drop(&mut self) {
+        self.ppac.reindex();
     }
 }
 

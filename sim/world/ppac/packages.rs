@@ -101,7 +101,7 @@ impl PpMut<'_> {
             requested_at: now,
             settings,
         };
-        let env = self.env_mut(id)?;
+        let mut env = self.env_mut(id)?;
         env.packages
             .retain(|p| !p.unique_name.eq_ignore_ascii_case(pkg.unique_name));
         env.packages.push(record.clone());

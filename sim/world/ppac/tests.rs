@@ -105,3 +105,67 @@ fn environments_are_found_by_id_through_removals_and_a_snapshot_load() -> Result
     );
     Ok(())
 }
+
+/// What the environments use, summed the long way.
+fn summed(p: &Ppac) -> Consumption {
+    let mut c = Consumption::default();
+    for d in p
+        .environments()
+        .iter()
+        .filter(|e| e.live())
+        .filter_map(|e| e.dataverse.as_ref())
+    {
+        c.database_mb += d.database_mb;
+        c.file_mb += d.file_mb;
+        c.log_mb += d.log_mb;
+    }
+    c
+}
+
+#[test]
+fn the_kept_consumption_equals_the_sum_through_creates_copies_deletes_and_recovery()
+-> Result<(), SimError> {
+    let mut t = tenant()?;
+    let actor = pp_admin(&t)?;
+    let spec = |name: &str| NewEnvironment {
+        display_name: name.into(),
+        sku: Some(Sku::Sandbox),
+        location: "unitedstates".into(),
+        dataverse: Some(NewDataverse::default()),
+        ..NewEnvironment::default()
+    };
+    let check = |t: &Tenant, when: &str| {
+        assert_eq!(t.state.ppac.consumption(), summed(&t.state.ppac), "{when}");
+    };
+    check(&t, "at creation");
+    let (a, op) = t.ppac_mut(&actor).create(spec("Alpha"), START)?;
+    check(&t, "while creating");
+    let at = finish(&mut t, op)?;
+    let (b, op) = t.ppac_mut(&actor).create(spec("Beta"), at)?;
+    let at = finish(&mut t, op)?;
+    check(&t, "two created");
+    let copy = CopyRequest {
+        source: a.clone(),
+        full: true,
+        name: None,
+        security_group: None,
+    };
+    let op = t.ppac_mut(&actor).copy(&b, copy, at)?;
+    let at = finish(&mut t, op)?;
+    check(&t, "after a copy");
+    let op = t.ppac_mut(&actor).delete(&a, at)?;
+    let at = finish(&mut t, op)?;
+    check(&t, "after a delete");
+    let op = t.ppac_mut(&actor).recover(&a, at)?;
+    finish(&mut t, op)?;
+    check(&t, "after recovery");
+    // A snapshot carries no sum; loading rebuilds it.
+    let text =
+        serde_json::to_string(&t.state.ppac).map_err(|e| SimError::internal(e.to_string()))?;
+    let mut loaded: Ppac =
+        serde_json::from_str(&text).map_err(|e| SimError::internal(e.to_string()))?;
+    loaded.reindex();
+    assert_eq!(loaded.consumption(), t.state.ppac.consumption());
+    assert!(t.state.ppac.consumption().database_mb > 0.0);
+    Ok(())
+}
