@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Measures how Power Platform reads and settling grow with a tenant's size, against a release build.
 
-For each size N (default 1000 and 10000) it loads a scenario of one tenant with N sandboxes
+For each size N (default 1,000, 10,000 and 100,000) it loads a scenario of one tenant with N sandboxes
 (no Dataverse, so capacity and domains play no part), then times, over keep-alive HTTP:
 - get-by-id: 500 sequential GETs of the last environment on the BAP admin API (median, p99);
 - create: 1000 sandboxes created through the BAP admin API (median per create);
-- settle: one POST /_sim/clock/advance of 1 h that finishes those 1000 pending creates.
+- settle: one POST /_sim/clock/advance of 1 h that finishes those 1000 pending creates;
+- the server's resident memory afterwards.
 Usage: cargo build --release && scripts/measure-scale.py [N ...]
 """
 import http.client, json, socket, statistics, subprocess, sys, time, urllib.parse
@@ -17,7 +18,8 @@ def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 def scenario(n):
-    envs = "\n".join(f"      - name: Sandbox {i}\n        type: Sandbox" for i in range(n))
+    # Flow style keeps 100,000 environments inside the default 4 MiB body limit.
+    envs = "\n".join(f"      - {{name: S{i}, type: Sandbox}}" for i in range(n))
     return f"""version: 1
 tenants:
   - id: {TENANT}
@@ -55,18 +57,20 @@ def measure(n):
                                        "password": "x", "resource": "https://service.powerapps.com"})
         _, tok = call("POST", f"/{TENANT}/oauth2/token", form.encode(), {"content-type": "application/x-www-form-urlencoded"})
         auth = {"Authorization": "Bearer " + json.loads(tok)["access_token"], "content-type": "application/json"}
-        _, listed = call("GET", f"{BAP}/scopes/admin/environments?api-version=2023-06-01", headers=auth)
-        last = json.loads(listed)["value"][-1]["name"]
+        # The id of the last environment, from the control plane (the BAP list is unpaged).
+        _, tenant = call("GET", f"/_sim/tenants/{TENANT}")
+        last = json.loads(tenant)["powerPlatformEnvironments"][-1]["id"]
         gets = sorted(call("GET", f"{BAP}/scopes/admin/environments/{last}?api-version=2023-06-01", headers=auth)[0]
                       for _ in range(500))
         body = json.dumps({"location": "unitedstates", "properties": {"displayName": "New", "environmentSku": "Sandbox"}})
         creates = [call("POST", f"{BAP}/environments?api-version=2023-06-01", body.encode(), auth)[0] for _ in range(1000)]
         t_settle, _ = call("POST", "/_sim/clock/advance", b'{"by":"1h"}', {"content-type": "application/json"})
+        rss = next(int(l.split()[1]) for l in open(f"/proc/{proc.pid}/status") if l.startswith("VmRSS:")) / 1024
         print(f"N={n:>6}: scenario load {t_load:8.0f} ms | get-by-id median {statistics.median(gets):6.3f} ms, "
               f"p99 {gets[int(len(gets) * 0.99) - 1]:6.3f} ms | create median {statistics.median(creates):6.3f} ms | "
-              f"settle 1000 creates {t_settle:8.1f} ms", flush=True)
+              f"settle 1000 creates {t_settle:8.1f} ms | RSS {rss:6.0f} MiB", flush=True)
     finally:
         proc.terminate(); proc.wait()
 
-for n in [int(a) for a in sys.argv[1:]] or [1000, 10000]:
+for n in [int(a) for a in sys.argv[1:]] or [1000, 10000, 100000]:
     measure(n)

@@ -278,27 +278,44 @@ impl From<Problem> for SimError {
     }
 }
 
+/// The YAML reader's limits for `text`, growing with it: every node and event of a file takes at
+/// least one byte of its text, so one of each per byte (never fewer than the reader's own
+/// defaults) admits any file written out in full, a world of 100,000 environments among them,
+/// while the work stays linear in the file's size. Aliases cannot multiply it: their replay
+/// keeps the reader's own caps.
+fn reader_options(text: &str) -> serde_saphyr::Options {
+    let bytes = text.len();
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(bytes);
+    budget.max_events = budget.max_events.max(bytes.saturating_mul(2));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(bytes);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
 /// Reads and checks a scenario. `anchor` is the moment offsets (`from: 30m`) count from.
 pub(crate) fn parse(text: &str, anchor: Timestamp) -> Result<Scenario, Problem> {
-    let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
-        let at = e.location();
-        let message = e.without_snippet().to_string();
-        let message = match message.split_once(": ") {
-            Some((head, rest)) if head.starts_with("error: line") => rest.to_string(),
-            _ => message,
-        };
-        // The place is reported separately.
-        let message = match message.rfind(" at line ") {
-            Some(i) if message[i..].contains(", column ") => message[..i].to_string(),
-            _ => message,
-        };
-        Problem {
-            line: at.map(|l| l.line()),
-            column: at.map(|l| l.column()),
-            path: None,
-            message,
-        }
-    })?;
+    let file: ScenarioFile = serde_saphyr::from_str_with_options(text, reader_options(text))
+        .map_err(|e| {
+            let at = e.location();
+            let message = e.without_snippet().to_string();
+            let message = match message.split_once(": ") {
+                Some((head, rest)) if head.starts_with("error: line") => rest.to_string(),
+                _ => message,
+            };
+            // The place is reported separately.
+            let message = match message.rfind(" at line ") {
+                Some(i) if message[i..].contains(", column ") => message[..i].to_string(),
+                _ => message,
+            };
+            Problem {
+                line: at.map(|l| l.line()),
+                column: at.map(|l| l.column()),
+                path: None,
+                message,
+            }
+        })?;
     file.plan(anchor).map_err(|e| problem(text, e))
 }
 
@@ -700,7 +717,8 @@ pub(crate) fn parse_offset(text: &str) -> Result<SignedDuration, SimError> {
 /// Where the value at `path` (`tenants[0].users[1].upn`) starts, as (line, column); the
 /// nearest enclosing value when the path goes further than the file does.
 pub(crate) fn locate(text: &str, path: &str) -> Option<(u64, u64)> {
-    let root: Spanned<Tree> = serde_saphyr::from_str(text).ok()?;
+    let root: Spanned<Tree> =
+        serde_saphyr::from_str_with_options(text, reader_options(text)).ok()?;
     let mut node = &root;
     for step in steps(path) {
         let next = match (&node.value, step) {

@@ -1,7 +1,7 @@
 //! Scenario files: validation with line and column, loading at start and at runtime, every
 //! shipped scenario playing out the story its comment tells, scripted timeline events.
 
-use super::helpers::{Answer, TestApp, assert_error, builder, spawn_with};
+use super::helpers::{Answer, TestApp, assert_error, builder, spawn_app, spawn_with};
 use lifecycle_sim::config::ScenarioSource;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -827,4 +827,22 @@ fn the_readme_example_scenario_loads() {
         .unwrap_or_else(|p| panic!("{p}"));
     assert_eq!(scenario.tenants.len(), 1);
     assert_eq!(scenario.tenants[0].declared.extras.timeline.len(), 5);
+}
+
+#[tokio::test]
+async fn a_world_larger_than_the_yaml_readers_default_budget_loads() {
+    // 52,000 environments take 260,000 YAML nodes, past the reader's default of 250,000; its
+    // limits grow with the file.
+    let app = spawn_app().await;
+    let id = "5ca1e000-0000-4000-8000-000000000002";
+    let mut text =
+        format!("tenants:\n  - id: {id}\n    domain: big.test\n    powerPlatformEnvironments:\n");
+    for i in 0..52_000 {
+        text.push_str(&format!("      - {{name: S{i}, type: Sandbox}}\n"));
+    }
+    let (status, body) = app.post_raw("/_sim/scenarios", &text).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, tenant) = app.get(&format!("/_sim/tenants/{id}")).await;
+    let envs = tenant["powerPlatformEnvironments"].as_array().unwrap();
+    assert_eq!(envs.len(), 52_001, "the default environment and the 52,000");
 }
