@@ -6,7 +6,8 @@ For each size N (default 1,000, 10,000 and 100,000) it loads a scenario of one t
 - get-by-id: 500 sequential GETs of the last environment on the BAP admin API (median, p99);
 - create: 1000 sandboxes created through the BAP admin API (median per create);
 - settle: one POST /_sim/clock/advance of 1 h that finishes those 1000 pending creates;
-- the server's resident memory afterwards.
+- the server's resident memory afterwards;
+- an LCS scenario load: a second tenant with one project of N development environments.
 Usage: cargo build --release && scripts/measure-scale.py [N ...]
 """
 import http.client, json, socket, statistics, subprocess, sys, time, urllib.parse
@@ -30,6 +31,18 @@ tenants:
         licenses: [Dynamics 365 Unified Operations Plan]
     powerPlatformEnvironments:
 {envs}
+"""
+
+def lcs_scenario(n):
+    envs = ",".join(f"{{name: D{i}, type: DevTestDev}}" for i in range(n))
+    return f"""version: 1
+tenants:
+  - id: 5ca1e000-0000-4000-8000-000000000002
+    domain: scale-lcs.test
+    projects:
+      - id: 3000001
+        name: Scale
+        environments: [{envs}]
 """
 
 def measure(n):
@@ -65,10 +78,11 @@ def measure(n):
         body = json.dumps({"location": "unitedstates", "properties": {"displayName": "New", "environmentSku": "Sandbox"}})
         creates = [call("POST", f"{BAP}/environments?api-version=2023-06-01", body.encode(), auth)[0] for _ in range(1000)]
         t_settle, _ = call("POST", "/_sim/clock/advance", b'{"by":"1h"}', {"content-type": "application/json"})
+        t_lcs, _ = call("POST", "/_sim/scenarios", lcs_scenario(n).encode(), {"content-type": "application/yaml"})
         rss = next(int(l.split()[1]) for l in open(f"/proc/{proc.pid}/status") if l.startswith("VmRSS:")) / 1024
         print(f"N={n:>6}: scenario load {t_load:8.0f} ms | get-by-id median {statistics.median(gets):6.3f} ms, "
               f"p99 {gets[int(len(gets) * 0.99) - 1]:6.3f} ms | create median {statistics.median(creates):6.3f} ms | "
-              f"settle 1000 creates {t_settle:8.1f} ms | RSS {rss:6.0f} MiB", flush=True)
+              f"settle 1000 creates {t_settle:8.1f} ms | LCS load {t_lcs:8.0f} ms | RSS {rss:6.0f} MiB", flush=True)
     finally:
         proc.terminate(); proc.wait()
 

@@ -31,7 +31,8 @@ use crate::state::AppState;
 use crate::world::identity::ObjectId;
 use crate::world::lcs::files::{self};
 use crate::world::lcs::{
-    Activity, AssetId, Budget, EnvironmentId, FileType, FoView, ProjectId, Validation, Via,
+    Activity, AssetId, Budget, EnvironmentId, FileType, FoEnvironment, FoView, ProjectId,
+    Validation, Via,
 };
 use crate::world::operations::Work;
 use axum::Json;
@@ -447,11 +448,20 @@ async fn metadata(
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty());
-    let items = p
-        .environments()
-        .iter()
-        .filter(|e| wanted_id.is_none_or(|id| e.id == id))
-        .filter(|e| name.is_none_or(|n| e.name.eq_ignore_ascii_case(n)));
+    // An id or a name picks one environment through the project's indexes; neither lists all.
+    let one = match (wanted_id, name) {
+        (Some(id), _) => Some(p.environment(id).ok()),
+        (None, Some(n)) => Some(p.environment_named(n)),
+        (None, None) => None,
+    };
+    let items: Box<dyn Iterator<Item = &FoEnvironment>> = match one {
+        Some(found) => Box::new(
+            found
+                .filter(|e| name.is_none_or(|n| e.name.eq_ignore_ascii_case(n)))
+                .into_iter(),
+        ),
+        None => Box::new(p.environments().iter()),
+    };
     Ok(paged(
         items,
         page,

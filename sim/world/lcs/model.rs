@@ -8,7 +8,7 @@ use crate::world::identity::PpEnvId;
 use crate::world::wire::wire_enum;
 use jiff::Timestamp;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use uuid::Uuid;
 
@@ -807,6 +807,13 @@ pub struct Project {
     /// Position of each environment in `environments`, by id (rebuilt when loaded).
     #[serde(skip)]
     index: HashMap<EnvironmentId, usize>,
+    /// Position of each environment by its name in lower case (names are unique in a project,
+    /// whatever their case; rebuilt when loaded).
+    #[serde(skip)]
+    names: HashMap<String, usize>,
+    /// The environments' endpoint URLs (rebuilt when loaded).
+    #[serde(skip)]
+    urls: HashSet<String>,
     /// The asset library, in creation order.
     pub assets: Vec<Asset>,
 }
@@ -821,6 +828,8 @@ impl Project {
             members,
             environments: Vec::new(),
             index: HashMap::new(),
+            names: HashMap::new(),
+            urls: HashSet::new(),
             assets: Vec::new(),
         }
     }
@@ -832,8 +841,23 @@ impl Project {
 
     /// Adds an environment (its id is new: drawn fresh or checked unique first).
     pub fn insert(&mut self, env: FoEnvironment) {
-        self.index.insert(env.id, self.environments.len());
+        let i = self.environments.len();
+        self.index.insert(env.id, i);
+        self.names.insert(env.name.to_ascii_lowercase(), i);
+        self.urls.insert(env.url.clone());
         self.environments.push(env);
+    }
+
+    /// The environment with this name, in any case; O(1).
+    pub fn environment_named(&self, name: &str) -> Option<&FoEnvironment> {
+        self.names
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.environments[i])
+    }
+
+    /// Whether an environment of the project has this endpoint URL; O(1).
+    pub fn has_url(&self, url: &str) -> bool {
+        self.urls.contains(url)
     }
 
     /// Removes a deleted environment; O(n).
@@ -842,14 +866,14 @@ impl Project {
         self.reindex();
     }
 
-    /// Rebuilds the id index (after loading a snapshot).
+    /// Rebuilds the indexes by id, name and URL (after loading a snapshot).
     pub fn reindex(&mut self) {
-        self.index = self
-            .environments
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.id, i))
+        let envs = self.environments.iter().enumerate();
+        self.index = envs.clone().map(|(i, e)| (e.id, i)).collect();
+        self.names = envs
+            .map(|(i, e)| (e.name.to_ascii_lowercase(), i))
             .collect();
+        self.urls = self.environments.iter().map(|e| e.url.clone()).collect();
     }
 
     /// The member record of a user.

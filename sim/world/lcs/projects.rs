@@ -127,10 +127,7 @@ impl Tenant {
     ) -> Result<FoEnvironment, SimError> {
         check_name(&spec.name, "environment name", 50)?;
         let p = state.lcs.project(project)?;
-        if p.environments()
-            .iter()
-            .any(|e| e.name.eq_ignore_ascii_case(&spec.name))
-        {
+        if p.environment_named(&spec.name).is_some() {
             return Err(SimError::new(
                 ErrorCode::EnvironmentExists,
                 format!(
@@ -262,12 +259,7 @@ impl Tenant {
                 }
                 _ => format!("https://{host}.sandbox.operations.dynamics.com/"),
             };
-            let taken = state
-                .lcs
-                .projects
-                .iter()
-                .flat_map(|p| p.environments())
-                .any(|e| e.url == url);
+            let taken = state.lcs.projects.iter().any(|p| p.has_url(&url));
             if !taken {
                 return url;
             }

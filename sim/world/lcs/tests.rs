@@ -174,7 +174,7 @@ fn environments_are_found_by_id_through_a_delete_and_a_snapshot_load() -> Result
     let stop = t.stop_environment(p, actor, a, at)?;
     let at = finish(&mut t, stop)?;
     let delete = t.delete_environment(p, actor, a, at)?;
-    finish(&mut t, delete)?;
+    let at = finish(&mut t, delete)?;
     assert_eq!(
         code(env_of(&t, p, a).map(|_| ())),
         Some(ErrorCode::EnvironmentNotFound)
@@ -187,5 +187,14 @@ fn environments_are_found_by_id_through_a_delete_and_a_snapshot_load() -> Result
         serde_json::from_str(&text).map_err(|e| SimError::internal(e.to_string()))?;
     loaded.reindex();
     assert_eq!(loaded.project(p)?.environment(b)?.name, "dev-b");
+    // By name too, in any case, and the deleted one's name is free again.
+    let named = |l: &Lcs, n: &str| l.project(p).ok()?.environment_named(n).map(|e| e.id);
+    assert_eq!(named(&loaded, "DEV-B"), Some(b));
+    assert_eq!(named(&loaded, "dev-a"), None);
+    assert_eq!(
+        code(deploy(&mut t, p, "Dev-B", EnvironmentType::DevTestDev, at)),
+        Some(ErrorCode::EnvironmentExists)
+    );
+    deploy(&mut t, p, "dev-a", EnvironmentType::DevTestDev, at)?;
     Ok(())
 }
