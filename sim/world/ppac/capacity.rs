@@ -19,9 +19,7 @@ pub(crate) fn check_domain(
     now: Timestamp,
 ) -> Result<String, SimError> {
     let d = check_domain_form(domain)?;
-    let taken = state.ppac.environments.iter().any(|e| {
-        e.live() && Some(&e.id) != except && e.dataverse.as_ref().is_some_and(|x| x.domain == d)
-    });
+    let taken = state.ppac.domain_in_use(&d, except);
     let blocked = state
         .ppac
         .blocked_domains

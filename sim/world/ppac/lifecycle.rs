@@ -356,12 +356,7 @@ impl PpMut<'_> {
         };
         self.read().require_capacity("recovered")?;
         if let Some(d) = &domain {
-            let taken = self
-                .state
-                .ppac
-                .environments
-                .iter()
-                .any(|e| e.live() && e.dataverse.as_ref().is_some_and(|x| &x.domain == d));
+            let taken = self.state.ppac.domain_in_use(d, None);
             if taken {
                 return Err(SimError::new(
                     ErrorCode::DomainNameInUse,

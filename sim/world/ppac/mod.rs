@@ -50,6 +50,9 @@ pub struct Ppac {
     /// every environment's [`share`], kept as environments change (rebuilt when loaded).
     #[serde(skip)]
     used: [i64; 3],
+    /// How many live environments use each Dataverse domain (rebuilt when loaded).
+    #[serde(skip)]
+    domains: HashMap<String, usize>,
     /// Domains of deleted environments and until when they stay blocked.
     pub blocked_domains: Vec<(String, Timestamp)>,
     /// Tenant settings other than the governance switch (which lives in the tenant).
@@ -78,14 +81,16 @@ impl Ppac {
     pub fn get_mut(&mut self, id: &PpEnvId) -> Option<EnvMut<'_>> {
         let &i = self.index.get(id)?;
         let env = &mut self.environments[i];
-        let used = &mut self.used;
+        let (used, domains) = (&mut self.used, &mut self.domains);
         add(used, share(env), -1);
-        Some(EnvMut { env, used })
+        count_domain(domains, env, false);
+        Some(EnvMut { env, used, domains })
     }
 
     /// Adds an environment (its id is new: ids are drawn fresh or checked unique first).
     pub fn insert(&mut self, env: PpEnvironment) {
         add(&mut self.used, share(&env), 1);
+        count_domain(&mut self.domains, &env, true);
         self.index.insert(env.id.clone(), self.environments.len());
         self.environments.push(env);
     }
@@ -105,9 +110,21 @@ impl Ppac {
             .map(|(i, e)| (e.id.clone(), i))
             .collect();
         self.used = [0; 3];
+        self.domains.clear();
         for e in &self.environments {
             add(&mut self.used, share(e), 1);
+            count_domain(&mut self.domains, e, true);
         }
+    }
+
+    /// Whether a live environment other than `except` uses the Dataverse domain; O(1).
+    pub fn domain_in_use(&self, domain: &str, except: Option<&PpEnvId>) -> bool {
+        let users = self.domains.get(domain).copied().unwrap_or(0);
+        let own = except
+            .and_then(|id| self.get(id))
+            .and_then(live_domain)
+            .is_some_and(|d| d == domain);
+        users > usize::from(own)
     }
 
     /// What the tenant's live environments consume; O(1).
@@ -131,17 +148,42 @@ fn share(e: &PpEnvironment) -> [i64; 3] {
     }
 }
 
+/// The Dataverse domain a live environment holds.
+fn live_domain(e: &PpEnvironment) -> Option<&str> {
+    e.dataverse
+        .as_ref()
+        .filter(|_| e.live())
+        .map(|d| d.domain.as_str())
+}
+
+/// Counts (or, with `present` false, uncounts) the domain `e` holds.
+fn count_domain(domains: &mut HashMap<String, usize>, e: &PpEnvironment, present: bool) {
+    let Some(d) = live_domain(e) else {
+        return;
+    };
+    if present {
+        *domains.entry(d.to_string()).or_default() += 1;
+    } else if let Some(n) = domains.get_mut(d) {
+        *n -= 1;
+        if *n == 0 {
+            domains.remove(d);
+        }
+    }
+}
+
 fn add(used: &mut [i64; 3], share: [i64; 3], sign: i64) {
     for (u, s) in used.iter_mut().zip(share) {
         *u += sign * s;
     }
 }
 
-/// One environment being changed; its share of the consumption is counted again on drop.
+/// One environment being changed; its share of the consumption and its domain are counted
+/// again on drop.
 #[derive(Debug)]
 pub struct EnvMut<'a> {
     env: &'a mut PpEnvironment,
     used: &'a mut [i64; 3],
+    domains: &'a mut HashMap<String, usize>,
 }
 
 impl std::ops::Deref for EnvMut<'_> {
@@ -161,6 +203,7 @@ impl std::ops::DerefMut for EnvMut<'_> {
 impl Drop for EnvMut<'_> {
     fn drop(&mut self) {
         add(self.used, share(self.env), 1);
+        count_domain(self.domains, self.env, true);
     }
 }
 

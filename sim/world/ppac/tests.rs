@@ -123,7 +123,7 @@ fn summed(p: &Ppac) -> Consumption {
 }
 
 #[test]
-fn the_kept_consumption_equals_the_sum_through_creates_copies_deletes_and_recovery()
+fn kept_consumption_and_domains_equal_the_long_way_through_creates_copies_deletes_and_recovery()
 -> Result<(), SimError> {
     let mut t = tenant()?;
     let actor = pp_admin(&t)?;
@@ -135,11 +135,37 @@ fn the_kept_consumption_equals_the_sum_through_creates_copies_deletes_and_recove
         ..NewEnvironment::default()
     };
     let check = |t: &Tenant, when: &str| {
-        assert_eq!(t.state.ppac.consumption(), summed(&t.state.ppac), "{when}");
+        let p = &t.state.ppac;
+        assert_eq!(p.consumption(), summed(p), "{when}");
+        // Domains in use, the long way, for every domain any environment ever had.
+        for d in p.environments().iter().filter_map(|e| e.dataverse.as_ref()) {
+            let long = p
+                .environments()
+                .iter()
+                .any(|e| e.live() && e.dataverse.as_ref().is_some_and(|x| x.domain == d.domain));
+            assert_eq!(
+                p.domain_in_use(&d.domain, None),
+                long,
+                "{when}: {}",
+                d.domain
+            );
+        }
     };
     check(&t, "at creation");
     let (a, op) = t.ppac_mut(&actor).create(spec("Alpha"), START)?;
     check(&t, "while creating");
+    let alpha = t
+        .state
+        .ppac
+        .get(&a)
+        .and_then(|e| e.dataverse.as_ref())
+        .map(|d| d.domain.clone());
+    let alpha = alpha.ok_or_else(|| SimError::internal("Alpha has no Dataverse"))?;
+    assert!(t.state.ppac.domain_in_use(&alpha, None));
+    assert!(
+        !t.state.ppac.domain_in_use(&alpha, Some(&a)),
+        "its own domain"
+    );
     let at = finish(&mut t, op)?;
     let (b, op) = t.ppac_mut(&actor).create(spec("Beta"), at)?;
     let at = finish(&mut t, op)?;
@@ -156,6 +182,10 @@ fn the_kept_consumption_equals_the_sum_through_creates_copies_deletes_and_recove
     let op = t.ppac_mut(&actor).delete(&a, at)?;
     let at = finish(&mut t, op)?;
     check(&t, "after a delete");
+    assert!(
+        !t.state.ppac.domain_in_use(&alpha, None),
+        "a deleted environment's domain"
+    );
     let op = t.ppac_mut(&actor).recover(&a, at)?;
     finish(&mut t, op)?;
     check(&t, "after recovery");
