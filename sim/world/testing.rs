@@ -126,3 +126,12 @@ pub(crate) fn linked_pair(
         .ok_or_else(|| SimError::internal("setup linked no Dataverse environment"))?;
     Ok((p, env, dv, done))
 }
+
+/// `value` written as JSON and read back, as a snapshot carries it (skipped fields empty).
+pub(crate) fn through_json<T>(value: &T) -> Result<T, SimError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let text = serde_json::to_string(value).map_err(|e| SimError::internal(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| SimError::internal(e.to_string()))
+}

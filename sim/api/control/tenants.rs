@@ -176,7 +176,7 @@ pub(super) fn tenant_dto(tenant: &Tenant, now: Timestamp) -> TenantDto {
         applications: s.applications.iter().map(ApplicationDto::from).collect(),
         capacity: s.capacity.into(),
         capacity_used: {
-            let used = crate::world::ppac::capacity::consumption(&tenant.state);
+            let used = tenant.state.ppac.consumption();
             CapacityUsedDto {
                 database_mb: used.database_mb,
                 file_mb: used.file_mb,

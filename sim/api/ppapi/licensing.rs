@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 fn capacity_body(t: &Tenant, now: Timestamp) -> Value {
-    let used = crate::world::ppac::capacity::consumption(&t.state);
+    let used = t.state.ppac.consumption();
     let cap = t.state.capacity;
     let entry = |kind: &str, total: u64, actual: f64| {
         let available = (total as f64) > actual;

@@ -136,8 +136,7 @@ impl SetupEffect {
         op: OperationId,
         at: Timestamp,
     ) -> Result<(), OpError> {
-        let free =
-            state.capacity.database_mb as f64 - ppac::capacity::consumption(state).database_mb;
+        let free = ppac::capacity::free_database_mb(state);
         if free < REQUIRED_FREE_MB {
             return Err(op_error(
                 ErrorCode::InsufficientCapacity,

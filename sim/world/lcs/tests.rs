@@ -181,10 +181,7 @@ fn environments_are_found_by_id_through_a_delete_and_a_snapshot_load() -> Result
     );
     assert_eq!(env_of(&t, p, b)?.name, "dev-b");
     // A snapshot carries no index; loading rebuilds it.
-    let text =
-        serde_json::to_string(&t.state.lcs).map_err(|e| SimError::internal(e.to_string()))?;
-    let mut loaded: Lcs =
-        serde_json::from_str(&text).map_err(|e| SimError::internal(e.to_string()))?;
+    let mut loaded = through_json(&t.state.lcs)?;
     loaded.reindex();
     assert_eq!(loaded.project(p)?.environment(b)?.name, "dev-b");
     // By name too, in any case, and the deleted one's name is free again.

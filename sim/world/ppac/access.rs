@@ -7,7 +7,7 @@ use crate::error::{ErrorCode, SimError};
 use crate::ops::{Operation, OperationId};
 use crate::world::identity::{ObjectId, Role, random_uuid};
 use crate::world::operations::{Effect, Portal, Target, Work};
-use crate::world::ppac::capacity::{consumption, free_domain};
+use crate::world::ppac::capacity::{free_database_mb, free_domain};
 use crate::world::tenant::{Tenant, TenantState};
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -117,13 +117,17 @@ impl<'a> Pp<'a> {
 
     /// A live environment the actor may see; 404 otherwise.
     pub fn environment(self, id: &PpEnvId) -> Result<&'a PpEnvironment, SimError> {
+        self.seen(id).ok_or_else(|| self.not_found(id.as_str()))
+    }
+
+    /// The environment `id`, if it is live and the actor may see it.
+    fn seen(self, id: &PpEnvId) -> Option<&'a PpEnvironment> {
         let actor = self.actor;
         self.tenant
             .state
             .ppac
             .get(id)
             .filter(|e| e.live() && Self::may_see(actor, e))
-            .ok_or_else(|| self.not_found(id.as_str()))
     }
 
     /// Environments deleted within the recovery window.
@@ -136,13 +140,8 @@ impl<'a> Pp<'a> {
         })
     }
 
-    /// Free database capacity, MB (negative when over).
-    pub fn free_database_mb(self) -> f64 {
-        self.tenant.state.capacity.database_mb as f64 - consumption(&self.tenant.state).database_mb
-    }
-
     pub(super) fn require_capacity(self, what: &str) -> Result<(), SimError> {
-        let free = self.free_database_mb();
+        let free = free_database_mb(&self.tenant.state);
         if free < REQUIRED_FREE_MB {
             return Err(SimError::new(
                 ErrorCode::InsufficientCapacity,
@@ -196,7 +195,7 @@ impl<'a> Pp<'a> {
         };
         let op = self.tenant.operation(id).map_err(|_| gone())?;
         let lo = lifecycle_of(op).ok_or_else(gone)?;
-        if !self.visible(lo.env) {
+        if self.seen(lo.env).is_none() {
             return Err(gone());
         }
         Ok((lo, op))
@@ -220,18 +219,8 @@ impl<'a> Pp<'a> {
     pub fn all_operations(self) -> impl Iterator<Item = (LifecycleOp<'a>, &'a Operation<Work>)> {
         self.tenant.operations().rev().filter_map(move |op| {
             let lo = lifecycle_of(op)?;
-            self.visible(lo.env).then_some((lo, op))
+            self.seen(lo.env).map(|_| (lo, op))
         })
-    }
-
-    /// Whether the environment `id` is live and the actor may see it.
-    fn visible(self, id: &PpEnvId) -> bool {
-        let actor = self.actor;
-        self.tenant
-            .state
-            .ppac
-            .get(id)
-            .is_some_and(|e| e.live() && Self::may_see(actor, e))
     }
 }
 

@@ -5,9 +5,9 @@ use crate::error::{ErrorCode, SimError};
 use crate::world::tenant::TenantState;
 use jiff::Timestamp;
 
-/// What the tenant's live environments consume (kept as they change; O(1)).
-pub(crate) fn consumption(state: &TenantState) -> Consumption {
-    state.ppac.consumption()
+/// Free Dataverse database capacity of the tenant, MB (negative when over).
+pub(crate) fn free_database_mb(state: &TenantState) -> f64 {
+    state.capacity.database_mb as f64 - state.ppac.consumption().database_mb
 }
 
 /// Checks a domain's form and that no live environment uses it and no recent delete blocks

@@ -109,6 +109,11 @@ impl Ppac {
             .enumerate()
             .map(|(i, e)| (e.id.clone(), i))
             .collect();
+        self.recount();
+    }
+
+    /// Sums again what the environments use and the domains they hold.
+    fn recount(&mut self) {
         self.used = [0; 3];
         self.domains.clear();
         for e in &self.environments {
@@ -207,7 +212,7 @@ impl Drop for EnvMut<'_> {
     }
 }
 
-/// Every environment being changed; the consumption is summed again on drop.
+/// Every environment being changed; what they use and their domains are counted again on drop.
 #[derive(Debug)]
 pub struct EnvsMut<'a> {
     ppac: &'a mut Ppac,
@@ -222,7 +227,7 @@ impl EnvsMut<'_> {
 
 impl Drop for EnvsMut<'_> {
     fn drop(&mut self) {
-        self.ppac.reindex();
+        self.ppac.recount();
     }
 }
 

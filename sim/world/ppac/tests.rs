@@ -16,6 +16,17 @@ fn package_state(t: &Tenant, env: &PpEnvId, name: &str) -> Option<PackageState> 
     Some(p.state(t.ops()))
 }
 
+/// A sandbox in the United States named `name`, with `dataverse` if given.
+fn sandbox(name: &str, dataverse: Option<NewDataverse>) -> NewEnvironment {
+    NewEnvironment {
+        display_name: name.into(),
+        sku: Some(Sku::Sandbox),
+        location: "unitedstates".into(),
+        dataverse,
+        ..NewEnvironment::default()
+    }
+}
+
 fn first_stage_end(t: &Tenant, op: OperationId) -> Result<Timestamp, SimError> {
     t.operation(op)?.progress(START).stages[0]
         .ends_at
@@ -78,12 +89,7 @@ fn the_provisioning_app_fails_until_platform_tools_are_installed() -> Result<(),
 fn environments_are_found_by_id_through_removals_and_a_snapshot_load() -> Result<(), SimError> {
     let mut t = tenant()?;
     let actor = pp_admin(&t)?;
-    let spec = |name: &str| NewEnvironment {
-        display_name: name.into(),
-        sku: Some(Sku::Sandbox),
-        location: "unitedstates".into(),
-        ..NewEnvironment::default()
-    };
+    let spec = |name: &str| sandbox(name, None);
     let (a, _) = t.ppac_mut(&actor).create(spec("A"), START)?;
     let (b, _) = t.ppac_mut(&actor).create(spec("B"), START)?;
     let name = |p: &Ppac, id: &PpEnvId| p.get(id).map(|e| e.display_name.clone());
@@ -93,10 +99,7 @@ fn environments_are_found_by_id_through_removals_and_a_snapshot_load() -> Result
     assert_eq!(name(&t.state.ppac, &a), None);
     assert_eq!(name(&t.state.ppac, &b).as_deref(), Some("B"));
     // A snapshot carries no index; loading rebuilds it.
-    let text =
-        serde_json::to_string(&t.state.ppac).map_err(|e| SimError::internal(e.to_string()))?;
-    let mut loaded: Ppac =
-        serde_json::from_str(&text).map_err(|e| SimError::internal(e.to_string()))?;
+    let mut loaded = through_json(&t.state.ppac)?;
     loaded.reindex();
     assert_eq!(name(&loaded, &b).as_deref(), Some("B"));
     assert_eq!(
@@ -127,13 +130,7 @@ fn kept_consumption_and_domains_equal_the_long_way_through_creates_copies_delete
 -> Result<(), SimError> {
     let mut t = tenant()?;
     let actor = pp_admin(&t)?;
-    let spec = |name: &str| NewEnvironment {
-        display_name: name.into(),
-        sku: Some(Sku::Sandbox),
-        location: "unitedstates".into(),
-        dataverse: Some(NewDataverse::default()),
-        ..NewEnvironment::default()
-    };
+    let spec = |name: &str| sandbox(name, Some(NewDataverse::default()));
     let check = |t: &Tenant, when: &str| {
         let p = &t.state.ppac;
         assert_eq!(p.consumption(), summed(p), "{when}");
@@ -190,10 +187,7 @@ fn kept_consumption_and_domains_equal_the_long_way_through_creates_copies_delete
     finish(&mut t, op)?;
     check(&t, "after recovery");
     // A snapshot carries no sum; loading rebuilds it.
-    let text =
-        serde_json::to_string(&t.state.ppac).map_err(|e| SimError::internal(e.to_string()))?;
-    let mut loaded: Ppac =
-        serde_json::from_str(&text).map_err(|e| SimError::internal(e.to_string()))?;
+    let mut loaded = through_json(&t.state.ppac)?;
     loaded.reindex();
     assert_eq!(loaded.consumption(), t.state.ppac.consumption());
     assert!(t.state.ppac.consumption().database_mb > 0.0);
