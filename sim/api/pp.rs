@@ -290,6 +290,13 @@ impl Currency {
     }
 }
 
+/// `{"value": [items]}`, serialised from typed items.
+#[derive(serde::Serialize)]
+pub struct Listed<T> {
+    /// The items.
+    pub value: Vec<T>,
+}
+
 /// `{key: [items]}`, moving the items. (`json!` would serialize an interpolated `Value` again: a
 /// deep copy per nesting level, which dominated the cost of large listings.)
 pub fn wrap(key: &str, items: Vec<Value>) -> Value {
@@ -302,6 +309,16 @@ pub fn wrap(key: &str, items: Vec<Value>) -> Value {
 pub fn put(object: &mut Value, key: &str, value: Value) {
     if let Some(map) = object.as_object_mut() {
         map.insert(key.into(), value);
+    }
+}
+
+/// A timestamp serialised as [`ts`] writes it, without a `String` in between.
+#[derive(Clone, Copy)]
+pub struct Ts(pub Timestamp);
+
+impl serde::Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
     }
 }
 

@@ -320,12 +320,12 @@ fn wire_field(field: &str) -> String {
 
 async fn list(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
     let (actor, t, now) = open(&state, &caller)?;
-    let value: Vec<Value> = t
+    let value: Vec<_> = t
         .ppac(&actor)
         .environments()
         .map(|e| environment(&t, e, &q, now))
         .collect();
-    Ok(Json(pp::wrap("value", value)).into_response())
+    Ok(Json(pp::Listed { value }).into_response())
 }
 
 async fn get_one(
@@ -356,7 +356,7 @@ async fn create(
     let body = t
         .ppac(&actor)
         .environment(&id)
-        .map(|e| environment(&t, e, &q, now))
+        .map(|e| environment(&t, e, &q, now).value())
         .ok();
     Ok(accepted(&state, &t, &base, &q, op, now, body))
 }
@@ -401,7 +401,7 @@ async fn provision_instance(
     let body = t
         .ppac(&actor)
         .environment(&id)
-        .map(|e| environment(&t, e, &q, now))
+        .map(|e| environment(&t, e, &q, now).value())
         .ok();
     Ok(accepted(&state, &t, &base, &q, op, now, body))
 }
@@ -769,7 +769,7 @@ async fn operation(
         && let Ok(e) = t.ppac(&actor).environment(lo.env)
     {
         // Terraform polls provisionInstance's Location expecting the environment itself.
-        let mut env = environment(&t, e, &q, now);
+        let mut env = environment(&t, e, &q, now).value();
         body["name"] = env["name"].take();
         body["properties"] = env["properties"].take();
     }
@@ -801,12 +801,12 @@ async fn operations(State(state): State<Arc<AppState>>, caller: Caller, q: PpQue
 
 async fn deleted(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
     let (actor, t, now) = open(&state, &caller)?;
-    let value: Vec<Value> = t
+    let value: Vec<_> = t
         .ppac(&actor)
         .deleted(now)
         .map(|e| environment(&t, e, &q, now))
         .collect();
-    Ok(Json(pp::wrap("value", value)).into_response())
+    Ok(Json(pp::Listed { value }).into_response())
 }
 
 async fn recover(

@@ -2,7 +2,7 @@
 //! operations, backups, and the 202 that points at an operation.
 
 use crate::api::extract::BaseUrl;
-use crate::api::pp::{self, PpQuery, ts};
+use crate::api::pp::{self, PpQuery, Ts, ts};
 use crate::ops::{Operation, OperationId, RunState};
 use crate::state::AppState;
 use crate::world::operations::Work;
@@ -10,167 +10,483 @@ use crate::world::ppac::{self, Actor, Backup, LifecycleOp, PpEnvironment, enforc
 use crate::world::tenant::Tenant;
 use axum::response::Response;
 use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 /// Path prefix of every BAP route.
 pub(super) const PREFIX: &str = "/providers/Microsoft.BusinessAppPlatform";
 
 fn actor_json(a: &Actor, tenant: &Tenant) -> Value {
-    let mut v = json!({
-        "id": a.id.0,
-        "displayName": a.display_name,
-        "type": a.kind(),
-        "tenantId": tenant.id().0,
-    });
-    if let Some(upn) = &a.upn {
-        v["email"] = json!(upn);
-        v["userPrincipalName"] = json!(upn);
-    }
-    v
+    serde_json::to_value(ActorOut::of(a, tenant)).unwrap_or(Value::Null)
 }
 
-fn env_path(id: &str) -> String {
-    format!("{PREFIX}/scopes/admin/environments/{id}")
+/// `createdBy`, `lastModifiedBy` and `requestedBy`: who did it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActorOut<'a> {
+    id: Uuid,
+    display_name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    tenant_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_principal_name: Option<&'a str>,
+}
+
+impl<'a> ActorOut<'a> {
+    fn of(a: &'a Actor, tenant: &Tenant) -> Self {
+        ActorOut {
+            id: a.id.0,
+            display_name: &a.display_name,
+            kind: a.kind(),
+            tenant_id: tenant.id().0,
+            email: a.upn.as_deref(),
+            user_principal_name: a.upn.as_deref(),
+        }
+    }
+}
+
+/// An environment as BAP shows it (reference §4.1), serialised straight from the domain: the
+/// field order is the wire's.
+#[derive(Serialize)]
+pub(super) struct EnvironmentOut<'a> {
+    id: Cat<'a>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    location: &'a str,
+    name: &'a str,
+    properties: Properties<'a>,
+}
+
+impl EnvironmentOut<'_> {
+    /// As a JSON value, for answers that embed it (a create's 202, a provisioning poll).
+    pub(super) fn value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Properties<'a> {
+    tenant_id: Uuid,
+    azure_region: &'a str,
+    display_name: &'a str,
+    description: &'a str,
+    created_time: Ts,
+    created_by: ActorOut<'a>,
+    last_modified_time: Ts,
+    last_modified_by: ActorOut<'a>,
+    provisioning_state: &'static str,
+    creation_type: &'static str,
+    environment_sku: &'static str,
+    is_default: bool,
+    billing_policy: (),
+    client_uris: ClientUris<'a>,
+    runtime_endpoints: RuntimeEndpoints<'a>,
+    database_type: &'static str,
+    trial_scenario_type: &'static str,
+    notification_metadata: Fixed,
+    retention_period: Days,
+    lifecycle_authority: &'static str,
+    states: States,
+    update_cadence: Id<'a>,
+    retention_details: RetentionDetails,
+    protection_status: Fixed,
+    cluster: Fixed,
+    connected_groups: [(); 0],
+    lifecycle_operations_enforcement: Enforcement<'a>,
+    governance_configuration: Governance,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    linked_environment_metadata: Option<LinkedEnvironment<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    linked_app_metadata: Option<LinkedAppOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted_time: Option<Ts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity: Option<[CapacityOut; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addons: Option<[(); 0]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<Fixed>,
+}
+
+/// Text joined from parts at serialisation time, without building a `String`.
+struct Cat<'a>(&'static str, &'a str, &'static str);
+
+impl Serialize for Cat<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}{}{}", self.0, self.1, self.2))
+    }
+}
+
+/// A fixed JSON object (no field of it depends on the environment).
+struct Fixed(&'static [(&'static str, &'static str)], &'static str);
+
+impl Serialize for Fixed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            if self.1.is_empty() {
+                map.serialize_entry(k, v)?;
+            } else {
+                map.serialize_entry(k, &Fixed1(self.1, v))?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// `{key: value}`.
+struct Fixed1(&'static str, &'static str);
+
+impl Serialize for Fixed1 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, self.1)?;
+        map.end()
+    }
+}
+
+const NOTIFICATION: Fixed = Fixed(
+    &[("state", "NotSpecified"), ("branding", "NotSpecific")],
+    "",
+);
+const PROTECTION: Fixed = Fixed(&[("keyManagedBy", "Microsoft")], "");
+const CLUSTER: Fixed = Fixed(&[("category", "Prod"), ("environment", "Prod")], "");
+const PERMISSIONS: Fixed = Fixed(
+    &[
+        ("CreatePowerApp", "Create PowerApps"),
+        ("ReadEnvironment", "Read Environment"),
+        ("AdminReadEnvironment", "Admin Read Environment"),
+        ("UpdateEnvironment", "Update Environment"),
+        ("DeleteEnvironment", "Delete Environment"),
+    ],
+    "displayName",
+);
+
+#[derive(Serialize)]
+struct ClientUris<'a> {
+    admin: Cat<'a>,
+    maker: Cat<'a>,
+}
+
+#[derive(Serialize)]
+struct RuntimeEndpoints<'a> {
+    #[serde(rename = "microsoft.BusinessAppPlatform")]
+    bap: Cat<'a>,
+    #[serde(rename = "microsoft.CommonDataModel")]
+    cdm: Cat<'a>,
+    #[serde(rename = "microsoft.PowerApps")]
+    power_apps: Cat<'a>,
+    #[serde(rename = "microsoft.Flow")]
+    flow: Cat<'a>,
+}
+
+#[derive(Serialize)]
+struct Id<'a> {
+    id: &'a str,
+}
+
+#[derive(Serialize)]
+struct States {
+    management: Id<'static>,
+    runtime: Runtime,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Runtime {
+    runtime_reason_code: &'static str,
+    requested_by: Fixed,
+    id: &'static str,
+}
+
+const SYSTEM: Fixed = Fixed(&[("displayName", "SYSTEM"), ("type", "NotSpecified")], "");
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RetentionDetails {
+    retention_period: Days,
+    backups_available_from_date_time: Ts,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Governance {
+    protection_level: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkedEnvironment<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    resource_id: Uuid,
+    friendly_name: &'a str,
+    unique_name: &'a str,
+    domain_name: &'a str,
+    version: &'a str,
+    instance_url: String,
+    instance_api_url: String,
+    base_language: u32,
+    instance_state: &'static str,
+    created_time: Ts,
+    background_operations_state: &'static str,
+    scale_group: String,
+    platform_sku: &'static str,
+    schema_type: &'static str,
+    security_group_id: Option<Uuid>,
+    template: &'a [String],
+}
+
+#[derive(Serialize)]
+struct LinkedAppOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: Uuid,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CapacityOut {
+    capacity_type: &'static str,
+    actual_consumption: f64,
+    rated_consumption: f64,
+    capacity_unit: &'static str,
+    updated_on: Ts,
+}
+
+/// `lifecycleOperationsEnforcement`, from the same rules that refuse requests.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Enforcement<'a> {
+    allowed_operations: Vec<Allowed>,
+    disallowed_operations: Vec<Disallowed<'a>>,
+}
+
+#[derive(Serialize)]
+struct Allowed {
+    #[serde(rename = "type")]
+    kind: Id<'static>,
+}
+
+#[derive(Serialize)]
+struct Disallowed<'a> {
+    #[serde(rename = "type")]
+    kind: Id<'static>,
+    reason: Reason<'a>,
+}
+
+#[derive(Serialize)]
+struct Reason<'a> {
+    message: std::borrow::Cow<'a, str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+fn enforcement_of(e: &PpEnvironment) -> Enforcement<'static> {
+    let (mut allowed, mut disallowed) = (Vec::new(), Vec::new());
+    for (op, refusal) in enforcement(e) {
+        let kind = Id { id: op.as_str() };
+        match refusal {
+            None => allowed.push(Allowed { kind }),
+            Some(r) => disallowed.push(Disallowed {
+                kind,
+                reason: Reason {
+                    message: r.message.into(),
+                    kind: r.reason.as_str(),
+                },
+            }),
+        }
+    }
+    Enforcement {
+        allowed_operations: allowed,
+        disallowed_operations: disallowed,
+    }
 }
 
 /// An environment as BAP shows it (reference §4.1); capacity, addons and permissions only when
 /// `$expand`ed.
-pub(super) fn environment(t: &Tenant, e: &PpEnvironment, q: &PpQuery, now: Timestamp) -> Value {
+pub(super) fn environment<'a>(
+    t: &'a Tenant,
+    e: &'a PpEnvironment,
+    q: &PpQuery,
+    now: Timestamp,
+) -> EnvironmentOut<'a> {
     let geo = e.location.as_str();
-    let mut props = json!({
-        "tenantId": t.id().0,
-        "azureRegion": e.azure_region,
-        "displayName": e.display_name,
-        "description": e.description,
-        "createdTime": ts(e.created_at),
-        "createdBy": null,
-        "lastModifiedTime": ts(e.modified_at),
-        "lastModifiedBy": null,
-        "provisioningState": e.provisioning.as_str(),
-        "creationType": if e.is_default() { "DefaultTenant" } else { "User" },
-        "environmentSku": e.sku.as_str(),
-        "isDefault": e.is_default(),
-        "billingPolicy": null,
-        "clientUris": {
-            "admin": format!("https://admin.powerplatform.microsoft.com/environments/environment/{}/hub", e.id),
-            "maker": format!("https://make.powerapps.com/environments/{}/home", e.id),
-        },
-        "runtimeEndpoints": {
-            "microsoft.BusinessAppPlatform": format!("https://{geo}.api.bap.microsoft.com"),
-            "microsoft.CommonDataModel": format!("https://{geo}.api.cds.microsoft.com"),
-            "microsoft.PowerApps": format!("https://{geo}.api.powerapps.com"),
-            "microsoft.Flow": format!("https://{geo}.api.flow.microsoft.com"),
-        },
-        "databaseType": if e.dataverse.is_some() { "CommonDataService" } else { "None" },
-        "trialScenarioType": "None",
-        "notificationMetadata": {"state": "NotSpecified", "branding": "NotSpecific"},
-        "retentionPeriod": format!("P{}D", e.retention_days()),
-        "lifecycleAuthority": "Environment",
-        "states": {
-            "management": {"id": if e.busy(t.ops()).is_some() { "Running" } else if e.dataverse.is_some() { "Ready" } else { "NotSpecified" }},
-            "runtime": {
-                "runtimeReasonCode": if e.admin_mode { "AdminMode" } else { "NotSpecified" },
-                "requestedBy": {"displayName": "SYSTEM", "type": "NotSpecified"},
-                "id": if e.admin_mode { "AdminMode" } else { "Enabled" },
+    let id = e.id.as_str();
+    let retention = e.retention_days();
+    let linked = match (&e.dataverse, e.instance_url()) {
+        (Some(d), Some(url)) => Some(LinkedEnvironment {
+            kind: "Dynamics365Instance",
+            resource_id: d.org_id,
+            friendly_name: &e.display_name,
+            unique_name: &d.unique_name,
+            domain_name: &d.domain,
+            version: &d.version,
+            instance_api_url: url.trim_end_matches('/').replacen(".crm", ".api.crm", 1),
+            instance_url: url,
+            base_language: d.base_language,
+            instance_state: if e.provisioning == ppac::ProvisioningState::Creating {
+                "NotSpecified"
+            } else {
+                "Ready"
             },
-        },
-        "updateCadence": {"id": e.cadence},
-        "retentionDetails": {
-            "retentionPeriod": format!("P{}D", e.retention_days()),
-            "backupsAvailableFromDateTime": ts(
-                crate::clock::saturating_add(now, jiff::SignedDuration::from_hours(-24 * e.retention_days()))
-                    .max(e.dataverse.as_ref().map_or(e.created_at, |d| d.created_at)),
+            created_time: Ts(d.created_at),
+            background_operations_state: if d.background_operations {
+                "Enabled"
+            } else {
+                "Disabled"
+            },
+            scale_group: format!(
+                "{}CRMLIVESG1",
+                geo.get(..3).unwrap_or("NAM").to_ascii_uppercase()
             ),
-        },
-        "protectionStatus": {"keyManagedBy": "Microsoft"},
-        "cluster": {"category": "Prod", "environment": "Prod"},
-        "connectedGroups": [],
-        "lifecycleOperationsEnforcement": null,
-        "governanceConfiguration": {"protectionLevel": if e.managed { "Standard" } else { "Basic" }},
-    });
-    pp::put(&mut props, "createdBy", actor_json(&e.created_by, t));
-    pp::put(&mut props, "lastModifiedBy", actor_json(&e.modified_by, t));
-    pp::put(
-        &mut props,
-        "lifecycleOperationsEnforcement",
-        enforcement_json(e),
-    );
-    if let (Some(d), Some(url)) = (&e.dataverse, e.instance_url()) {
-        let host = url.trim_end_matches('/').replacen(".crm", ".api.crm", 1);
-        props["linkedEnvironmentMetadata"] = json!({
-            "type": "Dynamics365Instance",
-            "resourceId": d.org_id,
-            "friendlyName": e.display_name,
-            "uniqueName": d.unique_name,
-            "domainName": d.domain,
-            "version": d.version,
-            "instanceUrl": url,
-            "instanceApiUrl": host,
-            "baseLanguage": d.base_language,
-            "instanceState": if e.provisioning == ppac::ProvisioningState::Creating { "NotSpecified" } else { "Ready" },
-            "createdTime": ts(d.created_at),
-            "backgroundOperationsState": if d.background_operations { "Enabled" } else { "Disabled" },
-            "scaleGroup": format!("{}CRMLIVESG1", geo.get(..3).unwrap_or("NAM").to_ascii_uppercase()),
-            "platformSku": "Standard",
-            "schemaType": if d.templates.is_empty() { "Standard" } else { "Full" },
-            "securityGroupId": d.security_group,
-            "template": d.templates,
-        });
-    }
-    if let Some(l) = &e.linked_app {
-        props["linkedAppMetadata"] = json!({"type": l.kind.as_str(), "id": l.id, "url": l.url});
-    }
-    if let Some(at) = e.deleted_at {
-        props["deletedTime"] = json!(ts(at));
-    }
-    if q.expands("capacity") {
+            platform_sku: "Standard",
+            schema_type: if d.templates.is_empty() {
+                "Standard"
+            } else {
+                "Full"
+            },
+            security_group_id: d.security_group,
+            template: &d.templates,
+        }),
+        _ => None,
+    };
+    let capacity = q.expands("capacity").then(|| {
         let (db, file, log) = e
             .dataverse
             .as_ref()
             .map_or((0.0, 0.0, 0.0), |d| (d.database_mb, d.file_mb, d.log_mb));
-        props["capacity"] = json!([
-            {"capacityType": "Database", "actualConsumption": db, "ratedConsumption": db, "capacityUnit": "MB", "updatedOn": ts(now)},
-            {"capacityType": "File", "actualConsumption": file, "ratedConsumption": file, "capacityUnit": "MB", "updatedOn": ts(now)},
-            {"capacityType": "Log", "actualConsumption": log, "ratedConsumption": log, "capacityUnit": "MB", "updatedOn": ts(now)},
-        ]);
-    }
-    if q.expands("addons") {
-        props["addons"] = json!([]);
-    }
-    let mut v = json!({
-        "id": env_path(e.id.as_str()),
-        "type": "Microsoft.BusinessAppPlatform/scopes/environments",
-        "location": e.location,
-        "name": e.id.as_str(),
+        let entry = |capacity_type, mb| CapacityOut {
+            capacity_type,
+            actual_consumption: mb,
+            rated_consumption: mb,
+            capacity_unit: "MB",
+            updated_on: Ts(now),
+        };
+        [
+            entry("Database", db),
+            entry("File", file),
+            entry("Log", log),
+        ]
     });
-    pp::put(&mut v, "properties", props);
-    if q.expands("permissions") {
-        v["properties"]["permissions"] = json!({
-            "CreatePowerApp": {"displayName": "Create PowerApps"},
-            "ReadEnvironment": {"displayName": "Read Environment"},
-            "AdminReadEnvironment": {"displayName": "Admin Read Environment"},
-            "UpdateEnvironment": {"displayName": "Update Environment"},
-            "DeleteEnvironment": {"displayName": "Delete Environment"},
-        });
+    let admin_mode = e.admin_mode;
+    EnvironmentOut {
+        id: Cat(ENVIRONMENTS, id, ""),
+        kind: "Microsoft.BusinessAppPlatform/scopes/environments",
+        location: geo,
+        name: id,
+        properties: Properties {
+            tenant_id: t.id().0,
+            azure_region: &e.azure_region,
+            display_name: &e.display_name,
+            description: &e.description,
+            created_time: Ts(e.created_at),
+            created_by: ActorOut::of(&e.created_by, t),
+            last_modified_time: Ts(e.modified_at),
+            last_modified_by: ActorOut::of(&e.modified_by, t),
+            provisioning_state: e.provisioning.as_str(),
+            creation_type: if e.is_default() {
+                "DefaultTenant"
+            } else {
+                "User"
+            },
+            environment_sku: e.sku.as_str(),
+            is_default: e.is_default(),
+            billing_policy: (),
+            client_uris: ClientUris {
+                admin: Cat(
+                    "https://admin.powerplatform.microsoft.com/environments/environment/",
+                    id,
+                    "/hub",
+                ),
+                maker: Cat("https://make.powerapps.com/environments/", id, "/home"),
+            },
+            runtime_endpoints: RuntimeEndpoints {
+                bap: Cat("https://", geo, ".api.bap.microsoft.com"),
+                cdm: Cat("https://", geo, ".api.cds.microsoft.com"),
+                power_apps: Cat("https://", geo, ".api.powerapps.com"),
+                flow: Cat("https://", geo, ".api.flow.microsoft.com"),
+            },
+            database_type: if e.dataverse.is_some() {
+                "CommonDataService"
+            } else {
+                "None"
+            },
+            trial_scenario_type: "None",
+            notification_metadata: NOTIFICATION,
+            retention_period: Days(retention),
+            lifecycle_authority: "Environment",
+            states: States {
+                management: Id {
+                    id: if e.busy(t.ops()).is_some() {
+                        "Running"
+                    } else if e.dataverse.is_some() {
+                        "Ready"
+                    } else {
+                        "NotSpecified"
+                    },
+                },
+                runtime: Runtime {
+                    runtime_reason_code: if admin_mode {
+                        "AdminMode"
+                    } else {
+                        "NotSpecified"
+                    },
+                    requested_by: SYSTEM,
+                    id: if admin_mode { "AdminMode" } else { "Enabled" },
+                },
+            },
+            update_cadence: Id { id: &e.cadence },
+            retention_details: RetentionDetails {
+                retention_period: Days(retention),
+                backups_available_from_date_time: Ts(crate::clock::saturating_add(
+                    now,
+                    jiff::SignedDuration::from_hours(-24 * retention),
+                )
+                .max(e.dataverse.as_ref().map_or(e.created_at, |d| d.created_at))),
+            },
+            protection_status: PROTECTION,
+            cluster: CLUSTER,
+            connected_groups: [],
+            lifecycle_operations_enforcement: enforcement_of(e),
+            governance_configuration: Governance {
+                protection_level: if e.managed { "Standard" } else { "Basic" },
+            },
+            linked_environment_metadata: linked,
+            linked_app_metadata: e.linked_app.as_ref().map(|l| LinkedAppOut {
+                kind: l.kind.as_str(),
+                id: l.id,
+                url: &l.url,
+            }),
+            deleted_time: e.deleted_at.map(Ts),
+            capacity,
+            addons: q.expands("addons").then_some([]),
+            permissions: q.expands("permissions").then_some(PERMISSIONS),
+        },
     }
-    v
 }
 
-/// `lifecycleOperationsEnforcement`, from the same rules that refuse requests.
-fn enforcement_json(e: &PpEnvironment) -> Value {
-    let (mut allowed, mut disallowed) = (Vec::new(), Vec::new());
-    for (op, refusal) in enforcement(e) {
-        match refusal {
-            None => allowed.push(json!({"type": {"id": op.as_str()}})),
-            Some(r) => disallowed.push(json!({
-                "type": {"id": op.as_str()},
-                "reason": {"message": r.message, "type": r.reason.as_str()},
-            })),
-        }
+const ENVIRONMENTS: &str = concat!(
+    "/providers/Microsoft.BusinessAppPlatform",
+    "/scopes/admin/environments/"
+);
+
+/// `P{n}D`, an ISO 8601 period of whole days.
+#[derive(Clone, Copy)]
+struct Days(i64);
+
+impl Serialize for Days {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("P{}D", self.0))
     }
-    let mut v = pp::wrap("allowedOperations", allowed);
-    pp::put(&mut v, "disallowedOperations", Value::Array(disallowed));
-    v
 }
 
 fn stage_state(s: RunState) -> &'static str {
