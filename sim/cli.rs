@@ -1,4 +1,4 @@
-//! The binary's commands besides serving: `scenario validate`, and the thin clients of a running
+//! The binary's commands besides serving: `scenario validate` and `generate`, and the thin clients of a running
 //! simulator's control plane (`health`, `clock`, `tls ca`), plus `completions`.
 //!
 //! Exit codes: 0 success; 1 the check failed, the simulator refused, or it could not be reached;
@@ -24,6 +24,26 @@ pub async fn run(cli: &Cli, command: &Command) -> ExitCode {
         Command::Scenario {
             action: ScenarioCommand::Validate { files },
         } => validate(files),
+        Command::Scenario {
+            action:
+                ScenarioCommand::Generate {
+                    environments,
+                    dataverse,
+                    fo_environments,
+                    tenant,
+                    domain,
+                    out,
+                },
+        } => generate(
+            &crate::generate::World {
+                tenant: tenant.to_string(),
+                domain: domain.clone(),
+                environments: *environments,
+                dataverse: *dataverse,
+                fo_environments: *fo_environments,
+            },
+            out.as_deref(),
+        ),
         Command::Health {
             client,
             wait,
@@ -102,6 +122,27 @@ fn validate(files: &[PathBuf]) -> ExitCode {
         }
     }
     exit(!failed)
+}
+
+fn generate(world: &crate::generate::World, out: Option<&std::path::Path>) -> ExitCode {
+    let text = crate::generate::scenario(world);
+    let written = match out {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(|e| format!("standard output: {e}"))
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot write the scenario: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn exit(success: bool) -> ExitCode {

@@ -480,6 +480,44 @@ pub enum ScenarioCommand {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// Write the scenario file of a large world, for benchmarks and load tests: one tenant
+    /// (its Global admin is admin@DOMAIN) with N Power Platform sandboxes and one LCS project
+    /// of M development environments. Load it with --scenario or POST /_sim/scenarios.
+    Generate {
+        /// Power Platform sandboxes, named S0, S1, ...
+        #[arg(long, default_value_t = 100_000)]
+        environments: usize,
+        /// Give each sandbox a Dataverse database (and the tenant the capacity they need).
+        #[arg(long)]
+        dataverse: bool,
+        /// LCS development environments in project 3000001, named D0, D1, ...
+        #[arg(long, default_value_t = 0)]
+        fo_environments: usize,
+        /// The tenant's id.
+        #[arg(long, default_value = "5ca1e000-0000-4000-8000-000000000001")]
+        tenant: uuid::Uuid,
+        /// The tenant's domain (letters, digits, dots and hyphens).
+        #[arg(long, default_value = "scale.test", value_parser = parse_domain)]
+        domain: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+fn parse_domain(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 253
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if ok {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{text}' is not a domain name: use letters, digits, dots and hyphens, e.g. scale.test"
+        ))
+    }
 }
 
 impl Cli {

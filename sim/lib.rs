@@ -18,6 +18,7 @@ pub mod control;
 pub(crate) mod error;
 pub(crate) mod events;
 pub(crate) mod faults;
+pub mod generate;
 pub(crate) mod input;
 pub mod journal;
 pub mod ops;
