@@ -25,6 +25,19 @@ use utoipa::openapi::{
     PathsBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder, Schema, Type,
 };
 
+/// The query options of a paged list.
+const PAGING: [(&str, &str); 3] = [
+    (
+        "$top",
+        "At most this many items; the answer's @odata.nextlink points at the next page",
+    ),
+    ("$skip", "Leave out this many items first"),
+    (
+        "$skiptoken",
+        "Where the previous page stopped: take it from an @odata.nextlink",
+    ),
+];
+
 /// The document of the routes it was made from, rendered on first use (most runs never ask for
 /// it, and rendering takes a few milliseconds a start would otherwise pay); cheap to clone.
 #[derive(Debug, Clone)]
@@ -350,6 +363,23 @@ pub fn document(ops: &[Op]) -> OpenApi {
                     ))
                     .schema(Some(string_schema())),
             );
+        }
+        if op.pages {
+            for (name, description) in PAGING {
+                operation = operation.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Query)
+                        .required(Required::False)
+                        .description(Some(description))
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(0))
+                                .build(),
+                        )),
+                );
+            }
         }
         if matches!(op.method, Method::POST | Method::PUT | Method::PATCH) {
             let media = op.body.unwrap_or(body_media);

@@ -297,6 +297,73 @@ pub struct Listed<T> {
     pub value: Vec<T>,
 }
 
+/// A page of a list the Power Platform API pages (OData): `$top` items after skipping `$skip`
+/// of them, from the continuation point a `$skiptoken` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// `$top`: at most this many items; `None`, all of them.
+    pub top: Option<usize>,
+    /// `$skip`: leave out this many before the first.
+    pub skip: usize,
+    /// `$skiptoken`: where the previous page stopped (a position in the list's order).
+    pub from: usize,
+}
+
+impl Page {
+    /// The page a query asks for; 400 `InvalidQuery` for options that are not counts.
+    pub fn of(q: &PpQuery) -> Result<Page, SimError> {
+        let count = |name: &str, what: &str| -> Result<Option<usize>, SimError> {
+            q.get(name)
+                .map(|v| {
+                    v.trim().parse::<usize>().map_err(|_| {
+                        SimError::new(
+                            ErrorCode::InvalidQuery,
+                            format!("{name} must be {what}; '{v}' is not"),
+                        )
+                        .at(name)
+                    })
+                })
+                .transpose()
+        };
+        Ok(Page {
+            top: count("$top", "a whole number of items (0 or more)")?,
+            skip: count("$skip", "a whole number of items to skip (0 or more)")?.unwrap_or(0),
+            from: count(
+                "$skiptoken",
+                "a continuation token from an @odata.nextlink of this list",
+            )?
+            .unwrap_or(0),
+        })
+    }
+
+    /// The items of this page from `items` (position, item), and the position the next page
+    /// starts at if there are more.
+    pub fn take<T>(self, items: impl Iterator<Item = (usize, T)>) -> (Vec<T>, Option<usize>) {
+        let mut items = items.skip(self.skip);
+        let shown: Vec<T> = match self.top {
+            Some(top) => items.by_ref().take(top).map(|(_, item)| item).collect(),
+            None => items.by_ref().map(|(_, item)| item).collect(),
+        };
+        // `$top=0` asks for nothing, and for no link to more (which would be the same page).
+        let next = match self.top {
+            Some(top) if top > 0 => items.next().map(|(at, _)| at),
+            _ => None,
+        };
+        (shown, next)
+    }
+
+    /// The URL of the page that starts at `at`: this query's `api-version` and `$top`, with
+    /// `$skiptoken` (and no `$skip`, already applied).
+    pub fn next_link(self, root: &str, path: &str, q: &PpQuery, at: usize) -> String {
+        let mut link = format!("{root}{path}?api-version={}", q.api_version());
+        if let Some(top) = self.top {
+            link.push_str(&format!("&$top={top}"));
+        }
+        link.push_str(&format!("&$skiptoken={at}"));
+        link
+    }
+}
+
 /// `{key: [items]}`, moving the items. (`json!` would serialize an interpolated `Value` again: a
 /// deep copy per nesting level, which dominated the cost of large listings.)
 pub fn wrap(key: &str, items: Vec<Value>) -> Value {
@@ -424,6 +491,66 @@ pub fn copy_kind(text: Option<&str>) -> Result<bool, SimError> {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    fn query(pairs: &[(&str, &str)]) -> PpQuery {
+        PpQuery(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn pages_follow_top_skip_and_the_skiptoken() -> Result<(), SimError> {
+        // Positions 0..10 with 3 and 4 hidden (as deleted environments are).
+        let items = || (0..10).filter(|i| *i != 3 && *i != 4).map(|i| (i, i));
+        let page = Page::of(&query(&[("$top", "3")]))?;
+        assert_eq!(page.take(items()), (vec![0, 1, 2], Some(5)));
+        let page = Page::of(&query(&[("$top", "3"), ("$skiptoken", "5")]))?;
+        assert_eq!(
+            page.take(items().skip_while(|(at, _)| *at < 5)),
+            (vec![5, 6, 7], Some(8))
+        );
+        let page = Page::of(&query(&[("$top", "3"), ("$skiptoken", "8")]))?;
+        assert_eq!(
+            page.take(items().skip_while(|(at, _)| *at < 8)),
+            (vec![8, 9], None)
+        );
+        let page = Page::of(&query(&[("$top", "2"), ("$skip", "2")]))?;
+        assert_eq!(page.take(items()), (vec![2, 5], Some(6)));
+        assert_eq!(
+            Page::of(&query(&[]))?.take(items()).1,
+            None,
+            "unpaged: all, no link"
+        );
+        let nothing = Page::of(&query(&[("$top", "0")]))?;
+        assert_eq!(
+            nothing.take(items()),
+            (vec![], None),
+            "$top=0 links to no next page"
+        );
+        let link = Page::of(&query(&[
+            ("$top", "3"),
+            ("api-version", "2022-03-01-preview"),
+        ]))?
+        .next_link(
+            "https://api.powerplatform.com",
+            "/environmentmanagement/environments",
+            &query(&[("api-version", "2022-03-01-preview")]),
+            5,
+        );
+        assert_eq!(
+            link,
+            "https://api.powerplatform.com/environmentmanagement/environments?api-version=2022-03-01-preview&$top=3&$skiptoken=5"
+        );
+        for bad in [("$top", "-1"), ("$skip", "many"), ("$skiptoken", "x1")] {
+            let e = Page::of(&query(&[bad])).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidQuery, "{bad:?}");
+            assert!(e.message.contains(bad.1), "{}", e.message);
+        }
+        Ok(())
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -56,6 +56,8 @@ pub struct Op {
     pub answers: Option<&'static str>,
     /// It answers `303 See Other` with a `Location` instead of a body.
     pub redirects: bool,
+    /// It pages with OData's `$top`, `$skip` and `$skiptoken` (the link in `@odata.nextlink`).
+    pub pages: bool,
     /// It sits behind the control token, when the simulator has one (`--control-token`).
     pub guarded: bool,
 }
@@ -67,6 +69,7 @@ struct Doc {
     body: Option<&'static str>,
     answers: Option<&'static str>,
     redirects: bool,
+    pages: bool,
 }
 
 impl Doc {
@@ -77,6 +80,7 @@ impl Doc {
             body: None,
             answers: None,
             redirects: false,
+            pages: false,
         }
     }
 }
@@ -140,6 +144,14 @@ impl Endpoint {
         self
     }
 
+    /// The last method added pages with `$top`, `$skip` and `$skiptoken`.
+    pub fn pages(mut self) -> Endpoint {
+        if let Some(last) = self.ops.last_mut() {
+            last.pages = true;
+        }
+        self
+    }
+
     /// The last method added answers `303 See Other` with a `Location` (e.g. `/` to the UI).
     pub fn redirects(mut self) -> Endpoint {
         if let Some(last) = self.ops.last_mut() {
@@ -178,6 +190,7 @@ impl Routes {
                 body: doc.body,
                 answers: doc.answers,
                 redirects: doc.redirects,
+                pages: doc.pages,
                 guarded: false,
             });
         }

@@ -1506,3 +1506,99 @@ async fn a_finance_and_operations_template_makes_a_unified_environment_that_cann
         "LifecycleOperationNotAllowed",
     );
 }
+
+#[tokio::test]
+async fn the_power_platform_api_pages_environments_with_top_skip_and_next_links() {
+    let pp = Pp::new().await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let a = pp
+            .post(
+                &format!("{P}/environments?{V}"),
+                json!({"location": "unitedstates", "properties": {"displayName": format!("Paged {i}"), "environmentSku": "Sandbox"}}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+        made.push(a.body["name"].as_str().unwrap().to_string());
+    }
+    pp.app.advance("15m").await;
+    // A deleted environment leaves the list, and the pages close over its place.
+    let gone = pp
+        .call(
+            Method::DELETE,
+            &format!("{P}/scopes/admin/environments/{}?{V}", made[1]),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::ACCEPTED, "{}", gone.body);
+    pp.app.advance("1h").await;
+    let list = "/environmentmanagement/environments?api-version=2022-03-01-preview";
+    let whole = pp.get(list).await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = ids(&whole.body);
+    assert_eq!(
+        all.len(),
+        5,
+        "the default environment and four of the five: {all:?}"
+    );
+    assert!(!all.contains(&made[1]));
+    assert!(
+        whole.body.get("@odata.nextlink").is_none(),
+        "an unpaged list has no link"
+    );
+
+    let mut seen = Vec::new();
+    let mut next = Some(format!("{list}&$top=2"));
+    let mut pages = 0;
+    while let Some(url) = next {
+        let page = pp.get(&url).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        seen.extend(ids(&page.body));
+        pages += 1;
+        next = page.body["@odata.nextlink"].as_str().map(|link| {
+            assert!(
+                link.contains("$top=2") && link.contains("$skiptoken="),
+                "{link}"
+            );
+            link[link.find("/environmentmanagement").unwrap()..].to_string()
+        });
+    }
+    assert_eq!(
+        (pages, &seen),
+        (3, &all),
+        "pages of 2, 2 and 1 in list order"
+    );
+
+    let skipped = pp.get(&format!("{list}&$skip=1&$top=2")).await;
+    assert_eq!(ids(&skipped.body), all[1..3]);
+    let none = pp.get(&format!("{list}&$top=0")).await;
+    assert_eq!(
+        (ids(&none.body).len(), none.body.get("@odata.nextlink")),
+        (0, None)
+    );
+    for bad in ["$top=-1", "$skip=x", "$skiptoken=abc"] {
+        let refused = pp.get(&format!("{list}&{bad}")).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            refused.body
+        );
+        let value = bad.split('=').nth(1).unwrap();
+        assert!(
+            refused
+                .body
+                .to_string()
+                .contains(&format!("'{value}' is not")),
+            "{}",
+            refused.body
+        );
+    }
+}

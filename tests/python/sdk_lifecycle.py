@@ -3,9 +3,9 @@
 
 Usage: python sdk_lifecycle.py BASE_URL TOKEN
 
-Walks the environment lifecycle: list and get, provision a sandbox and poll its operation, back it
-up, copy into another sandbox, restore, reset, convert, delete, read tenant capacity before and
-after, install an application package and poll it. Virtual time is moved through the simulator's
+Walks the environment lifecycle: list and get, provision a sandbox and poll its operation, page
+through the list, back it up, copy into another sandbox, restore, reset, convert, delete, read
+tenant capacity before and after, install an application package and poll it. Virtual time is moved through the simulator's
 control plane (`POST /_sim/clock/advance`), never by sleeping. Exits non-zero on the first
 mismatch.
 """
@@ -135,6 +135,17 @@ async def main(base, token):
 
     source = await provision("SdkSource")
     target = await provision("SdkTarget")
+    # page through the three environments two at a time, following the SDK's own next link
+    b = em.environments
+    query = cfg(b).query_parameters
+    query.top = 2
+    first = await b.get(RequestConfiguration(query_parameters=query))
+    check(len(first.value) == 2 and first.odata_nextlink, "a page of two links to the next")
+    second = await b.with_url(first.odata_nextlink).get()
+    check(len(second.value) == 1 and not second.odata_nextlink, "the last page has the third and no link")
+    paged = [e.id for e in first.value + second.value]
+    check(paged == [e.id for e in (await b.get(cfg(b))).value], "the pages hold the whole list in order")
+
     used_after = await capacity()
     check(used_after == used_before + 2048, f"capacity grew by 2 GB ({used_before} -> {used_after})")
 

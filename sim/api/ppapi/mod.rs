@@ -53,7 +53,7 @@ pub fn router(state: Arc<AppState>) -> Routes {
     Routes::new(Surface::PowerPlatform)
         .route(
             &em("/environments"),
-            get(list, "Environments of the tenant"),
+            get(list, "Environments of the tenant, whole or in pages").pages(),
         )
         .route(
             &env(""),
@@ -298,14 +298,28 @@ fn wire_field(field: &str) -> String {
 
 // ---- handlers ----
 
-async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Answer {
+/// `{"value": [...], "@odata.nextlink": ...}`: a page of environments. The key is spelled as
+/// Microsoft's SDK reads it (`EnvironmentList.odata_nextlink`).
+#[derive(serde::Serialize)]
+struct EnvironmentPage<'a> {
+    value: Vec<render::EnvironmentOut<'a>>,
+    #[serde(rename = "@odata.nextlink", skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    base: BaseUrl,
+    q: PpQuery,
+) -> Answer {
+    let page = pp::Page::of(&q)?;
     let (actor, t, now) = open(&state, &caller)?;
-    let value: Vec<Value> = t
-        .ppac(&actor)
-        .environments()
-        .map(|e| environment(&t, e, now))
-        .collect();
-    Ok(Json(pp::wrap("value", value)).into_response())
+    let (shown, next) = page.take(t.ppac(&actor).environments_from(page.from));
+    let value = shown.into_iter().map(|e| environment(&t, e, now)).collect();
+    let next =
+        next.map(|at| page.next_link(base.root(), "/environmentmanagement/environments", &q, at));
+    Ok(Json(EnvironmentPage { value, next }).into_response())
 }
 
 async fn get_one(

@@ -2,7 +2,7 @@
 //! (execution results), backups, paged lists and the 202 that points at an operation.
 
 use crate::api::extract::BaseUrl;
-use crate::api::pp::{self, PpQuery, ts};
+use crate::api::pp::{self, PpQuery, Ts, ts};
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{Operation, OperationId, RunState};
 use crate::state::AppState;
@@ -11,7 +11,9 @@ use crate::world::ppac::{self, Actor, Backup, LifecycleOp, PpEnvId, PpEnvironmen
 use crate::world::tenant::Tenant;
 use axum::response::Response;
 use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 /// `{"collection": [...], "continuationToken": ...}`.
 pub(super) fn paged(items: Vec<Value>, next: Option<String>) -> Value {
@@ -32,38 +34,105 @@ fn state_name(e: &PpEnvironment) -> &'static str {
     }
 }
 
+/// An environment as `EnvironmentResponse`, serialised straight from the domain (the field
+/// order is the wire's).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct EnvironmentOut<'a> {
+    id: &'a str,
+    display_name: &'a str,
+    tenant_id: Uuid,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    geo: &'a str,
+    azure_region: &'a str,
+    url: Option<String>,
+    domain_name: Option<&'a str>,
+    version: Option<&'a str>,
+    dataverse_id: Option<Uuid>,
+    state: &'static str,
+    admin_mode: &'static str,
+    background_operations_state: Option<&'static str>,
+    protection_level: &'static str,
+    security_group_id: Option<Uuid>,
+    environment_group_id: (),
+    cluster_category: &'static str,
+    created_date_time: Ts,
+    deleted_date_time: Option<Ts>,
+    created_by: CreatedBy,
+    retention_details: Retention,
+    fin_ops_metadata: Option<FinOps<'a>>,
+}
+
+#[derive(Serialize)]
+struct CreatedBy {
+    id: Uuid,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Retention {
+    retention_period: String,
+    available_from_date_time: Ts,
+}
+
+#[derive(Serialize)]
+struct FinOps<'a> {
+    id: Uuid,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+}
+
 /// An environment as `EnvironmentResponse`.
-pub(super) fn environment(t: &Tenant, e: &PpEnvironment, now: Timestamp) -> Value {
+pub(super) fn environment<'a>(
+    t: &Tenant,
+    e: &'a PpEnvironment,
+    now: Timestamp,
+) -> EnvironmentOut<'a> {
     let d = e.dataverse.as_ref();
     let from = crate::clock::saturating_add(
         now,
         jiff::SignedDuration::from_hours(-24 * e.retention_days()),
     )
     .max(d.map_or(e.created_at, |d| d.created_at));
-    json!({
-        "id": e.id.as_str(),
-        "displayName": e.display_name,
-        "tenantId": t.id().0,
-        "type": e.sku.as_str(),
-        "geo": e.location,
-        "azureRegion": e.azure_region,
-        "url": e.instance_url(),
-        "domainName": d.map(|d| d.domain.as_str()),
-        "version": d.map(|d| d.version.as_str()),
-        "dataverseId": d.map(|d| d.org_id),
-        "state": state_name(e),
-        "adminMode": if e.admin_mode { "Enabled" } else { "Disabled" },
-        "backgroundOperationsState": d.map(|d| if d.background_operations { "Enabled" } else { "Disabled" }),
-        "protectionLevel": if e.managed { "Standard" } else { "Basic" },
-        "securityGroupId": d.and_then(|d| d.security_group),
-        "environmentGroupId": null,
-        "clusterCategory": "Prod",
-        "createdDateTime": ts(e.created_at),
-        "deletedDateTime": e.deleted_at.map(ts),
-        "createdBy": {"id": e.created_by.id.0, "type": e.created_by.kind()},
-        "retentionDetails": {"retentionPeriod": format!("P{}D", e.retention_days()), "availableFromDateTime": ts(from)},
-        "finOpsMetadata": e.linked_app.as_ref().map(|l| json!({"id": l.id, "type": l.kind.as_str(), "url": l.url})),
-    })
+    let enabled = |on: bool| if on { "Enabled" } else { "Disabled" };
+    EnvironmentOut {
+        id: e.id.as_str(),
+        display_name: &e.display_name,
+        tenant_id: t.id().0,
+        kind: e.sku.as_str(),
+        geo: &e.location,
+        azure_region: &e.azure_region,
+        url: e.instance_url(),
+        domain_name: d.map(|d| d.domain.as_str()),
+        version: d.map(|d| d.version.as_str()),
+        dataverse_id: d.map(|d| d.org_id),
+        state: state_name(e),
+        admin_mode: enabled(e.admin_mode),
+        background_operations_state: d.map(|d| enabled(d.background_operations)),
+        protection_level: if e.managed { "Standard" } else { "Basic" },
+        security_group_id: d.and_then(|d| d.security_group),
+        environment_group_id: (),
+        cluster_category: "Prod",
+        created_date_time: Ts(e.created_at),
+        deleted_date_time: e.deleted_at.map(Ts),
+        created_by: CreatedBy {
+            id: e.created_by.id.0,
+            kind: e.created_by.kind(),
+        },
+        retention_details: Retention {
+            retention_period: format!("P{}D", e.retention_days()),
+            available_from_date_time: Ts(from),
+        },
+        fin_ops_metadata: e.linked_app.as_ref().map(|l| FinOps {
+            id: l.id,
+            kind: l.kind.as_str(),
+            url: &l.url,
+        }),
+    }
 }
 
 fn identity(a: &Actor, t: &Tenant) -> Value {

@@ -96,13 +96,24 @@ impl<'a> Pp<'a> {
 
     /// Live environments the actor may see, in creation order.
     pub fn environments(self) -> impl Iterator<Item = &'a PpEnvironment> {
+        self.environments_from(0).map(|(_, e)| e)
+    }
+
+    /// As [`Pp::environments`], from position `from` of the creation order on (O(1) to start
+    /// there), each with its position: the next page of a listing starts at the position after
+    /// the last one shown.
+    pub fn environments_from(
+        self,
+        from: usize,
+    ) -> impl Iterator<Item = (usize, &'a PpEnvironment)> {
         let actor = self.actor;
-        self.tenant
-            .state
-            .ppac
-            .environments
+        let all = self.tenant.state.ppac.environments();
+        all.get(from..)
+            .unwrap_or_default()
             .iter()
-            .filter(move |e| e.live() && Self::may_see(actor, e))
+            .enumerate()
+            .map(move |(i, e)| (from + i, e))
+            .filter(move |(_, e)| e.live() && Self::may_see(actor, e))
     }
 
     pub(super) fn not_found(self, id: &str) -> SimError {
