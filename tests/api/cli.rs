@@ -128,11 +128,70 @@ fn the_first_log_line_names_the_address_and_sigterm_stops_cleanly() {
     let status = child.wait().unwrap();
     assert!(status.success(), "exit after SIGTERM: {status}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(
-        rest.iter().any(|l| l.contains("request")),
-        "one line per request: {rest:?}"
-    );
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+}
+
+/// The `lifecycle_sim::http` lines a server logs at `--log level` for a successful read, a
+/// refused read and a change, in that order: (method, path, status).
+fn request_lines(level: &str) -> Vec<(String, String, u64)> {
+    let mut child = Command::new(BIN)
+        .args([
+            "--port",
+            "0",
+            "--log-format",
+            "json",
+            "--paused",
+            "--log",
+            level,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let addr = ready["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    for request in [
+        "GET /_sim/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /_sim/no-such-thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "POST /_sim/clock/advance HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"by\":\"1m\"}",
+    ] {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        use std::io::Write;
+        s.write_all(request.as_bytes()).unwrap();
+        std::io::Read::read_to_end(&mut s, &mut Vec::new()).unwrap();
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap();
+    lines
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .filter(|l| l["target"] == "lifecycle_sim::http")
+        .map(|l| {
+            let text = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+            (
+                text("method"),
+                text("path"),
+                l["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn changes_and_refusals_are_logged_at_info_and_successful_reads_at_debug() {
+    let change = ("POST".to_string(), "/_sim/clock/advance".to_string(), 200);
+    let refused = ("GET".to_string(), "/_sim/no-such-thing".to_string(), 404);
+    let read = ("GET".to_string(), "/_sim/clock".to_string(), 200);
+    assert_eq!(request_lines("info"), [refused.clone(), change.clone()]);
+    assert_eq!(request_lines("debug"), [read, refused, change]);
 }
 
 /// Runs the binary with `args` off the runtime's threads; returns (exit code, stdout, stderr).
@@ -642,7 +701,8 @@ fn the_ready_line_names_the_training_ui_and_the_scenarios_and_request_lines_the_
         let _ =
             std::net::TcpStream::connect(url.trim_start_matches("http://")).and_then(|mut s| {
                 use std::io::Write;
-                s.write_all(b"GET /_sim/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+                // A refused read: logged at the default level, as changes are.
+                s.write_all(b"GET /_sim/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
                 std::io::Read::read_to_end(&mut s, &mut Vec::new())
             });
         let request: serde_json::Value = lines
@@ -753,4 +813,55 @@ async fn operations_lists_and_watches_the_running_setup_to_its_end() {
     assert!(!moved.contains(" 0% "), "progress moved: {moved}");
     assert!(ended.contains("succeeded 100%"), "{ended}");
     assert_eq!(running_only.1.trim(), "no operations", "{running_only:?}");
+}
+
+#[test]
+fn the_readme_generate_example_writes_a_world_that_starts() {
+    // The README's block, run as written (in a scratch directory), the server on a free port.
+    let readme =
+        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let intro = readme
+        .find("`lifecycle-sim scenario generate` writes such a world")
+        .unwrap();
+    let block = &readme[intro..];
+    let block = &block[block.find("```sh\n").unwrap() + 6..];
+    let lines: Vec<&str> = block[..block.find("```").unwrap()].lines().collect();
+    let [generate, start] = lines.as_slice() else {
+        panic!("two commands: {lines:?}")
+    };
+    let dir = std::env::temp_dir().join(format!("readme-generate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = |line: &str| -> Vec<String> {
+        let rest = line.strip_prefix("lifecycle-sim ").unwrap();
+        rest.split_whitespace().map(String::from).collect()
+    };
+    let made = Command::new(BIN)
+        .args(args(generate))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let file = std::fs::read_to_string(dir.join("big.yaml")).unwrap();
+    assert_eq!(file.matches("type: Sandbox}").count(), 100_000);
+    assert_eq!(file.matches("type: DevTestDev}").count(), 1_000);
+    assert!(
+        file.len() < 4 * 1024 * 1024,
+        "fits the default body limit: {}",
+        file.len()
+    );
+
+    let mut child = Command::new(BIN)
+        .args(args(start))
+        .args(["--port", "0", "--log-format", "json"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let served = Served(child);
+    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(ready["tenants"], 1, "{ready}");
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
 }
