@@ -1602,3 +1602,62 @@ async fn the_power_platform_api_pages_environments_with_top_skip_and_next_links(
         );
     }
 }
+
+#[tokio::test]
+async fn the_whole_bap_list_streams_in_parts_that_join_into_one_answer() {
+    // 1,201 environments cross two part boundaries (500 each).
+    let app = spawn_with(builder()).await;
+    let id = "5ca1e000-0000-4000-8000-000000000009";
+    let world = lifecycle_sim::generate::World {
+        tenant: id.into(),
+        domain: "parts.test".into(),
+        environments: 1200,
+        dataverse: false,
+        fo_environments: 0,
+    };
+    let (status, body) = app
+        .post_raw(
+            "/_sim/scenarios",
+            &lifecycle_sim::generate::scenario(&world),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = app.user_token(id, "admin@parts.test").await;
+    let whole = app
+        .call(
+            &token,
+            Method::GET,
+            &format!("{P}/scopes/admin/environments?{V}"),
+            None,
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert!(
+        !whole.headers.contains_key("content-length"),
+        "a long list is chunked"
+    );
+    assert_eq!(whole.headers["content-type"], "application/json");
+    let names: Vec<&str> = whole.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["properties"]["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 1201);
+    let expected: Vec<String> = (0..1200).map(|i| format!("S{i}")).collect();
+    assert_eq!(
+        names[1..],
+        expected,
+        "every environment once, in creation order"
+    );
+
+    let default = Pp::new().await;
+    let one = default
+        .get(&format!("{P}/scopes/admin/environments?{V}"))
+        .await;
+    assert!(
+        one.headers.contains_key("content-length"),
+        "a list of one part has a length"
+    );
+    assert_eq!(one.body["value"].as_array().unwrap().len(), 1);
+}

@@ -318,14 +318,36 @@ fn wire_field(field: &str) -> String {
 
 // ---- handlers ----
 
+/// The whole list, as the real service answers it (no `nextLink`), in parts of
+/// [`render::LIST_PART`] environments: each part takes the tenant's lock, renders and lets go, so
+/// a list of 100,000 neither holds the tenant for its whole serialisation nor sits in memory
+/// whole. A list that fits one part answers with a `Content-Length`; a longer one is chunked.
+/// Environments created while a long list streams appear in it if they come after its place;
+/// those deleted are left out.
 async fn list(State(state): State<Arc<AppState>>, caller: Caller, q: PpQuery) -> Answer {
-    let (actor, t, now) = open(&state, &caller)?;
-    let value: Vec<_> = t
-        .ppac(&actor)
-        .environments()
-        .map(|e| environment(&t, e, &q, now))
-        .collect();
-    Ok(Json(pp::Listed { value }).into_response())
+    let (first, next) = {
+        let (actor, t, now) = open(&state, &caller)?;
+        render::list_part(&t, &actor, &q, now, 0)
+    };
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    let Some(next) = next else {
+        return Ok((json, first).into_response());
+    };
+    let rest = futures_util::stream::unfold(Some(next), move |from| {
+        let (state, caller, q) = (state.clone(), caller.clone(), q.clone());
+        async move {
+            let from = from?;
+            let part = match open(&state, &caller) {
+                Ok((actor, t, now)) => render::list_part(&t, &actor, &q, now, from),
+                // The caller is gone (deleted mid-list): close the list where it stands.
+                Err(_) => (b"]}".to_vec(), None),
+            };
+            Some((Ok::<_, std::convert::Infallible>(part.0), part.1))
+        }
+    });
+    let first = futures_util::stream::once(std::future::ready(Ok(first)));
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::chain(first, rest));
+    Ok((json, body).into_response())
 }
 
 async fn get_one(

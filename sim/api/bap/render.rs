@@ -479,6 +479,43 @@ const ENVIRONMENTS: &str = concat!(
     "/scopes/admin/environments/"
 );
 
+/// Environments in one part of the whole BAP list: each part is rendered under the tenant's lock
+/// and handed to the connection before the next one takes the lock again.
+pub(super) const LIST_PART: usize = 500;
+
+/// Up to [`LIST_PART`] environments the actor may see, from position `from` on, as JSON text
+/// that continues the list: `{"value":[` before the first part, a comma before every environment
+/// but the list's first, `]}` after the last part. Also the position the next part starts at,
+/// when more follow.
+pub(super) fn list_part(
+    t: &Tenant,
+    actor: &Actor,
+    q: &PpQuery,
+    now: Timestamp,
+    from: usize,
+) -> (Vec<u8>, Option<usize>) {
+    let mut out = Vec::with_capacity(if from == 0 { 4096 } else { 1 << 20 });
+    if from == 0 {
+        out.extend_from_slice(b"{\"value\":[");
+    }
+    let mut next = None;
+    for (n, (at, e)) in t.ppac(actor).environments_from(from).enumerate() {
+        if n == LIST_PART {
+            next = Some(at);
+            break;
+        }
+        if n > 0 || from > 0 {
+            out.push(b',');
+        }
+        // Serialising borrowed strings and numbers into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, &environment(t, e, q, now));
+    }
+    if next.is_none() {
+        out.extend_from_slice(b"]}");
+    }
+    (out, next)
+}
+
 /// `P{n}D`, an ISO 8601 period of whole days.
 #[derive(Clone, Copy)]
 struct Days(i64);
