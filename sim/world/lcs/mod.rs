@@ -76,11 +76,11 @@ impl Lcs {
             .ok_or_else(|| no_project(id))
     }
 
-    /// The environment with this id in any project.
+    /// The environment with this id in any project (through each project's index: O(projects)).
     pub fn find_environment(&self, id: EnvironmentId) -> Option<(&Project, &FoEnvironment)> {
         self.projects
             .iter()
-            .find_map(|p| p.environments().iter().find(|e| e.id == id).map(|e| (p, e)))
+            .find_map(|p| p.find(id).map(|e| (p, e)))
     }
 }
 

@@ -881,20 +881,21 @@ impl Project {
         self.members.iter().find(|m| m.user == user)
     }
 
-    /// The environment with this id.
-    pub fn environment(&self, id: EnvironmentId) -> Result<&FoEnvironment, SimError> {
-        self.index
-            .get(&id)
-            .map(|&i| &self.environments[i])
-            .ok_or_else(|| self.no_environment(id))
+    /// The environment with this id; O(1).
+    pub fn find(&self, id: EnvironmentId) -> Option<&FoEnvironment> {
+        self.index.get(&id).map(|&i| &self.environments[i])
     }
 
-    /// The environment with this id, mutably.
+    /// The environment with this id; 404 `EnvironmentNotFound` otherwise.
+    pub fn environment(&self, id: EnvironmentId) -> Result<&FoEnvironment, SimError> {
+        self.find(id).ok_or_else(|| self.no_environment(id))
+    }
+
+    /// The environment with this id, mutably (the refusal is only written for a miss).
     pub fn environment_mut(&mut self, id: EnvironmentId) -> Result<&mut FoEnvironment, SimError> {
-        let err = self.no_environment(id);
-        match self.index.get(&id) {
-            Some(&i) => Ok(&mut self.environments[i]),
-            None => Err(err),
+        match self.index.get(&id).copied() {
+            Some(i) => Ok(&mut self.environments[i]),
+            None => Err(self.no_environment(id)),
         }
     }
 
