@@ -8,14 +8,16 @@
 //!   tenant (one environment) and of an LCS environment detail, over 8 kept-alive connections,
 //!   against a bare axum server (this bench re-run as `LIFECYCLE_SIM_FLOOR`) answering the same
 //!   bytes from memory; 3 s rounds, simulator and floor alternated 3 times; the same list with
-//!   the per-request log line switched off (`--log warn`), for what logging costs; the server's
-//!   resident memory after the load;
+//!   the per-request log line switched off (`--log warn`), for what logging costs; the median
+//!   latency of one request at a time on one connection, the simulator's list and the floor's;
+//!   the server's resident memory after the load;
 //! - **scale** at 1,000 / 10,000 / 100,000 Power Platform environments (`SERVE_BENCH_SIZES`,
 //!   comma-separated, to choose others), each a new server loading the world
 //!   `lifecycle-sim scenario generate` writes: the scenario load; get-by-id (500 GETs of the last
 //!   environment) and a list page (`$top=100` of the Power Platform API, 200 GETs), median and
 //!   p99; creates through BAP (median of 1,000); one `POST /_sim/clock/advance` settling N
-//!   pending creates; resident memory; the whole (unpaged) BAP list, with resident memory before
+//!   pending creates; resident memory with the N environments and with the N more created; the
+//!   whole (unpaged) BAP list, with resident memory before
 //!   and after it; then the scenario load of as many LCS development
 //!   environments (one project of a second tenant).
 //!
@@ -252,6 +254,20 @@ async fn hot_reads() -> Value {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command.env(FLOOR, &dir).arg(port.to_string());
     let floor = Server::spawn(&mut command, port);
+    // One request at a time on one connection: the latency a sequential client sees.
+    let mut sequential = Vec::new();
+    for addr in [sim.addr, floor.addr] {
+        let mut c = connect(addr).await;
+        let mut times = Vec::new();
+        for _ in 0..2000 {
+            times.push(ok(&mut c, "GET", LIST, &[], b"").await.0);
+        }
+        sequential.push(spread(times).0);
+    }
+    println!(
+        "one request at a time: BAP list {:.3} ms median, the floor {:.3} ms",
+        sequential[0], sequential[1]
+    );
     let list = side_by_side(&[sim.addr, floor.addr, quiet.addr], LIST).await;
     let detail = side_by_side(&[sim.addr, floor.addr], DETAIL).await;
     let rss = sim.rss_mib();
@@ -272,6 +288,8 @@ async fn hot_reads() -> Value {
         "lcsDetail": row("LCS detail (1 environment)", detail[0], detail[1]),
         "lcsDetailFloor": row("  floor", detail[1], detail[1]),
         "rssAfterLoadMib": rss,
+        "sequentialListMs": sequential[0],
+        "sequentialFloorMs": sequential[1],
     });
     println!("resident memory after the load: {rss:.1} MiB");
     let share = list[2].0 / list[0].0 - 1.0;
@@ -418,15 +436,16 @@ async fn scale(n: usize) -> Value {
     println!(
         "{n:>7} environments: load {load_ms:>7.1} ms | get-by-id {get:.3} / p99 {get99:.3} ms | \
          list page {page:.3} / p99 {page99:.3} ms | create {:.0} µs | settle {pending} pending \
-         {settle_ms:.1} ms | RSS {rss:.0} MiB | LCS load {lcs_ms:.1} ms | whole BAP list \
+         {settle_ms:.1} ms | RSS with {n} {rss_before_list:.0} MiB, with {} {rss:.0} MiB | LCS load {lcs_ms:.1} ms | whole BAP list \
          {whole_ms:.0} ms, {whole_mb:.1} MB, RSS {rss_before_list:.0} -> {rss_after_list:.0} MiB \
          (filling took {filling:.1} s)",
-        create * 1000.0
+        create * 1000.0,
+        n + pending,
     );
     json!({
         "environments": n, "scenarioLoadMs": load_ms, "getByIdMs": get, "getByIdP99Ms": get99,
         "listPageMs": page, "listPageP99Ms": page99, "createUs": create * 1000.0,
-        "pendingSettled": pending, "settleMs": settle_ms, "rssMib": rss, "lcsScenarioLoadMs": lcs_ms,
+        "pendingSettled": pending, "settleMs": settle_ms, "rssMib": rss_before_list, "rssWithPendingMib": rss, "lcsScenarioLoadMs": lcs_ms,
         "wholeBapListMs": whole_ms, "wholeBapListMb": whole_mb,
         "rssBeforeWholeListMib": rss_before_list, "rssAfterWholeListMib": rss_after_list,
     })
