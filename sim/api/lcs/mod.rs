@@ -19,7 +19,7 @@ use self::assets::{
     commit_asset, create_asset, delete_asset, get_asset, list_assets, shared_assets,
     validation_status,
 };
-use self::wire::{asset_sas, base, budget, env_id, lcs_date, ok, open, throttle, us_date};
+use self::wire::{Page, asset_sas, base, budget, env_id, lcs_date, ok, open, throttle, us_date};
 use super::caller::Caller;
 use super::envelope::{Envelope, envelope, status};
 use super::extract::{ApiPath, ApiQuery, BaseUrl};
@@ -373,45 +373,70 @@ fn page_number(page: Option<&str>) -> Result<usize, SimError> {
 }
 
 /// One page of `items`, rendering only the items on it.
-fn paged<T>(
+fn paged<T, R: serde::Serialize>(
     items: impl Iterator<Item = T>,
     page: usize,
-    render: impl Fn(T) -> Value,
+    render: impl Fn(T) -> R,
     activity: Uuid,
-) -> Json<Value> {
+) -> Json<Page<R>> {
     let start = (page - 1).saturating_mul(PAGE_SIZE);
     let mut rest = items.skip(start);
-    let data: Vec<Value> = rest.by_ref().take(PAGE_SIZE).map(render).collect();
+    let data: Vec<R> = rest.by_ref().take(PAGE_SIZE).map(render).collect();
     let more = rest.next().is_some();
-    ok(
-        activity,
-        json!({ "ResultPageCurrent": page, "ResultHasMorePages": more, "Data": data }),
-    )
+    Json(Page::new(activity, page, more, data))
 }
 
-fn metadata_item<P>(project: ProjectId, e: FoView<'_, P>) -> Value {
-    json!({
-        "EnvironmentId": e.id,
-        "EnvironmentName": e.name,
-        "ProjectId": project.0,
-        "EnvironmentInfrastructure": e.infrastructure.as_str(),
-        "EnvironmentType": e.env_type.as_str(),
-        "EnvironmentGroup": "Primary",
-        "EnvironmentProduct": "Finance and Operations",
-        "EnvironmentEndpointBaseUrl": e.url,
-        "DeploymentState": e.deployment_state(),
-        "TopologyDisplayName": e.topology_label(),
-        "CurrentApplicationBuildVersion": e.release.application_build(),
-        "CurrentApplicationReleaseName": e.release.to_string(),
-        "CurrentPlatformReleaseName": e.release.platform_release_name(),
-        "CurrentPlatformVersion": e.release.platform_version(),
-        "DeployedOnUTC": e.deployed_on.map(us_date),
-        "CloudStorageLocation": e.region.name,
-        "DisasterRecoveryLocation": e.region.pair,
-        "DeploymentStatusDisplay": e.status_display(),
-        "CanStart": e.can_start(),
-        "CanStop": e.can_stop(),
-    })
+/// An environment as the environment metadata (detail) list shows it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetadataItem<'a> {
+    environment_id: Uuid,
+    environment_name: &'a str,
+    project_id: u64,
+    environment_infrastructure: &'static str,
+    environment_type: &'static str,
+    environment_group: &'static str,
+    environment_product: &'static str,
+    environment_endpoint_base_url: &'a str,
+    deployment_state: &'static str,
+    topology_display_name: String,
+    current_application_build_version: String,
+    current_application_release_name: String,
+    current_platform_release_name: String,
+    current_platform_version: String,
+    #[serde(rename = "DeployedOnUTC")]
+    deployed_on_utc: Option<String>,
+    cloud_storage_location: &'a str,
+    disaster_recovery_location: &'a str,
+    deployment_status_display: &'static str,
+    can_start: bool,
+    can_stop: bool,
+}
+
+fn metadata_item<'a, P>(project: ProjectId, e: FoView<'a, P>) -> MetadataItem<'a> {
+    let env: &'a FoEnvironment = e.env();
+    MetadataItem {
+        environment_id: env.id.0,
+        environment_name: &env.name,
+        project_id: project.0,
+        environment_infrastructure: env.infrastructure.as_str(),
+        environment_type: env.env_type.as_str(),
+        environment_group: "Primary",
+        environment_product: "Finance and Operations",
+        environment_endpoint_base_url: &env.url,
+        deployment_state: e.deployment_state(),
+        topology_display_name: env.topology_label(),
+        current_application_build_version: env.release.application_build(),
+        current_application_release_name: env.release.to_string(),
+        current_platform_release_name: env.release.platform_release_name(),
+        current_platform_version: env.release.platform_version(),
+        deployed_on_utc: env.deployed_on.map(us_date),
+        cloud_storage_location: env.region.name,
+        disaster_recovery_location: env.region.pair,
+        deployment_status_display: e.status_display(),
+        can_start: e.can_start(),
+        can_stop: e.can_stop(),
+    }
 }
 
 async fn metadata(
@@ -419,7 +444,7 @@ async fn metadata(
     caller: Caller,
     ApiPath(project): ApiPath<String>,
     ApiQuery(query): ApiQuery<DetailQuery>,
-) -> Result<Json<Value>, SimError> {
+) -> Result<Response, SimError> {
     let project = ProjectId::parse(&project)?;
     let page = page_number(query.page.as_deref())?;
     let wanted_id = query
@@ -467,7 +492,8 @@ async fn metadata(
         page,
         |e| metadata_item(project, tenant.fo(e)),
         state.trace_id(),
-    ))
+    )
+    .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -480,7 +506,7 @@ async fn history(
     caller: Caller,
     ApiPath((project, env)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<Value>, SimError> {
+) -> Result<Response, SimError> {
     let project = ProjectId::parse(&project)?;
     let env = env_id(&env)?;
     let page = page_number(query.page.as_deref())?;
@@ -521,12 +547,7 @@ async fn history(
             "ProjectId": project.0,
         })
     };
-    Ok(paged(
-        tenant.fo(e).history(),
-        page,
-        render,
-        state.trace_id(),
-    ))
+    Ok(paged(tenant.fo(e).history(), page, render, state.trace_id()).into_response())
 }
 
 async fn rsat(

@@ -33,6 +33,35 @@ pub(super) fn base(activity: Uuid) -> Map<String, Value> {
     m
 }
 
+/// A page of a paged list as a success, serialised from typed items: the base envelope's fields,
+/// then `ResultPageCurrent`, `ResultHasMorePages` and `Data`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Page<T> {
+    is_success: bool,
+    operation_activity_id: Uuid,
+    error_message: (),
+    #[serde(rename = "VersionEOL")]
+    version_eol: &'static str,
+    result_page_current: usize,
+    result_has_more_pages: bool,
+    data: Vec<T>,
+}
+
+impl<T> Page<T> {
+    pub(super) fn new(activity: Uuid, page: usize, more: bool, data: Vec<T>) -> Page<T> {
+        Page {
+            is_success: true,
+            operation_activity_id: activity,
+            error_message: (),
+            version_eol: VERSION_EOL,
+            result_page_current: page,
+            result_has_more_pages: more,
+            data,
+        }
+    }
+}
+
 /// A success: the base envelope with `fields` merged in.
 pub(super) fn ok(activity: Uuid, fields: Value) -> Json<Value> {
     let mut m = base(activity);

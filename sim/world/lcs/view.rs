@@ -73,6 +73,13 @@ impl<P> Clone for FoView<'_, P> {
 
 impl<P> Copy for FoView<'_, P> {}
 
+impl<'a, P> FoView<'a, P> {
+    /// The environment, for as long as the view's borrow of the tenant.
+    pub fn env(&self) -> &'a FoEnvironment {
+        self.env
+    }
+}
+
 impl<P> std::ops::Deref for FoView<'_, P> {
     type Target = FoEnvironment;
 
