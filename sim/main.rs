@@ -1,12 +1,6 @@
 //! The `lifecycle-sim` binary: parse flags; serve until Ctrl-C or SIGTERM, or run one of the
 //! client commands (`health`, `clock`, `scenario validate`, `completions`).
 
-/// mimalloc instead of the system allocator: measured with wrk (8 connections, 3 rounds each),
-/// 34 % more LCS environment details per second (34,200 against 25,500), 4 % more BAP lists, and
-/// 4 % less resident memory with 200,000 environments loaded (419 against 435 MiB).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 use lifecycle_sim::{App, Cli, cli, shutdown_signal, telemetry};
 use std::process::ExitCode;
