@@ -117,38 +117,7 @@ async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
     sender
 }
 
-/// One request on `sender`: status and body.
-async fn call(
-    sender: &mut SendRequest<Full<Bytes>>,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, Bytes) {
-    sender.ready().await.unwrap();
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1");
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = sender
-        .send_request(
-            request
-                .body(Full::new(Bytes::copy_from_slice(body)))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.into_body().collect().await.unwrap().to_bytes(),
-    )
-}
-
-/// As [`call`], refusing anything but a success; also the time it took, in ms.
+/// One request on `sender`, refusing anything but a success: the time it took (ms) and the body.
 async fn ok(
     sender: &mut SendRequest<Full<Bytes>>,
     method: &str,
@@ -157,7 +126,20 @@ async fn ok(
     body: &[u8],
 ) -> (f64, Bytes) {
     let started = Instant::now();
-    let (status, bytes) = call(sender, method, path, headers, body).await;
+    sender.ready().await.unwrap();
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
     assert!(
         status < 300,
         "{method} {path}: {status} {}",

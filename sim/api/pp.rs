@@ -340,11 +340,10 @@ impl Page {
     /// starts at if there are more.
     pub fn take<T>(self, items: impl Iterator<Item = (usize, T)>) -> (Vec<T>, Option<usize>) {
         let mut items = items.skip(self.skip);
-        let shown: Vec<T> = match self.top {
-            Some(top) => items.by_ref().take(top).map(|(_, item)| item).collect(),
-            None => items.by_ref().map(|(_, item)| item).collect(),
-        };
-        // `$top=0` asks for nothing, and for no link to more (which would be the same page).
+        let top = self.top.unwrap_or(usize::MAX);
+        let shown: Vec<T> = items.by_ref().take(top).map(|(_, item)| item).collect();
+        // Unpaged lists have no link, and `$top=0` asks for nothing and for no link to more
+        // (which would be the same page).
         let next = match self.top {
             Some(top) if top > 0 => items.next().map(|(at, _)| at),
             _ => None,
@@ -355,11 +354,12 @@ impl Page {
     /// The URL of the page that starts at `at`: this query's `api-version` and `$top`, with
     /// `$skiptoken` (and no `$skip`, already applied).
     pub fn next_link(self, root: &str, path: &str, q: &PpQuery, at: usize) -> String {
+        use std::fmt::Write;
         let mut link = format!("{root}{path}?api-version={}", q.api_version());
         if let Some(top) = self.top {
-            link.push_str(&format!("&$top={top}"));
+            let _ = write!(link, "&$top={top}");
         }
-        link.push_str(&format!("&$skiptoken={at}"));
+        let _ = write!(link, "&$skiptoken={at}");
         link
     }
 }
@@ -386,6 +386,16 @@ pub struct Ts(pub Timestamp);
 impl serde::Serialize for Ts {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&self.0)
+    }
+}
+
+/// `P{n}D`, an ISO 8601 period of whole days (retention periods).
+#[derive(Clone, Copy)]
+pub struct Days(pub i64);
+
+impl serde::Serialize for Days {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("P{}D", self.0))
     }
 }
 

@@ -2,7 +2,7 @@
 //! operations, backups, and the 202 that points at an operation.
 
 use crate::api::extract::BaseUrl;
-use crate::api::pp::{self, PpQuery, Ts, ts};
+use crate::api::pp::{self, Days, PpQuery, Ts, ts};
 use crate::ops::{Operation, OperationId, RunState};
 use crate::state::AppState;
 use crate::world::operations::Work;
@@ -53,7 +53,7 @@ impl<'a> ActorOut<'a> {
 /// field order is the wire's.
 #[derive(Serialize)]
 pub(super) struct EnvironmentOut<'a> {
-    id: Cat<'a>,
+    id: EnvPath<'a>,
     #[serde(rename = "type")]
     kind: &'static str,
     location: &'a str,
@@ -119,6 +119,18 @@ struct Cat<'a>(&'static str, &'a str, &'static str);
 impl Serialize for Cat<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&format_args!("{}{}{}", self.0, self.1, self.2))
+    }
+}
+
+/// An environment's `id`: its path under the admin scope.
+struct EnvPath<'a>(&'a str);
+
+impl Serialize for EnvPath<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!(
+            "{PREFIX}/scopes/admin/environments/{}",
+            self.0
+        ))
     }
 }
 
@@ -379,7 +391,7 @@ pub(super) fn environment<'a>(
     });
     let admin_mode = e.admin_mode;
     EnvironmentOut {
-        id: Cat(ENVIRONMENTS, id, ""),
+        id: EnvPath(id),
         kind: "Microsoft.BusinessAppPlatform/scopes/environments",
         location: geo,
         name: id,
@@ -474,11 +486,6 @@ pub(super) fn environment<'a>(
     }
 }
 
-const ENVIRONMENTS: &str = concat!(
-    "/providers/Microsoft.BusinessAppPlatform",
-    "/scopes/admin/environments/"
-);
-
 /// Environments in one part of the whole BAP list: each part is rendered under the tenant's lock
 /// and handed to the connection before the next one takes the lock again.
 pub(super) const LIST_PART: usize = 500;
@@ -514,16 +521,6 @@ pub(super) fn list_part(
         out.extend_from_slice(b"]}");
     }
     (out, next)
-}
-
-/// `P{n}D`, an ISO 8601 period of whole days.
-#[derive(Clone, Copy)]
-struct Days(i64);
-
-impl Serialize for Days {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("P{}D", self.0))
-    }
 }
 
 fn stage_state(s: RunState) -> &'static str {

@@ -14,7 +14,7 @@ use crate::world::lcs::{ASSET_CONTAINER, Asset, Budget, EnvironmentId};
 use crate::world::tenant::Tenant;
 use axum::Json;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// `VersionEOL` of every current contract (.NET `DateTime.MaxValue`).
@@ -24,25 +24,42 @@ const VERSION_EOL: &str = "9999-12-31T23:59:59.9999999";
 pub(super) const SAS_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 
 /// The fields every LCS answer starts with, as a success.
-pub(super) fn base(activity: Uuid) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("IsSuccess".into(), json!(true));
-    m.insert("OperationActivityId".into(), json!(activity));
-    m.insert("ErrorMessage".into(), Value::Null);
-    m.insert("VersionEOL".into(), json!(VERSION_EOL));
-    m
-}
-
-/// A page of a paged list as a success, serialised from typed items: the base envelope's fields,
-/// then `ResultPageCurrent`, `ResultHasMorePages` and `Data`.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct Page<T> {
+struct Head {
     is_success: bool,
     operation_activity_id: Uuid,
     error_message: (),
     #[serde(rename = "VersionEOL")]
     version_eol: &'static str,
+}
+
+impl Head {
+    fn success(activity: Uuid) -> Head {
+        Head {
+            is_success: true,
+            operation_activity_id: activity,
+            error_message: (),
+            version_eol: VERSION_EOL,
+        }
+    }
+}
+
+/// [`Head`] as a JSON object, for answers built as values.
+pub(super) fn base(activity: Uuid) -> Map<String, Value> {
+    match serde_json::to_value(Head::success(activity)) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A page of a paged list as a success, serialised from typed items: [`Head`], then
+/// `ResultPageCurrent`, `ResultHasMorePages` and `Data`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Page<T> {
+    #[serde(flatten)]
+    head: Head,
     result_page_current: usize,
     result_has_more_pages: bool,
     data: Vec<T>,
@@ -51,10 +68,7 @@ pub(super) struct Page<T> {
 impl<T> Page<T> {
     pub(super) fn new(activity: Uuid, page: usize, more: bool, data: Vec<T>) -> Page<T> {
         Page {
-            is_success: true,
-            operation_activity_id: activity,
-            error_message: (),
-            version_eol: VERSION_EOL,
+            head: Head::success(activity),
             result_page_current: page,
             result_has_more_pages: more,
             data,

@@ -2,7 +2,7 @@
 //! (execution results), backups, paged lists and the 202 that points at an operation.
 
 use crate::api::extract::BaseUrl;
-use crate::api::pp::{self, PpQuery, Ts, ts};
+use crate::api::pp::{self, Days, PpQuery, Ts, ts};
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{Operation, OperationId, RunState};
 use crate::state::AppState;
@@ -74,7 +74,7 @@ struct CreatedBy {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Retention {
-    retention_period: String,
+    retention_period: Days,
     available_from_date_time: Ts,
 }
 
@@ -93,11 +93,9 @@ pub(super) fn environment<'a>(
     now: Timestamp,
 ) -> EnvironmentOut<'a> {
     let d = e.dataverse.as_ref();
-    let from = crate::clock::saturating_add(
-        now,
-        jiff::SignedDuration::from_hours(-24 * e.retention_days()),
-    )
-    .max(d.map_or(e.created_at, |d| d.created_at));
+    let days = e.retention_days();
+    let from = crate::clock::saturating_add(now, jiff::SignedDuration::from_hours(-24 * days))
+        .max(d.map_or(e.created_at, |d| d.created_at));
     let enabled = |on: bool| if on { "Enabled" } else { "Disabled" };
     EnvironmentOut {
         id: e.id.as_str(),
@@ -124,7 +122,7 @@ pub(super) fn environment<'a>(
             kind: e.created_by.kind(),
         },
         retention_details: Retention {
-            retention_period: format!("P{}D", e.retention_days()),
+            retention_period: Days(days),
             available_from_date_time: Ts(from),
         },
         fin_ops_metadata: e.linked_app.as_ref().map(|l| FinOps {
