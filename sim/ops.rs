@@ -18,6 +18,7 @@ use rand::{Rng, RngExt};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Identifies an operation; drawn from the owning tenant's seeded RNG.
@@ -205,7 +206,8 @@ pub enum RunState {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StageRecord {
-    name: String,
+    /// Shared with every view of the stage, so rendering one does not copy it.
+    name: Arc<str>,
     duration: SignedDuration,
     state: RunState,
     started_at: Option<Timestamp>,
@@ -235,7 +237,7 @@ pub struct Operation<P> {
 #[serde(rename_all = "camelCase")]
 pub struct StageView {
     /// Stage name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Where the stage stands.
     pub state: RunState,
     /// Percent done (0–100).
@@ -293,7 +295,7 @@ impl<P> Operation<P> {
 
     /// Name of stage `i`.
     pub fn stage_name(&self, i: usize) -> Option<&str> {
-        self.stages.get(i).map(|s| s.name.as_str())
+        self.stages.get(i).map(|s| &*s.name)
     }
 
     /// How many times it was started: 1, plus one per resume.
@@ -482,7 +484,7 @@ impl<P> Ops<P> {
             .stages
             .into_iter()
             .map(|(name, duration)| StageRecord {
-                name,
+                name: name.into(),
                 duration,
                 state: RunState::Pending,
                 started_at: None,
@@ -518,6 +520,11 @@ impl<P> Ops<P> {
     /// All operations, in the order they were started.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Operation<P>> {
         self.ops.iter()
+    }
+
+    /// Whether a deadline falls at or before `now` (a settle to `now` has something to apply).
+    pub fn due(&self, now: Timestamp) -> bool {
+        self.deadlines.first().is_some_and(|&(at, _, _)| at <= now)
     }
 
     /// Applies, in deadline order, everything due by `now`; returns the operations that reached a

@@ -42,11 +42,6 @@ impl OperationDto {
     /// Renders `op` of tenant `tenant` as seen at `now` (the tenant's, already settled).
     pub fn new(tenant: TenantId, op: &Operation<Work>, now: Timestamp) -> OperationDto {
         let progress = op.progress(now);
-        let stage = op
-            .current_stage()
-            .and_then(|i| op.stage_name(i))
-            .unwrap_or_default()
-            .to_string();
         OperationDto {
             id: op.id(),
             kind: op.payload.kind.clone(),
@@ -62,7 +57,11 @@ impl OperationDto {
             stages: progress.stages,
             error: op.error().map(|error| FailureDto {
                 error: error.clone(),
-                stage,
+                stage: op
+                    .current_stage()
+                    .and_then(|i| op.stage_name(i))
+                    .unwrap_or_default()
+                    .to_string(),
             }),
         }
     }

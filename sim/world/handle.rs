@@ -80,6 +80,8 @@ impl Deref for Settled<'_> {
 
 impl DerefMut for Settled<'_> {
     fn deref_mut(&mut self) -> &mut Tenant {
+        // Whoever may change the tenant makes what was derived from it stale.
+        self.tenant.changing();
         &mut self.tenant
     }
 }

@@ -13,6 +13,7 @@ mod handle;
 pub(crate) mod identity;
 pub(crate) mod integration;
 pub(crate) mod lcs;
+pub(crate) mod memo;
 pub(crate) mod operations;
 pub(crate) mod ppac;
 pub(crate) mod serde_util;

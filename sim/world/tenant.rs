@@ -11,6 +11,7 @@ use super::identity::{
     UNIFIED_OPERATIONS_PLAN, Upn, User, display_name_from, random_secret,
 };
 use super::lcs::Lcs;
+use super::memo::Memo;
 use super::operations::Work;
 use super::ppac::Ppac;
 use super::setup::{TenantExtras, Timeline};
@@ -205,6 +206,8 @@ pub struct Tenant {
     seed: u64,
     /// The snapshot it was loaded from, which reset restores (a clone, never parsed again).
     snapshot: Option<Arc<TenantSnapshot>>,
+    /// What the surfaces derived from the tenant as it stands; emptied by every change.
+    memo: Memo,
 }
 
 /// A tenant's whole state at one moment, as `GET /_sim/tenants/{id}/snapshot` writes it: its
@@ -274,6 +277,7 @@ impl Tenant {
             initial_offset: offset,
             seed,
             snapshot: None,
+            memo: Memo::default(),
         };
         if !tenant.extras.is_empty() {
             let extras = tenant.extras.clone();
@@ -375,6 +379,7 @@ impl Tenant {
             initial_offset: offset,
             seed,
             snapshot: Some(snap),
+            memo: Memo::default(),
         })
     }
 
@@ -410,12 +415,26 @@ impl Tenant {
     /// order (a stage ending at the same instant as an event applies first).
     pub fn settle_at(&mut self, now: Timestamp) -> Vec<OperationId> {
         let mut finished = Vec::new();
+        if !self.ops.due(now) && self.state.timeline.next_due(now).is_none() {
+            return finished;
+        }
+        self.memo.clear();
         while let Some(at) = self.state.timeline.next_due(now) {
             finished.extend(self.ops.settle(at, &mut Apply(&mut self.state)));
             self.state.fire_next_event(at);
         }
         finished.extend(self.ops.settle(now, &mut Apply(&mut self.state)));
         finished
+    }
+
+    /// What the surfaces derived from the tenant as it stands (see [`Memo`]).
+    pub fn memo(&self) -> &Memo {
+        &self.memo
+    }
+
+    /// Forgets what the surfaces derived: the tenant is about to change.
+    pub(crate) fn changing(&mut self) {
+        self.memo.clear();
     }
 
     /// Moves this tenant's clock (only) forward by `by`; returns its new now, unsettled.

@@ -1661,3 +1661,66 @@ async fn the_whole_bap_list_streams_in_parts_that_join_into_one_answer() {
     );
     assert_eq!(one.body["value"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_environment_rendered_once_per_change_moves_with_the_clock_and_shows_every_change() {
+    let pp = Pp::new().await;
+    let id = pp.environment("Kept", "Sandbox", "unitedstates").await;
+    let one = format!("{P}/scopes/admin/environments/{id}?{V}");
+    let list = format!("{P}/scopes/admin/environments?{V}");
+    // What the kept rendering shows must be what a fresh one (an `$expand`ed answer, never
+    // kept) shows, less the expanded member.
+    let fresh = || async {
+        let mut e = pp
+            .get(&format!("{one}&$expand=properties.addons"))
+            .await
+            .body;
+        e["properties"].as_object_mut().unwrap().remove("addons");
+        e
+    };
+    let listed = || async {
+        pp.get(&list).await.body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == id.as_str())
+            .cloned()
+            .unwrap()
+    };
+    let backups =
+        |e: &Value| e["properties"]["retentionDetails"]["backupsAvailableFromDateTime"].clone();
+    let first = pp.get(&one).await.body;
+    assert_eq!(pp.get(&one).await.body, first, "the same answer again");
+    assert_eq!(first, fresh().await);
+    assert_eq!(listed().await, first);
+
+    // Ten days on (no change to the tenant), the backups window has moved: 7 days back from now.
+    pp.app.advance("10d").await;
+    let later = pp.get(&one).await.body;
+    assert_ne!(backups(&later), backups(&first));
+    assert_eq!(later, fresh().await);
+    assert_eq!(listed().await, later);
+    let now: jiff::Timestamp = pp.app.get("/_sim/clock").await.1["now"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected = now - jiff::SignedDuration::from_hours(24 * 7);
+    let shown: jiff::Timestamp = backups(&later).as_str().unwrap().parse().unwrap();
+    assert_eq!(shown, expected);
+
+    // A change shows at once, in the single answer and in the list.
+    let patch = pp
+        .call(
+            Method::PATCH,
+            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
+            Some(json!({"properties": {"description": "changed"}})),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::ACCEPTED, "{}", patch.body);
+    pp.app.advance("1m").await;
+    let changed = pp.get(&one).await.body;
+    assert_eq!(changed["properties"]["description"], "changed");
+    assert_eq!(changed, fresh().await);
+    assert_eq!(listed().await, changed);
+}

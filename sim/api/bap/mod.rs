@@ -359,7 +359,10 @@ async fn get_one(
     let id = env_id(&env)?;
     let (actor, t, now) = open(&state, &caller)?;
     let e = t.ppac(&actor).environment(&id)?;
-    Ok(Json(environment(&t, e, &q, now)).into_response())
+    let mut out = Vec::with_capacity(4096);
+    render::write_environment(&mut out, &t, e, &q, now);
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    Ok((json, out).into_response())
 }
 
 async fn create(

@@ -6,12 +6,13 @@ use crate::api::pp::{self, Days, PpQuery, Ts, ts};
 use crate::ops::{Operation, OperationId, RunState};
 use crate::state::AppState;
 use crate::world::operations::Work;
-use crate::world::ppac::{self, Actor, Backup, LifecycleOp, PpEnvironment, enforcement};
+use crate::world::ppac::{self, Actor, Backup, LifecycleOp, PpEnvId, PpEnvironment, enforcement};
 use crate::world::tenant::Tenant;
 use axum::response::Response;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Path prefix of every BAP route.
@@ -224,7 +225,34 @@ const SYSTEM: Fixed = Fixed(&[("displayName", "SYSTEM"), ("type", "NotSpecified"
 #[serde(rename_all = "camelCase")]
 struct RetentionDetails {
     retention_period: Days,
-    backups_available_from_date_time: Ts,
+    backups_available_from_date_time: Moving,
+}
+
+/// The one value of an environment's answer (without `$expand`) that moves with the clock:
+/// when its backups start. A [`Template`] is rendered twice with two marks in its place, to find
+/// where it goes.
+enum Moving {
+    At(Timestamp),
+    Mark(&'static str),
+}
+
+impl Serialize for Moving {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Moving::At(at) => Ts(*at).serialize(s),
+            Moving::Mark(mark) => s.serialize_str(mark),
+        }
+    }
+}
+
+/// When the backups of `e` start at `now`: its retention period back, but not before its
+/// database was created.
+fn backups_from(e: &PpEnvironment, now: Timestamp) -> Timestamp {
+    crate::clock::saturating_add(
+        now,
+        jiff::SignedDuration::from_hours(-24 * e.retention_days()),
+    )
+    .max(e.dataverse.as_ref().map_or(e.created_at, |d| d.created_at))
 }
 
 #[derive(Serialize)]
@@ -330,6 +358,18 @@ pub(super) fn environment<'a>(
     e: &'a PpEnvironment,
     q: &PpQuery,
     now: Timestamp,
+) -> EnvironmentOut<'a> {
+    built(t, e, q, now, Moving::At(backups_from(e, now)))
+}
+
+/// The environment with `backups` as its moving value; `now` is only read by `$expand`ed
+/// parts.
+fn built<'a>(
+    t: &'a Tenant,
+    e: &'a PpEnvironment,
+    q: &PpQuery,
+    now: Timestamp,
+    backups: Moving,
 ) -> EnvironmentOut<'a> {
     let geo = e.location.as_str();
     let id = e.id.as_str();
@@ -459,11 +499,7 @@ pub(super) fn environment<'a>(
             update_cadence: Id { id: &e.cadence },
             retention_details: RetentionDetails {
                 retention_period: Days(retention),
-                backups_available_from_date_time: Ts(crate::clock::saturating_add(
-                    now,
-                    jiff::SignedDuration::from_hours(-24 * retention),
-                )
-                .max(e.dataverse.as_ref().map_or(e.created_at, |d| d.created_at))),
+                backups_available_from_date_time: backups,
             },
             protection_status: PROTECTION,
             cluster: CLUSTER,
@@ -484,6 +520,73 @@ pub(super) fn environment<'a>(
             permissions: q.expands("permissions").then_some(PERMISSIONS),
         },
     }
+}
+
+/// An environment's answer without `$expand`, as JSON text on both sides of its moving value,
+/// rendered once per change of its tenant (kept in the tenant's memo).
+struct Template {
+    head: Box<[u8]>,
+    tail: Box<[u8]>,
+}
+
+impl Template {
+    fn of(t: &Tenant, e: &PpEnvironment) -> Template {
+        let plain = PpQuery::default();
+        let at = |mark| {
+            let out = built(t, e, &plain, Timestamp::UNIX_EPOCH, Moving::Mark(mark));
+            // Serialising borrowed strings and numbers into a Vec cannot fail.
+            serde_json::to_vec(&out).unwrap_or_default()
+        };
+        let (a, b) = (at("a"), at("b"));
+        // The two differ in the mark's one letter only, whatever the environment's own text
+        // holds: the moving value is the string around it.
+        let mark = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(0);
+        Template {
+            head: a[..mark.saturating_sub(1)].into(),
+            tail: a.get(mark + 2..).unwrap_or_default().into(),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>, e: &PpEnvironment, now: Timestamp) {
+        out.extend_from_slice(&self.head);
+        let _ = serde_json::to_writer(&mut *out, &Ts(backups_from(e, now)));
+        out.extend_from_slice(&self.tail);
+    }
+}
+
+/// The templates of a tenant's environments, up to [`TEMPLATES_KEPT`] (past that, environments
+/// are rendered afresh: a tenant of 100,000 would otherwise keep its whole list twice).
+#[derive(Default)]
+struct Templates(HashMap<PpEnvId, Template>);
+
+/// How many environment templates a tenant keeps (about 4 KB each).
+const TEMPLATES_KEPT: usize = 1024;
+
+/// Appends the answer for `e` at `now` as JSON text: from its template when `q` expands nothing.
+pub(super) fn write_environment(
+    out: &mut Vec<u8>,
+    t: &Tenant,
+    e: &PpEnvironment,
+    q: &PpQuery,
+    now: Timestamp,
+) {
+    if q.get("$expand").is_some() {
+        let _ = serde_json::to_writer(&mut *out, &environment(t, e, q, now));
+        return;
+    }
+    t.memo()
+        .with(|kept: &mut Templates| match kept.0.get(&e.id) {
+            Some(template) => template.write(out, e, now),
+            None if kept.0.len() < TEMPLATES_KEPT => {
+                let template = Template::of(t, e);
+                template.write(out, e, now);
+                kept.0.insert(e.id.clone(), template);
+            }
+            // Making a template that is not kept would render the environment three times.
+            None => {
+                let _ = serde_json::to_writer(&mut *out, &environment(t, e, q, now));
+            }
+        });
 }
 
 /// Environments in one part of the whole BAP list: each part is rendered under the tenant's lock
@@ -514,8 +617,7 @@ pub(super) fn list_part(
         if n > 0 || from > 0 {
             out.push(b',');
         }
-        // Serialising borrowed strings and numbers into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &environment(t, e, q, now));
+        write_environment(&mut out, t, e, q, now);
     }
     if next.is_none() {
         out.extend_from_slice(b"]}");

@@ -167,7 +167,13 @@ fn count_domain(domains: &mut HashMap<String, usize>, e: &PpEnvironment, present
         return;
     };
     if present {
-        *domains.entry(d.to_string()).or_default() += 1;
+        // Most recounts find the domain already there: only a new one allocates its key.
+        match domains.get_mut(d) {
+            Some(n) => *n += 1,
+            None => {
+                domains.insert(d.to_string(), 1);
+            }
+        }
     } else if let Some(n) = domains.get_mut(d) {
         *n -= 1;
         if *n == 0 {
