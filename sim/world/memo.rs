@@ -34,10 +34,7 @@ impl Memo {
 
     /// Forgets everything derived (the tenant changed).
     pub fn clear(&mut self) {
-        let slots = self.0.get_mut();
-        if !slots.is_empty() {
-            slots.clear();
-        }
+        self.0.get_mut().clear();
     }
 }
 

@@ -65,6 +65,17 @@ impl Pp {
         id
     }
 
+    /// Sets an environment's description with a BAP PATCH (the 2021-04-01 version the
+    /// PowerShell module sends).
+    async fn describe(&self, id: &str, description: &str) -> Answer {
+        self.call(
+            Method::PATCH,
+            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
+            Some(json!({"properties": {"description": description}})),
+        )
+        .await
+    }
+
     /// Polls a Location URL once.
     async fn poll(&self, answer: &Answer) -> Answer {
         let url = answer.location();
@@ -213,13 +224,7 @@ async fn a_running_operation_blocks_other_mutations_and_delete_gets_an_empty_409
         .post(&format!("{P}/environments?{V}"), json!({"location": "unitedstates", "properties": {"displayName": "Busy", "environmentSku": "Sandbox", "databaseType": "CommonDataService"}}))
         .await;
     let id = a.body["name"].as_str().unwrap().to_string();
-    let patch = pp
-        .call(
-            Method::PATCH,
-            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
-            Some(json!({"properties": {"description": "x"}})),
-        )
-        .await;
+    let patch = pp.describe(&id, "x").await;
     let message = bap_error(&patch, StatusCode::CONFLICT, "OperationNotStartable");
     assert!(message.contains("active lifecycle operation"), "{message}");
     let delete = pp
@@ -244,22 +249,10 @@ async fn a_running_operation_blocks_other_mutations_and_delete_gets_an_empty_409
         "the journal still names the error"
     );
     pp.app.advance("15m").await;
-    let patch = pp
-        .call(
-            Method::PATCH,
-            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
-            Some(json!({"properties": {"description": "x"}})),
-        )
-        .await;
+    let patch = pp.describe(&id, "x").await;
     assert_eq!(patch.status, StatusCode::ACCEPTED, "{}", patch.body);
     pp.app.advance("1m").await;
-    let same = pp
-        .call(
-            Method::PATCH,
-            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
-            Some(json!({"properties": {"description": "x"}})),
-        )
-        .await;
+    let same = pp.describe(&id, "x").await;
     assert_eq!(same.status, StatusCode::NO_CONTENT, "nothing to change");
 }
 
@@ -1710,13 +1703,7 @@ async fn an_environment_rendered_once_per_change_moves_with_the_clock_and_shows_
     assert_eq!(shown, expected);
 
     // A change shows at once, in the single answer and in the list.
-    let patch = pp
-        .call(
-            Method::PATCH,
-            &format!("{P}/scopes/admin/environments/{id}?api-version=2021-04-01"),
-            Some(json!({"properties": {"description": "changed"}})),
-        )
-        .await;
+    let patch = pp.describe(&id, "changed").await;
     assert_eq!(patch.status, StatusCode::ACCEPTED, "{}", patch.body);
     pp.app.advance("1m").await;
     let changed = pp.get(&one).await.body;

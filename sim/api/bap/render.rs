@@ -570,9 +570,12 @@ pub(super) fn write_environment(
     q: &PpQuery,
     now: Timestamp,
 ) {
+    // Serialising borrowed strings and numbers into a Vec cannot fail.
+    let fresh = |out: &mut Vec<u8>| {
+        let _ = serde_json::to_writer(out, &environment(t, e, q, now));
+    };
     if q.get("$expand").is_some() {
-        let _ = serde_json::to_writer(&mut *out, &environment(t, e, q, now));
-        return;
+        return fresh(out);
     }
     t.memo()
         .with(|kept: &mut Templates| match kept.0.get(&e.id) {
@@ -583,9 +586,7 @@ pub(super) fn write_environment(
                 kept.0.insert(e.id.clone(), template);
             }
             // Making a template that is not kept would render the environment three times.
-            None => {
-                let _ = serde_json::to_writer(&mut *out, &environment(t, e, q, now));
-            }
+            None => fresh(out),
         });
 }
 
