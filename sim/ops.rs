@@ -13,10 +13,11 @@
 
 use crate::clock;
 use crate::error::{ErrorCode, SimError};
+use foldhash::{HashMap, HashMapExt};
 use jiff::{SignedDuration, Timestamp};
 use rand::{Rng, RngExt};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -531,11 +532,10 @@ impl<P> Ops<P> {
     /// terminal state, in the order they did.
     pub fn settle(&mut self, now: Timestamp, hooks: &mut impl Hooks<P>) -> Vec<OperationId> {
         let mut finished = Vec::new();
-        while let Some(&(at, seq, id)) = self.deadlines.first() {
-            if at > now {
+        while self.deadlines.first().is_some_and(|&(at, _, _)| at <= now) {
+            let Some((at, _, id)) = self.deadlines.pop_first() else {
                 break;
-            }
-            self.deadlines.remove(&(at, seq, id));
+            };
             let Some(&i) = self.index.get(&id) else {
                 continue;
             };

@@ -25,11 +25,11 @@ pub(crate) mod testing;
 pub(crate) mod wire;
 
 use crate::error::{ErrorCode, SimError};
+use foldhash::{HashMap, HashMapExt};
 use identity::TenantId;
 use jiff::Timestamp;
 use parking_lot::RwLock;
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tenant::{RngStream, Tenant, TenantSpec, seeded_rng};
 

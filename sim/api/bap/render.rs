@@ -9,10 +9,10 @@ use crate::world::operations::Work;
 use crate::world::ppac::{self, Actor, Backup, LifecycleOp, PpEnvId, PpEnvironment, enforcement};
 use crate::world::tenant::Tenant;
 use axum::response::Response;
+use foldhash::HashMap;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Path prefix of every BAP route.

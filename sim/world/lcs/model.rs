@@ -6,9 +6,10 @@ use crate::ops::OperationId;
 use crate::world::identity::ObjectId;
 use crate::world::identity::PpEnvId;
 use crate::world::wire::wire_enum;
+use foldhash::{HashMap, HashMapExt};
 use jiff::Timestamp;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use uuid::Uuid;
 

@@ -27,9 +27,9 @@ pub use model::*;
 
 use crate::error::{ErrorCode, SimError};
 use crate::ops::{OperationId, Ops, StageSpec};
+use foldhash::HashMap;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// How long a deleted environment stays recoverable.
