@@ -155,3 +155,58 @@ async fn a_tenant_clock_advances_alone() {
         .await;
     assert_error(&reply, StatusCode::BAD_REQUEST, "ClockCannotGoBack");
 }
+
+/// One advance answers the operations of every tenant in the order they finished, each as the
+/// operations route shows it: a tenant whose clock runs ahead finishes its work later on the
+/// shared timeline's answer, though it is listed first among the tenants.
+#[tokio::test]
+async fn one_advance_lists_every_tenants_operations_in_the_order_they_finished() {
+    let app = spawn_app().await;
+    let mut tenants = Vec::new();
+    for domain in ["ahead.test", "behind.test"] {
+        let tenant = app.create_tenant(json!({"domain": domain})).await;
+        let id = tenant["id"].as_str().unwrap().to_string();
+        let upn = tenant["users"][0]["upn"].as_str().unwrap().to_string();
+        let token = app.user_token(&id, &upn).await;
+        tenants.push((id, token));
+    }
+    let ahead = format!("/_sim/tenants/{}/clock/advance", tenants[0].0);
+    let (status, body) = app.post(&ahead, json!({"by": "1h"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (_, token) in &tenants {
+        let create = json!({"location": "unitedstates",
+                            "properties": {"displayName": "New", "environmentSku": "Sandbox"}});
+        let path = "/providers/Microsoft.BusinessAppPlatform/environments?api-version=2023-06-01";
+        let answer = app
+            .call(token, reqwest::Method::POST, path, Some(create))
+            .await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    }
+    let (status, advanced) = app.post("/_sim/clock/advance", json!({"by": "2h"})).await;
+    assert_eq!(status, StatusCode::OK, "{advanced}");
+    let completed = advanced["completed"].as_array().unwrap();
+    let owners: Vec<&str> = completed
+        .iter()
+        .map(|op| op["tenantId"].as_str().unwrap())
+        .filter(|t| tenants.iter().any(|(id, _)| id == t))
+        .collect();
+    assert_eq!(
+        owners,
+        [tenants[1].0.as_str(), tenants[0].0.as_str()],
+        "the tenant behind finished first: {advanced}"
+    );
+    let finished: Vec<&str> = completed
+        .iter()
+        .map(|op| op["finishedAt"].as_str().unwrap())
+        .collect();
+    assert!(finished.is_sorted(), "{finished:?}");
+    for op in completed {
+        let path = format!(
+            "/_sim/tenants/{}/operations/{}",
+            op["tenantId"].as_str().unwrap(),
+            op["id"].as_str().unwrap()
+        );
+        let (status, shown) = app.get(&path).await;
+        assert_eq!((status, &shown), (StatusCode::OK, op));
+    }
+}

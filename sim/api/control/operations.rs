@@ -5,21 +5,10 @@ use crate::api::views::OperationDto;
 use crate::error::SimError;
 use crate::ops::OperationId;
 use crate::state::AppState;
-use crate::world::tenant::Tenant;
 use axum::Json;
 use axum::extract::State;
-use jiff::Timestamp;
 use serde::Serialize;
 use std::sync::Arc;
-
-/// Renders the operations of `tenant` that settling to its `now` finished.
-pub fn completed(tenant: &Tenant, finished: &[OperationId], now: Timestamp) -> Vec<OperationDto> {
-    finished
-        .iter()
-        .filter_map(|id| tenant.operation(*id).ok())
-        .map(|op| OperationDto::new(tenant.id(), op, now))
-        .collect()
-}
 
 #[derive(Serialize)]
 pub(super) struct OperationList {
